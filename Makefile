@@ -1,0 +1,108 @@
+# azure-logs — one non-recursive Makefile.
+#   make            build bin/azure-graph, bin/azure-statekeeper, bin/azure-forwarder
+#   make check      unit, mock and end-to-end tests
+#   make asan       the same tests against an ASan/UBSan build (build/asan)
+#   make lint       cppcheck and clang-tidy;  make fmt: clang-format in place
+#   make demo       mock Microsoft on loopback -> pipeline -> demo/out.log
+#   make install    DESTDIR, PREFIX (see README)
+
+VERSION   = 0.1.0
+CC       ?= cc
+PKGS      = libcurl sqlite3 msgpack libbsd jansson libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla -Wpointer-arith -Wcast-qual -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 $(WARN) -D_GNU_SOURCE -DAZURE_LOGS_VERSION='"$(VERSION)"' \
+            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Icommon $(PKG_CFLAGS)
+LDFLAGS  ?=
+LDLIBS    = $(PKG_LIBS) -lm
+
+BIN      ?= bin
+OBJ      ?= build/obj
+
+COMMON_SRC = common/log.c common/buf.c common/frame.c common/date.c \
+             common/auth.c common/key.c common/offset.c common/pyjson.c \
+             common/url.c common/io.c
+GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/http.c fetchers/token.c
+SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c
+FWD_SRC    = forwarder/main.c
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(OBJ)/%.o)
+GRAPH_OBJ  = $(GRAPH_SRC:%.c=$(OBJ)/%.o)
+SK_OBJ     = $(SK_SRC:%.c=$(OBJ)/%.o)
+FWD_OBJ    = $(FWD_SRC:%.c=$(OBJ)/%.o)
+LIBCOMMON  = $(OBJ)/libcommon.a
+PROGS      = $(BIN)/azure-graph $(BIN)/azure-statekeeper $(BIN)/azure-forwarder
+UNITS      = $(UNIT_SRC:tests/unit/%.c=$(OBJ)/tests/%)
+
+all: $(PROGS)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+$(BIN)/azure-graph: $(GRAPH_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/azure-statekeeper: $(SK_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/azure-forwarder: $(FWD_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests link the object files of the program they test.
+UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o
+$(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Istatekeeper -Ifetchers -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+units: $(UNITS)
+
+check: all units
+	@tests/run-tests $(OBJ)/tests $(BIN)
+
+asan:
+	$(MAKE) OBJ=build/asan/obj BIN=build/asan/bin \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" check
+
+demo: all
+	@tests/demo/run-demo $(BIN)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
+	    common fetchers statekeeper forwarder
+	clang-tidy --quiet $(COMMON_SRC) $(GRAPH_SRC) $(SK_SRC) $(FWD_SRC) -- $(CFLAGS)
+
+FMT_FILES = $(wildcard common/*.[ch] fetchers/*.[ch] statekeeper/*.[ch] forwarder/*.[ch] tests/unit/*.[ch])
+fmt:
+	clang-format -i $(FMT_FILES)
+
+fmt-check:
+	clang-format --dry-run --Werror $(FMT_FILES)
+
+PREFIX     ?= /usr/local
+LIBEXECDIR ?= $(PREFIX)/libexec/azure-logs
+install: all
+	install -d $(DESTDIR)$(LIBEXECDIR)/bin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(PROGS) $(DESTDIR)$(LIBEXECDIR)/bin/
+	sed -e 's|^AZURE_LOGS_VERSION=.*|AZURE_LOGS_VERSION=$(VERSION)|' \
+	    scripts/azure-logs > $(DESTDIR)$(LIBEXECDIR)/azure-logs
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/azure-logs
+	ln -sf $(LIBEXECDIR)/azure-logs $(DESTDIR)$(PREFIX)/bin/azure-logs
+
+clean:
+	rm -rf build bin
+
+.PHONY: all units check asan demo lint fmt fmt-check install clean
+-include $(shell find build -name '*.d' 2>/dev/null)

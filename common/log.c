@@ -1,0 +1,114 @@
+/*
+ * Logging in the shape Wazuh's wm_azure expects on the script's stderr.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static const char *log_prog = "azure";
+static int log_verbosity; /* 0 warning, 1 info, 2 debug */
+
+void
+log_init(const char *prog, int debug_level)
+{
+	log_prog = prog;
+	log_verbosity = debug_level;
+}
+
+int
+log_level(void)
+{
+	return log_verbosity;
+}
+
+/*
+ * Write one line. The whole line goes out in a single write so lines of
+ * concurrent roles sharing stderr never interleave.
+ */
+static void
+log_vemit(const char *level, const char *fmt, va_list ap, int errnum)
+{
+	char line[2048], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n, m;
+
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%s azure: %s: ", stamp, level);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n >= sizeof(line) - 64)
+		n = sizeof(line) - 64;
+	if (errnum)
+		n += snprintf(line + n, sizeof(line) - n, ": %s",
+		    strerror(errnum));
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
+	fflush(stderr);
+}
+
+#define LOG_FN(name, level, min, with_errno)                                   \
+	void name(const char *fmt, ...)                                        \
+	{                                                                      \
+		int saved = errno;                                             \
+		va_list ap;                                                    \
+		if (log_verbosity < (min))                                     \
+			return;                                                \
+		va_start(ap, fmt);                                             \
+		log_vemit(level, fmt, ap, (with_errno) ? saved : 0);           \
+		va_end(ap);                                                    \
+		errno = saved;                                                 \
+	}
+
+LOG_FN(log_debug, "DEBUG", 2, 0)
+LOG_FN(log_info, "INFO", 1, 0)
+LOG_FN(log_warnx, "WARNING", 0, 0)
+LOG_FN(log_warn, "WARNING", 0, 1)
+LOG_FN(log_errorx, "ERROR", 0, 0)
+LOG_FN(log_error, "ERROR", 0, 1)
+
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit("CRITICAL", fmt, ap, saved);
+	va_end(ap);
+	exit(EXIT_RUNTIME);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit("CRITICAL", fmt, ap, 0);
+	va_end(ap);
+	exit(EXIT_RUNTIME);
+}
+
+/* A bad option of this program: say so in the usual shape, exit 100. */
+void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", log_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try --help)\n");
+	exit(EXIT_USAGE);
+}

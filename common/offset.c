@@ -1,0 +1,50 @@
+/*
+ * Wazuh's time offsets: "<N>m", "<N>h" or "<N>d", spaces ignored.
+ */
+#include <ctype.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/*
+ * Parse an offset into seconds. Returns 0, or -1 if it is not of Wazuh's
+ * form (the caller prints Wazuh's message).
+ */
+int
+offset_parse(const char *s, int64_t *seconds)
+{
+	int64_t v = 0, mult;
+	int ndig = 0;
+	char unit = '\0';
+
+	for (; *s; s++) {
+		if (*s == ' ')
+			continue;
+		if (unit != '\0')
+			return -1; /* something after the unit */
+		if (isdigit((unsigned char)*s)) {
+			if (v > (INT64_MAX / 86400 - 9) / 10)
+				return -1;
+			v = v * 10 + (*s - '0');
+			ndig++;
+		} else
+			unit = *s;
+	}
+	switch (unit) {
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (ndig == 0)
+		return -1;
+	*seconds = v * mult;
+	return 0;
+}

@@ -1,0 +1,266 @@
+/*
+ * HTTP for the fetchers: one libcurl handle per process (connections are
+ * reused), bounded bodies, and the retry policy for throttling and
+ * transient failures.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "date.h"
+#include "fetch.h"
+#include "log.h"
+
+#define RETRY_AFTER_MAX 300.0 /* never sleep longer than this at once */
+
+void
+http_init(struct http *h, const char *service)
+{
+	memset(h, 0, sizeof(*h));
+	if ((h->curl = curl_easy_init()) == NULL)
+		fatalx("curl_easy_init failed");
+	h->service = service;
+	h->max_attempts = 5;
+	h->timeout = 60;
+}
+
+static void
+http_wipe_auth(struct http *h)
+{
+	struct curl_slist *s;
+
+	for (s = h->auth; s != NULL; s = s->next)
+		explicit_bzero(s->data, strlen(s->data));
+	curl_slist_free_all(h->auth);
+	h->auth = NULL;
+}
+
+void
+http_free(struct http *h)
+{
+	http_wipe_auth(h);
+	if (h->curl)
+		curl_easy_cleanup(h->curl);
+	h->curl = NULL;
+}
+
+/* Use this bearer token from now on (the old one is wiped). */
+void
+http_set_bearer(struct http *h, const char *token)
+{
+	struct buf b;
+
+	http_wipe_auth(h);
+	buf_init(&b, 65536);
+	if (buf_printf(&b, "Authorization: Bearer %s", token) == -1)
+		fatalx("token too long");
+	if ((h->auth = curl_slist_append(NULL, buf_cstr(&b))) == NULL)
+		fatalx("curl_slist_append");
+	explicit_bzero(b.data, b.cap);
+	buf_free(&b);
+}
+
+void
+http_resp_free(struct http_resp *r)
+{
+	buf_free(&r->body);
+}
+
+static size_t
+http_body_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_resp *r = arg;
+
+	if (buf_append(&r->body, p, size * n) == -1)
+		return 0; /* aborts the transfer: body over its maximum */
+	return size * n;
+}
+
+/*
+ * Retry-After is delay-seconds or an HTTP-date. Returns seconds to wait
+ * (0 for a date in the past), or -1 if unusable.
+ */
+double
+http_parse_retry_after(const char *v, int64_t now)
+{
+	struct tm tm;
+	char *end;
+	double secs;
+	time_t t;
+
+	while (isspace((unsigned char)*v))
+		v++;
+	if (isdigit((unsigned char)*v)) {
+		secs = strtod(v, &end);
+		while (isspace((unsigned char)*end))
+			end++;
+		return *end == '\0' ? secs : -1;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	t = timegm(&tm);
+	secs = (double)t - (double)(now / DATE_TICKS_PER_SEC);
+	return secs > 0 ? secs : 0;
+}
+
+static size_t
+http_header_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_resp *r = arg;
+	size_t len = size * n;
+	char v[128];
+
+	if (len > 12 && len < 12 + sizeof(v) &&
+	    strncasecmp(p, "retry-after:", 12) == 0) {
+		memcpy(v, p + 12, len - 12);
+		v[len - 12] = '\0';
+		v[strcspn(v, "\r\n")] = '\0';
+		r->retry_after = http_parse_retry_after(v, date_now());
+	}
+	return len;
+}
+
+/*
+ * One request: GET, or POST of a form body when form is not NULL. Fills r
+ * (status 0 on a transport error, message in r->curl_err). Returns 0 when a
+ * complete response arrived, -1 otherwise.
+ */
+int
+http_request(struct http *h, const char *url, const char *form,
+    size_t formlen, struct http_resp *r)
+{
+	CURL *c = h->curl;
+	CURLcode rc;
+
+	http_resp_free(r);
+	buf_init(&r->body, HTTP_BODY_MAX);
+	r->status = 0;
+	r->retry_after = -1;
+	r->curl_err[0] = '\0';
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->timeout);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "azure-logs/" AZURE_LOGS_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_err);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (form != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)formlen);
+	} else if (h->auth != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->auth);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_WRITE_ERROR && r->body.len >= HTTP_BODY_MAX - 65536)
+		snprintf(r->curl_err, sizeof(r->curl_err),
+		    "response body larger than %u bytes", HTTP_BODY_MAX);
+	else if (rc != CURLE_OK && r->curl_err[0] == '\0')
+		strlcpy(r->curl_err, curl_easy_strerror(rc),
+		    sizeof(r->curl_err));
+	if (rc != CURLE_OK)
+		return -1;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	return 0;
+}
+
+static int
+http_retryable(const struct http_resp *r, int ok)
+{
+	if (!ok)
+		return 1; /* timeouts, resets, truncated bodies */
+	return r->status == 429 || r->status >= 500;
+}
+
+/* Capped exponential backoff with full jitter, in seconds. */
+static double
+http_backoff(int attempt)
+{
+	double cap = fmin(60.0, 1.0 * (1 << (attempt < 6 ? attempt : 6)));
+
+	return cap / 2 + (double)arc4random_uniform(1000) / 1000.0 * cap / 2;
+}
+
+static void
+sleep_seconds(double s)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+/*
+ * GET with the bearer token, retrying 429 and 5xx (honouring Retry-After)
+ * and transport errors up to max_attempts. Returns 0 when a response
+ * arrived (any status: the caller judges it), -1 on a transport failure
+ * after every attempt.
+ */
+int
+http_request_retry(struct http *h, const char *url, struct http_resp *r)
+{
+	double wait;
+	int attempt, ok;
+
+	for (attempt = 1;; attempt++) {
+		ok = http_request(h, url, NULL, 0, r) == 0;
+		if (!http_retryable(r, ok) || attempt >= h->max_attempts)
+			break;
+		wait = r->retry_after >= 0 ? fmin(r->retry_after,
+		    RETRY_AFTER_MAX) : http_backoff(attempt);
+		if (ok)
+			log_warnx("%s: HTTP %ld, retrying in %.1f s (attempt "
+			    "%d of %d)", h->service, r->status, wait,
+			    attempt + 1, h->max_attempts);
+		else
+			log_warnx("%s: request failed (%s), retrying in %.1f s "
+			    "(attempt %d of %d)", h->service, r->curl_err,
+			    wait, attempt + 1, h->max_attempts);
+		sleep_seconds(wait);
+	}
+	return ok ? 0 : -1;
+}
+
+/*
+ * Percent-encode what may not appear in a URL (spaces, controls, quotes,
+ * non-ASCII and the like); everything else, including "?&=$/%", is kept as
+ * the user wrote it. The caller frees the result.
+ */
+char *
+url_encode_path(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b;
+	unsigned char c;
+	char e[3];
+
+	buf_init(&b, strlen(s) * 3 + 1);
+	for (; (c = (unsigned char)*s) != '\0'; s++) {
+		if (c <= ' ' || c >= 0x7f || strchr("\"<>\\^`{|}", c)) {
+			e[0] = '%';
+			e[1] = hex[c >> 4];
+			e[2] = hex[c & 15];
+			buf_append(&b, e, 3);
+		} else
+			buf_append(&b, &c, 1);
+	}
+	return buf_cstr(&b);
+}

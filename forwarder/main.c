@@ -1,0 +1,274 @@
+/*
+ * azure-forwarder: the only process that touches Wazuh. Each event from the
+ * statekeeper (fd 0) becomes one datagram "1:Azure:<payload>" on Wazuh's
+ * queue socket; after each batch it acknowledges (fd 3) the highest
+ * sequence number the kernel accepted. When Wazuh is down it waits and
+ * retries with backoff, for at most --wait seconds, then fails without
+ * acknowledging what it did not send. --output writes the datagrams to a
+ * file instead (one per line), for debugging and the demo.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "frame.h"
+#include "log.h"
+#include "util.h"
+
+#define FD_IN          0
+#define FD_ACK         3
+#define WAZUH_HEADER   "1:Azure:"
+#define WAZUH_MAX_EVENT 65535
+
+struct fwd {
+	const char *socket_path, *output;
+	int fd;          /* connected socket, or the output file */
+	int wait_secs;   /* how long Wazuh may be down */
+	struct buf dgram;
+	int64_t sent, oversize;
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: azure-forwarder (--socket PATH | --output FILE|-) "
+	    "[--wait SECONDS] [-d N]\n"
+	    "\n"
+	    "Sends each event from azure-statekeeper (fd 0) to Wazuh's queue "
+	    "socket as one\n"
+	    "datagram \"1:Azure:<json>\" and acknowledges on fd 3 what the "
+	    "kernel accepted.\n"
+	    "--output writes the datagrams to FILE (or stdout), one per line, "
+	    "instead.\n"
+	    "--wait: how long to retry while Wazuh is down (default 60).\n"
+	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
+	exit(status);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+static int
+try_connect(struct fwd *w)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, w->socket_path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		fatalx("socket path too long: %s", w->socket_path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * (Re)connect to Wazuh's socket, waiting with backoff while it is absent
+ * or refusing. Fails the run after wait_secs.
+ */
+static void
+wazuh_connect(struct fwd *w)
+{
+	struct timespec start, now;
+	long delay = 100;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (w->fd != -1)
+		close(w->fd);
+	while ((w->fd = try_connect(w)) == -1) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= w->wait_secs)
+			fatalx("ERROR: Wazuh must be running: cannot connect to "
+			    "%s: %s (gave up after %d s)", w->socket_path,
+			    strerror(errno), w->wait_secs);
+		log_debug("cannot connect to %s (%s), retrying in %ld ms",
+		    w->socket_path, strerror(errno), delay);
+		sleep_ms(delay);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+}
+
+/*
+ * Send one datagram. Returns when the kernel took it. An event over
+ * Wazuh's limit is reported and skipped, as Wazuh does.
+ */
+static void
+send_event(struct fwd *w, const char *body, size_t len)
+{
+	struct timespec start, now;
+	long delay = 100;
+
+	buf_reset(&w->dgram);
+	if (buf_append(&w->dgram, WAZUH_HEADER, strlen(WAZUH_HEADER)) == -1 ||
+	    buf_append(&w->dgram, body, len) == -1)
+		fatalx("event too large");
+	if (w->dgram.len > WAZUH_MAX_EVENT) {
+		log_warnx("WARNING: Event size exceeds the maximum allowed limit "
+		    "of %d bytes (%zu bytes): skipped", WAZUH_MAX_EVENT,
+		    w->dgram.len);
+		w->oversize++;
+		return;
+	}
+	if (w->output) {
+		if (buf_append(&w->dgram, "\n", 1) == -1 ||
+		    write_all(w->fd, w->dgram.data, w->dgram.len) == -1)
+			fatal("write to %s", w->output);
+		w->sent++;
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (send(w->fd, w->dgram.data, w->dgram.len, 0) == -1) {
+		if (errno == EINTR)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= w->wait_secs)
+			fatal("ERROR: Error sending message to wazuh (gave up "
+			    "after %d s)", w->wait_secs);
+		if (errno == ENOBUFS || errno == EAGAIN) {
+			sleep_ms(10);
+			continue;
+		}
+		log_warn("sending to %s failed, reconnecting", w->socket_path);
+		sleep_ms(delay);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+		wazuh_connect(w);
+	}
+	w->sent++;
+}
+
+static void
+parse_opts(int argc, char **argv, struct fwd *w, int *debug)
+{
+	static const struct option lopts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"debug", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
+	const char *errstr;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 's': w->socket_path = optarg; break;
+		case 'o': w->output = optarg; break;
+		case 'w':
+			w->wait_secs = (int)strtonum(optarg, 0, 86400, &errstr);
+			if (errstr)
+				usage_error("--wait %s: %s", optarg, errstr);
+			break;
+		case 'd':
+			*debug = (int)strtonum(optarg, 0, 2, &errstr);
+			if (errstr)
+				usage_error("-d %s: must be 0, 1 or 2", optarg);
+			break;
+		case 'h': usage(0);
+		default: usage(EXIT_USAGE);
+		}
+	}
+	if (optind != argc || (w->socket_path == NULL) == (w->output == NULL))
+		usage(EXIT_USAGE);
+}
+
+static void
+open_output(struct fwd *w)
+{
+	if (strcmp(w->output, "-") == 0) {
+		w->fd = STDOUT_FILENO;
+		return;
+	}
+	w->fd = open(w->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0640);
+	if (w->fd == -1)
+		fatal("cannot open %s", w->output);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fwd w = {.fd = -1, .wait_secs = 60};
+	struct frame_reader fr;
+	struct frame f;
+	struct buf ack;
+	const char *errstr = NULL, *body;
+	int64_t seq = 0, acked = 0;
+	int debug = 0, rc;
+	size_t len;
+
+	parse_opts(argc, argv, &w, &debug);
+	log_init("azure-forwarder", debug);
+	signal(SIGPIPE, SIG_IGN);
+	buf_init(&w.dgram, FRAME_MAX + 64);
+	buf_init(&ack, 64);
+	frame_reader_init(&fr);
+	if (w.output)
+		open_output(&w);
+	else
+		wazuh_connect(&w);
+
+	for (;;) {
+		while ((rc = frame_next(&fr, &f, &errstr)) == 1) {
+			if (f.type != FRAME_FWD)
+				fatalx("protocol error from the statekeeper: "
+				    "unexpected %s", frame_type_name(f.type));
+			if (frame_int(&f, 0) != seq + 1)
+				fatalx("protocol error from the statekeeper: "
+				    "event %lld out of sequence",
+				    (long long)frame_int(&f, 0));
+			body = frame_bin(&f, 1, &len);
+			send_event(&w, body, len);
+			seq++;
+			frame_free(&f);
+		}
+		if (rc == -1)
+			fatalx("protocol error from the statekeeper: %s", errstr);
+		/* Everything read so far was handed to the kernel. */
+		if (seq > acked) {
+			buf_reset(&ack);
+			if (frame_pack(&ack, FRAME_ACK, seq) == -1 ||
+			    write_all(FD_ACK, ack.data, ack.len) == -1)
+				fatal("cannot acknowledge to the statekeeper");
+			acked = seq;
+		}
+		if (fr.eof)
+			break;
+		if (frame_reader_fill(&fr, FD_IN) == -1)
+			fatal("read from the statekeeper");
+	}
+	if (frame_pending(&fr))
+		fatalx("the statekeeper sent a truncated frame");
+	log_info("%lld events sent to %s%s", (long long)w.sent,
+	    w.output ? w.output : w.socket_path, w.oversize ?
+	    " (some over Wazuh's size limit were skipped)" : "");
+	frame_reader_free(&fr);
+	buf_free(&w.dgram);
+	buf_free(&ack);
+	return 0;
+}

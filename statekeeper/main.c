@@ -1,0 +1,439 @@
+/*
+ * azure-statekeeper: the only process that opens azure.db. It answers the
+ * fetcher's checkpoint request, numbers the fetcher's events and passes
+ * them to the forwarder, and moves the checkpoint only once the fetcher
+ * finished its window and the forwarder acknowledged every event of it.
+ *
+ * Descriptors (docs/internals.md): 0 from the fetcher, 1 to the fetcher,
+ * 3 to the forwarder, 4 from the forwarder. One poll loop; POLLOUT is asked
+ * only when a queue holds data, and the fetcher is not read while the
+ * forwarder's queue is full.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "date.h"
+#include "frame.h"
+#include "log.h"
+#include "sk.h"
+#include "util.h"
+
+#define FWD_QUEUE_MAX (4u * 1024 * 1024)
+
+struct peer {
+	const char *name;
+	int in, out;
+	struct frame_reader fr;
+	struct buf q;  /* bytes to write */
+	size_t qoff;   /* first unwritten byte of q */
+};
+
+struct run {
+	char *table, *key, *query;
+	int hello, done, ok;
+	int64_t events, next_seq, acked;
+	int64_t tmin, tmax; /* oldest and newest event time of the run */
+	char smin[DATE_STRLEN * 2], smax[DATE_STRLEN * 2];
+	int have_time;
+	struct ckpt ck;     /* as read at HELLO */
+};
+
+static struct db db;
+static struct peer fetcher = {.name = "fetcher", .in = 0, .out = 1};
+static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
+static struct run run;
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: azure-statekeeper --db PATH [--last-dates PATH] [-d N]\n"
+	    "\n"
+	    "Owns azure.db (Wazuh's schema, WAL): migrates a legacy "
+	    "last_dates.json, answers\n"
+	    "checkpoint requests on fd 0/1, passes events to azure-forwarder "
+	    "on fd 3/4 and\n"
+	    "moves a checkpoint only after every event of the run was "
+	    "acknowledged.\n"
+	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
+	exit(status);
+}
+
+static size_t
+peer_pending(const struct peer *p)
+{
+	return p->q.len - p->qoff;
+}
+
+/* Write what the pipe takes now. Returns -1 if the peer is gone. */
+static int
+peer_write(struct peer *p)
+{
+	ssize_t n = write(p->out, p->q.data + p->qoff, peer_pending(p));
+
+	if (n == -1)
+		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	p->qoff += (size_t)n;
+	if (p->qoff == p->q.len) {
+		buf_reset(&p->q);
+		p->qoff = 0;
+	} else if (p->qoff > (1u << 20)) {
+		buf_consume(&p->q, p->qoff);
+		p->qoff = 0;
+	}
+	return 0;
+}
+
+static void
+hello(struct frame *f)
+{
+	char err[512], canon[DATE_STRLEN], canon2[DATE_STRLEN];
+	int64_t offset, now = date_now(), t;
+	int found, dirty = 0;
+	char *service = frame_strdup(f, 0);
+
+	if (run.hello)
+		fatalx("protocol error from the fetcher: second HELLO");
+	run.hello = 1;
+	run.key = frame_strdup(f, 1);
+	run.query = frame_strdup(f, 2);
+	offset = frame_int(f, 3);
+	if (!db_table_ok(service) || strlen(run.key) != 32 ||
+	    strspn(run.key, "0123456789abcdef") != 32)
+		fatalx("protocol error from the fetcher: bad HELLO");
+	run.table = service;
+	if ((found = db_get(&db, run.table, run.key, &run.ck, err,
+	         sizeof(err))) == -1)
+		fatalx("%s", err);
+	if (!found) {
+		/* Wazuh's new row: now - offset, or today 00:00 UTC. */
+		log_info("%s was not found in the database for %s. Adding it.",
+		    run.key, run.table);
+		t = offset >= 0 ? now - offset * DATE_TICKS_PER_SEC :
+		                  date_today(now);
+		date_format(t, run.ck.min);
+		strlcpy(run.ck.max, run.ck.min, sizeof(run.ck.max));
+		dirty = 1;
+	} else {
+		/* Legacy forms are rewritten before any filter uses them. */
+		if (date_canonical(run.ck.min, canon) == -1 ||
+		    date_canonical(run.ck.max, canon2) == -1)
+			fatalx("the checkpoint of %s in %s holds an invalid date "
+			    "(\"%s\", \"%s\"): fix or delete that row of %s",
+			    run.key, run.table, run.ck.min, run.ck.max,
+			    db.path);
+		dirty = strcmp(canon, run.ck.min) != 0 ||
+		    strcmp(canon2, run.ck.max) != 0;
+		strlcpy(run.ck.min, canon, sizeof(run.ck.min));
+		strlcpy(run.ck.max, canon2, sizeof(run.ck.max));
+	}
+	if (dirty && db_put(&db, run.table, run.key, run.query, &run.ck, 0,
+	                 err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_debug("Checkpoint of %s %s: min %s, max %s", run.table, run.key,
+	    run.ck.min, run.ck.max);
+	if (frame_pack(&fetcher.q, FRAME_CHECKPOINT, run.ck.min, run.ck.max))
+		fatalx("cannot queue CHECKPOINT");
+}
+
+/* Note the event's time (a raw Azure string) for the checkpoint. */
+static void
+note_time(const char *s, size_t len)
+{
+	char tmp[DATE_STRLEN * 2];
+	int64_t t;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (date_parse(tmp, &t) == -1) {
+		log_warnx("event time \"%s\" is not a date: it does not move "
+		    "the checkpoint", tmp);
+		return;
+	}
+	if (!run.have_time || t < run.tmin) {
+		run.tmin = t;
+		strlcpy(run.smin, tmp, sizeof(run.smin));
+	}
+	if (!run.have_time || t > run.tmax) {
+		run.tmax = t;
+		strlcpy(run.smax, tmp, sizeof(run.smax));
+	}
+	run.have_time = 1;
+}
+
+static void
+event(struct frame *f)
+{
+	const char *body;
+	size_t len;
+
+	if (!run.hello || run.done)
+		fatalx("protocol error from the fetcher: EVENT out of order");
+	note_time(f->field[0].via.str.ptr, f->field[0].via.str.size);
+	body = frame_bin(f, 2, &len);
+	if (frame_pack(&fwd.q, FRAME_FWD, run.next_seq + 1, body, len) == -1)
+		fatalx("cannot queue an event for the forwarder");
+	run.next_seq++;
+	run.events++;
+}
+
+/* Handle the frames the fetcher sent, while the forwarder has room. */
+static void
+fetcher_frames(void)
+{
+	const char *errstr = NULL;
+	struct frame f;
+	int rc;
+
+	while (peer_pending(&fwd) < FWD_QUEUE_MAX &&
+	    (rc = frame_next(&fetcher.fr, &f, &errstr)) != 0) {
+		if (rc == -1)
+			fatalx("protocol error from the fetcher: %s", errstr);
+		switch (f.type) {
+		case FRAME_HELLO:
+			hello(&f);
+			break;
+		case FRAME_EVENT:
+			event(&f);
+			break;
+		case FRAME_DONE:
+			if (!run.hello || run.done)
+				fatalx("protocol error from the fetcher: DONE "
+				    "out of order");
+			run.done = 1;
+			run.ok = frame_bool(&f, 0);
+			if (frame_int(&f, 1) != run.events)
+				fatalx("the fetcher counted %lld events, "
+				    "%lld arrived", (long long)frame_int(&f, 1),
+				    (long long)run.events);
+			break;
+		default:
+			fatalx("protocol error from the fetcher: unexpected %s",
+			    frame_type_name(f.type));
+		}
+		frame_free(&f);
+	}
+}
+
+static void
+forwarder_frames(void)
+{
+	const char *errstr = NULL;
+	struct frame f;
+	int rc;
+	int64_t seq;
+
+	while ((rc = frame_next(&fwd.fr, &f, &errstr)) != 0) {
+		if (rc == -1)
+			fatalx("protocol error from the forwarder: %s", errstr);
+		if (f.type != FRAME_ACK)
+			fatalx("protocol error from the forwarder: unexpected %s",
+			    frame_type_name(f.type));
+		seq = frame_int(&f, 0);
+		if (seq < run.acked || seq > run.next_seq)
+			fatalx("protocol error from the forwarder: ACK %lld "
+			    "out of range", (long long)seq);
+		run.acked = seq;
+		frame_free(&f);
+	}
+}
+
+/*
+ * The window is complete and delivered: widen the checkpoint to the oldest
+ * and newest event times, as Wazuh's update_row_object() does.
+ */
+static void
+commit_checkpoint(void)
+{
+	struct ckpt c = run.ck;
+	char err[512];
+	int64_t omin, omax;
+
+	if (!run.have_time) {
+		log_info("No event moved the checkpoint of %s %s", run.table,
+		    run.key);
+		return;
+	}
+	if (date_parse(c.min, &omin) == -1 || date_parse(c.max, &omax) == -1)
+		fatalx("invalid checkpoint in memory");
+	if (run.tmin < omin)
+		strlcpy(c.min, run.smin, sizeof(c.min));
+	if (run.tmax > omax)
+		strlcpy(c.max, run.smax, sizeof(c.max));
+	if (strcmp(c.min, run.ck.min) == 0 && strcmp(c.max, run.ck.max) == 0)
+		return;
+	log_debug("Attempting to update a %s row object. MD5: \"%s\", "
+	    "min_date: \"%s\", max_date: \"%s\"", run.table, run.key, c.min,
+	    c.max);
+	if (db_put(&db, run.table, run.key, run.query, &c, 0, err,
+	        sizeof(err)) == -1)
+		fatalx("%s", err);
+}
+
+static void
+read_peer(struct peer *p)
+{
+	if (frame_reader_fill(&p->fr, p->in) == -1 && errno != EAGAIN)
+		fatal("read from the %s", p->name);
+	if (p->fr.eof && frame_pending(&p->fr) && p == &fwd)
+		fatalx("the forwarder sent a truncated frame");
+}
+
+/*
+ * The loop. Returns the exit status: 0 when the fetcher's window was
+ * complete and delivered (checkpoint committed), 1 otherwise.
+ */
+static int
+loop(void)
+{
+	struct pollfd pfd[4];
+	int fwd_open = 1;
+
+	for (;;) {
+		fetcher_frames();
+		forwarder_frames();
+		if (fwd.fr.eof && run.acked < run.next_seq) {
+			log_errorx("the forwarder ended with %lld events not "
+			    "delivered; the checkpoint stays where it was",
+			    (long long)(run.next_seq - run.acked));
+			return 1;
+		}
+		if (run.done && run.acked == run.next_seq &&
+		    peer_pending(&fwd) == 0 && peer_pending(&fetcher) == 0)
+			break;
+		if (fetcher.fr.eof && !run.done && !frame_pending(&fetcher.fr)
+		    && run.acked == run.next_seq && peer_pending(&fwd) == 0)
+			break;
+		if (fetcher.fr.eof && !run.done && frame_pending(&fetcher.fr)
+		    && peer_pending(&fwd) < FWD_QUEUE_MAX)
+			fatalx("the fetcher sent a truncated frame");
+		pfd[0] = (struct pollfd){.fd = -1};
+		pfd[1] = (struct pollfd){.fd = -1};
+		pfd[2] = (struct pollfd){.fd = -1};
+		pfd[3] = (struct pollfd){.fd = fwd.in, .events = POLLIN};
+		if (!fetcher.fr.eof && peer_pending(&fwd) < FWD_QUEUE_MAX)
+			pfd[0] = (struct pollfd){.fd = fetcher.in,
+			    .events = POLLIN};
+		if (peer_pending(&fetcher))
+			pfd[1] = (struct pollfd){.fd = fetcher.out,
+			    .events = POLLOUT};
+		if (fwd_open && peer_pending(&fwd))
+			pfd[2] = (struct pollfd){.fd = fwd.out,
+			    .events = POLLOUT};
+		if (poll(pfd, 4, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+			read_peer(&fetcher);
+		if (pfd[1].revents & (POLLOUT | POLLERR | POLLHUP) &&
+		    peer_write(&fetcher) == -1)
+			fatal("the fetcher went away");
+		if (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP) &&
+		    peer_write(&fwd) == -1) {
+			log_error("write to the forwarder");
+			fwd_open = 0;
+			return 1;
+		}
+		if (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))
+			read_peer(&fwd);
+	}
+	if (!run.hello) {
+		log_debug("the fetcher ended before asking for a checkpoint");
+		return 1;
+	}
+	if (!run.done) {
+		log_errorx("the fetcher ended before finishing its window; %lld "
+		    "events were delivered, the checkpoint stays where it was",
+		    (long long)run.acked);
+		return 1;
+	}
+	log_info("%lld events delivered for %s %s", (long long)run.acked,
+	    run.table, run.key);
+	if (!run.ok) {
+		log_warnx("the fetcher did not complete its window; the "
+		    "checkpoint of %s %s stays where it was", run.table,
+		    run.key);
+		return 1;
+	}
+	commit_checkpoint();
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"db", required_argument, NULL, 'b'},
+	    {"last-dates", required_argument, NULL, 'l'},
+	    {"debug", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
+	const char *dbpath = NULL, *last_dates = NULL, *errstr;
+	char err[1024];
+	int c, debug = 0, status;
+
+	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': dbpath = optarg; break;
+		case 'l': last_dates = optarg; break;
+		case 'd':
+			debug = (int)strtonum(optarg, 0, 2, &errstr);
+			if (errstr)
+				usage_error("-d %s: must be 0, 1 or 2", optarg);
+			break;
+		case 'h': usage(0);
+		default: usage(EXIT_USAGE);
+		}
+	}
+	if (optind != argc || dbpath == NULL)
+		usage(EXIT_USAGE);
+	log_init("azure-statekeeper", debug);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_info("Checking database integrity");
+	if (db_open(&db, dbpath, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (last_dates != NULL &&
+	    migrate_last_dates(&db, last_dates, date_now(), err,
+	        sizeof(err)) == -1) {
+		log_errorx("Error during last_dates file migration process: %s",
+		    err);
+		log_errorx("%s was kept; fix or remove it", last_dates);
+		db_close(&db);
+		return EXIT_RUNTIME;
+	}
+	log_info("Database integrity check finished");
+
+	frame_reader_init(&fetcher.fr);
+	frame_reader_init(&fwd.fr);
+	buf_init(&fetcher.q, 1u << 20);
+	buf_init(&fwd.q, FWD_QUEUE_MAX + FRAME_MAX + 64);
+	if (set_nonblock(fetcher.in) == -1 || set_nonblock(fetcher.out) == -1 ||
+	    set_nonblock(fwd.in) == -1 || set_nonblock(fwd.out) == -1)
+		fatal("the statekeeper's descriptors 0, 1, 3 and 4 must be "
+		    "open");
+	status = loop();
+	close(fwd.out); /* the forwarder sees the end and exits */
+	db_close(&db);
+	frame_reader_free(&fetcher.fr);
+	frame_reader_free(&fwd.fr);
+	buf_free(&fetcher.q);
+	buf_free(&fwd.q);
+	free(run.table);
+	free(run.key);
+	free(run.query);
+	return status;
+}

@@ -1,0 +1,1093 @@
+#!/usr/bin/env python3
+"""Mock of the Microsoft identity token endpoint and the Microsoft Graph
+audit-log API, for the tests of azure-logs.  Python 3 standard library only.
+
+    python3 tests/mock/azure_mock.py --port 0 --port-file FILE
+                                     [--config FILE.json] [--verbose]
+
+Binds 127.0.0.1, writes the chosen port to FILE atomically once listening,
+serves until SIGTERM/SIGINT and exits 0.  Logs to stderr only with
+--verbose, and never logs request bodies or headers (they hold secrets).
+
+Served endpoints
+  POST /{tenant}/oauth2/v2.0/token   client-credentials token (form body)
+  GET  /v1.0/<resource>              Graph list with $filter/$top/$skiptoken
+                                     ($select too); resources: auditLogs/
+                                     signIns, directoryAudits, provisioning,
+                                     security/alerts_v2, plus any path that
+                                     events are loaded for.
+
+Control API (no auth, JSON in and out; never recorded in the request log)
+  POST /_mock/events        {"path": "auditLogs/signIns", "items": [...],
+                             "time_field": optional}   append items
+  POST /_mock/clear-events  {"path": optional}          drop events
+  POST /_mock/fail          {"match": "/v1.0/", "status": 429,
+                             "retry_after": "1" | "<HTTP-date>" | null,
+                             "retry_after_http_date": SECONDS_FROM_NOW,
+                             "count": 1, "body": null | "raw" | {json},
+                             "truncate": false, "garbage": false,
+                             "drop": false, "delay": 0}
+                            queue injected failures; "match" is a substring
+                            of the raw request target (path and query)
+  POST /_mock/clear-fail    drop queued failures
+  GET  /_mock/requests      [{method, path, query, status, has_auth,
+                              injected}, ...]
+  POST /_mock/reset-log     clear the request log
+  POST /_mock/expire-tokens revoke every token issued so far
+  GET  /_mock/tokens        [{tenant, client_id, scope, expired}] (no values)
+  POST /_mock/config        merge run-time options (same keys as the file)
+
+Config file keys (all optional):
+  tenants         {"wazuh.example": {"clients": {"<id>": "<secret>" |
+                   {"secret_file": "PATH"} | [several of those]}}}
+  token_ttl       seconds (3599)
+  page_size       default $top (100)
+  events          {"auditLogs/signIns": [items] | {"file": "PATH"}}
+  time_fields     {"some/path": "fieldName"} extra resources
+  old_tenant_error  unknown tenant -> invalid_request instead of
+                    invalid_tenant (both carry 90002)
+  empty_pages     insert an empty page (with nextLink) between full pages
+  empty_last_page after the last full page, one more empty page with no
+                  nextLink
+  retention_days  a $filter date older than now - N days -> 400
+  gzip            compress Graph 200 bodies if the client accepts gzip (true)
+  throttle        {"limit": 5, "window": 10}: per client id, Graph requests
+                  beyond limit in window seconds -> 429 with Retry-After
+"""
+
+import argparse
+import calendar
+import collections
+import datetime
+import email.utils
+import gzip as gzip_mod
+import http
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote, unquote_plus
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+LA_SCOPE = "https://api.loganalytics.io/.default"
+SCOPES = (GRAPH_SCOPE, LA_SCOPE)
+
+GRAPH_CT = ("application/json; odata.metadata=minimal; odata.streaming=true; "
+            "IEEE754Compatible=false; charset=utf-8")
+JSON_CT = "application/json; charset=utf-8"
+
+# Canonical resource name -> time field (the only field $filter accepts).
+DEFAULT_RESOURCES = {
+    "auditLogs/signIns": "createdDateTime",
+    "auditLogs/directoryAudits": "activityDateTime",
+    "auditLogs/provisioning": "activityDateTime",
+    "security/alerts_v2": "createdDateTime",
+}
+
+MAX_BODY = 256 * 1024 * 1024
+MAX_TOP = 1000
+MAX_PAGE_TOKENS = 200000
+TICKS = 10 ** 7                 # 100-ns ticks per second
+EPOCH_ORD = datetime.date(1970, 1, 1).toordinal()
+
+
+# ---------------------------------------------------------------- dates
+
+_FILTER_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?Z\Z")
+_ITEM_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(Z|[+-]\d{2}:?\d{2})?\Z")
+
+
+def _ticks(m, tz=None):
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    datetime.datetime(y, mo, d, h, mi, s)          # validates the calendar
+    frac = (m.group(7) or "")[:7].ljust(7, "0")
+    secs = ((datetime.date(y, mo, d).toordinal() - EPOCH_ORD) * 86400
+            + h * 3600 + mi * 60 + s)
+    if tz and tz != "Z":
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        secs -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return secs * TICKS + int(frac)
+
+
+def parse_filter_date(text):
+    """Strict $filter literal: unquoted, 0-7 fractional digits, 'Z'.
+    Returns 100-ns ticks since the epoch, or None if invalid."""
+    m = _FILTER_DATE.match(text)
+    if not m:
+        return None
+    try:
+        return _ticks(m)
+    except ValueError:
+        return None
+
+
+def parse_item_date(text):
+    """Lenient parse of an item's own timestamp (more digits are cut at 7,
+    an offset is honoured).  None if absent or unparseable."""
+    if not isinstance(text, str):
+        return None
+    m = _ITEM_DATE.match(text)
+    if not m:
+        return None
+    try:
+        return _ticks(m, m.group(8))
+    except ValueError:
+        return None
+
+
+def now_ticks():
+    return time.time_ns() // 100
+
+
+# ---------------------------------------------------------------- $filter
+
+class FilterError(Exception):
+    pass
+
+
+_FILTER_TOKEN = re.compile(r"\s*(?:(\()|(\))|([^\s()]+))")
+_OPS = {
+    "ge": lambda a, b: a >= b, "gt": lambda a, b: a > b,
+    "le": lambda a, b: a <= b, "lt": lambda a, b: a < b,
+    "eq": lambda a, b: a == b,
+}
+
+
+def _tokenize(text):
+    toks, pos = [], 0
+    while pos < len(text):
+        m = _FILTER_TOKEN.match(text, pos)
+        if not m:
+            if text[pos:].strip() == "":
+                break
+            raise FilterError("bad token")
+        if m.end() == pos:
+            break
+        pos = m.end()
+        toks.append(m.group(1) or m.group(2) or m.group(3))
+    return toks
+
+
+def parse_filter(text, field):
+    """Parse an OData $filter restricted to comparisons of `field` with a
+    date, joined by and/or with parentheses.  Returns a tree of tuples:
+    ("cmp", op, ticks) | ("and", l, r) | ("or", l, r).  Raises FilterError.
+    Returns the list of literal ticks too (for the retention check)."""
+    toks = _tokenize(text)
+    if not toks:
+        raise FilterError("empty")
+    pos = [0]
+    dates = []
+
+    def peek():
+        return toks[pos[0]] if pos[0] < len(toks) else None
+
+    def take():
+        if pos[0] >= len(toks):
+            raise FilterError("unexpected end")
+        pos[0] += 1
+        return toks[pos[0] - 1]
+
+    def expr(depth):
+        if depth > 64:
+            raise FilterError("too deep")
+        left = term(depth)
+        while (peek() or "").lower() == "or":
+            take()
+            left = ("or", left, term(depth))
+        return left
+
+    def term(depth):
+        left = factor(depth)
+        while (peek() or "").lower() == "and":
+            take()
+            left = ("and", left, factor(depth))
+        return left
+
+    def factor(depth):
+        if peek() == "(":
+            take()
+            inner = expr(depth + 1)
+            if take() != ")":
+                raise FilterError("missing )")
+            return inner
+        name, op, lit = take(), take(), take()
+        if name.lower() != field.lower():
+            raise FilterError("unknown field")
+        if op.lower() not in _OPS:
+            raise FilterError("unknown operator")
+        ticks = parse_filter_date(lit)
+        if ticks is None:
+            raise FilterError("bad date")
+        dates.append(ticks)
+        return ("cmp", op.lower(), ticks)
+
+    tree = expr(0)
+    if pos[0] != len(toks):
+        raise FilterError("trailing tokens")
+    return tree, dates
+
+
+def eval_filter(tree, ticks):
+    kind = tree[0]
+    if kind == "cmp":
+        return ticks is not None and _OPS[tree[1]](ticks, tree[2])
+    if kind == "and":
+        return eval_filter(tree[1], ticks) and eval_filter(tree[2], ticks)
+    return eval_filter(tree[1], ticks) or eval_filter(tree[2], ticks)
+
+
+# ---------------------------------------------------------------- state
+
+class Resource:
+    def __init__(self, name, time_field):
+        self.name = name
+        self.time_field = time_field
+        self.entries = []       # (sortkey, item dict, item JSON bytes)
+        self.dirty = False
+
+    def add(self, items):
+        for item in items:
+            if not isinstance(item, dict):
+                raise ValueError("items must be JSON objects")
+            t = parse_item_date(item.get(self.time_field))
+            key = (t is None, -(t or 0), str(item.get("id", "")))
+            raw = json.dumps(item, ensure_ascii=False,
+                             separators=(",", ":")).encode("utf-8")
+            self.entries.append((key, item, raw, t))
+        self.dirty = True
+
+    def sorted_entries(self):
+        if self.dirty:
+            self.entries.sort(key=lambda e: e[0])
+            self.dirty = False
+        return self.entries
+
+
+def _read_secret(spec, base):
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, dict) and "secret_file" in spec:
+        path = spec["secret_file"]
+        if not os.path.isabs(path):
+            path = os.path.join(base, path)
+        with open(path, "r", encoding="utf-8", newline="") as f:
+            data = f.read()
+        if data.endswith("\r\n"):
+            data = data[:-2]
+        elif data.endswith("\n"):
+            data = data[:-1]
+        return [data]
+    if isinstance(spec, list):
+        out = []
+        for s in spec:
+            out.extend(_read_secret(s, base))
+        return out
+    raise ValueError("bad client secret specification")
+
+
+class State:
+    OPTION_KEYS = ("token_ttl", "page_size", "old_tenant_error",
+                   "empty_pages", "empty_last_page", "retention_days",
+                   "gzip", "throttle")
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.port = 0
+        self.tenants = {}           # lower name -> {client_id: [secrets]}
+        self.tokens = {}            # token -> info dict
+        self.resources = {}         # lower name -> Resource
+        self.page_tokens = collections.OrderedDict()
+        self.failures = []
+        self.log = []
+        self.throttle_hits = collections.defaultdict(collections.deque)
+        self.opts = {"token_ttl": 3599, "page_size": 100,
+                     "old_tenant_error": False, "empty_pages": False,
+                     "empty_last_page": False, "retention_days": None,
+                     "gzip": True, "throttle": None}
+        for name, field in DEFAULT_RESOURCES.items():
+            self.resources[name.lower()] = Resource(name, field)
+
+    # -- configuration
+    def apply_config(self, cfg, base="."):
+        if not isinstance(cfg, dict):
+            raise ValueError("config must be a JSON object")
+        with self.lock:
+            for key in self.OPTION_KEYS:
+                if key in cfg:
+                    self.opts[key] = cfg[key]
+            for path, field in (cfg.get("time_fields") or {}).items():
+                self.resource(path, create=True, time_field=field)
+            for tenant, tcfg in (cfg.get("tenants") or {}).items():
+                clients = self.tenants.setdefault(tenant.lower(), {})
+                for cid, spec in ((tcfg or {}).get("clients") or {}).items():
+                    clients[cid] = _read_secret(spec, base)
+            for path, items in (cfg.get("events") or {}).items():
+                if isinstance(items, dict) and "file" in items:
+                    fpath = items["file"]
+                    if not os.path.isabs(fpath):
+                        fpath = os.path.join(base, fpath)
+                    with open(fpath, "r", encoding="utf-8") as f:
+                        items = json.load(f)
+                self.resource(path, create=True).add(items)
+
+    def resource(self, path, create=False, time_field=None):
+        path = path.strip("/")
+        res = self.resources.get(path.lower())
+        if res is None and create:
+            if time_field is None:
+                time_field = ("createdDateTime" if "signins" in path.lower()
+                              else "activityDateTime")
+            res = self.resources[path.lower()] = Resource(path, time_field)
+        elif res is not None and time_field:
+            res.time_field = time_field
+        return res
+
+    # -- tokens
+    def issue_token(self, tenant, client_id, scope):
+        token = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9."
+                 + secrets.token_urlsafe(900) + "."
+                 + secrets.token_urlsafe(256))
+        ttl = int(self.opts["token_ttl"])
+        with self.lock:
+            self.tokens[token] = {"tenant": tenant, "client_id": client_id,
+                                  "scope": scope, "revoked": False,
+                                  "expires": time.monotonic() + ttl}
+        return token, ttl
+
+    def check_token(self, token):
+        """Returns (info, None) or (None, message)."""
+        with self.lock:
+            info = self.tokens.get(token)
+            if info is None:
+                return None, "Invalid JWT token. Token format not valid."
+            if info["revoked"] or time.monotonic() >= info["expires"]:
+                return None, "Access token has expired or is not yet valid."
+            if info["scope"] != GRAPH_SCOPE:
+                return None, ("Access token validation failure. "
+                              "Invalid audience.")
+            return info, None
+
+    def expire_tokens(self):
+        with self.lock:
+            for info in self.tokens.values():
+                info["revoked"] = True
+            return len(self.tokens)
+
+    # -- failures
+    def take_failure(self, target):
+        with self.lock:
+            for rule in self.failures:
+                if rule["match"] in target:
+                    rule["count"] -= 1
+                    if rule["count"] <= 0:
+                        self.failures.remove(rule)
+                    return dict(rule)
+        return None
+
+    # -- paging
+    def new_page_token(self, snap, offset, phase):
+        key = (offset, phase)
+        with self.lock:
+            tok = snap["tokens"].get(key)
+            if tok is not None and tok in self.page_tokens:
+                return tok
+            tok = secrets.token_hex(40)
+            snap["tokens"][key] = tok
+            self.page_tokens[tok] = (snap, offset, phase)
+            while len(self.page_tokens) > MAX_PAGE_TOKENS:
+                self.page_tokens.popitem(last=False)
+            return tok
+
+    # -- throttling
+    def throttled(self, client_id):
+        spec = self.opts.get("throttle")
+        if not spec:
+            return None
+        limit, window = int(spec.get("limit", 5)), float(spec.get("window", 10))
+        now = time.monotonic()
+        with self.lock:
+            hits = self.throttle_hits[client_id]
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) >= limit:
+                return max(1, math.ceil(hits[0] + window - now))
+            hits.append(now)
+        return None
+
+    def record(self, entry):
+        with self.lock:
+            self.log.append(entry)
+
+
+STATE = State()
+VERBOSE = False
+
+
+def vlog(msg):
+    if VERBOSE:
+        sys.stderr.write("azure_mock: %s\n" % msg)
+        sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- responses
+
+class Response:
+    def __init__(self, status, body=b"", ctype=JSON_CT, headers=None):
+        self.status = status
+        if not isinstance(body, bytes):
+            body = json.dumps(body, ensure_ascii=False,
+                              separators=(",", ":")).encode("utf-8")
+        self.body = body
+        self.headers = [("Content-Type", ctype)] if ctype else []
+        self.headers += headers or []
+        self.truncate = False
+        self.drop = False
+
+
+def _jdump(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def aad_error(status, error, code, description):
+    """Identity platform error envelope."""
+    trace, corr = str(uuid.uuid4()), str(uuid.uuid4())
+    ts = datetime.datetime.now(datetime.timezone.utc)
+    desc = ("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\n"
+            "Timestamp: %s" % (code, description, trace, corr,
+                               ts.strftime("%Y-%m-%d %H:%M:%S.")
+                               + "%03dZ" % (ts.microsecond // 1000)))
+    body = {"error": error, "error_description": desc,
+            "error_codes": [code],
+            "timestamp": ts.strftime("%Y-%m-%d %H:%M:%SZ"),
+            "trace_id": trace, "correlation_id": corr,
+            "error_uri": "http://127.0.0.1:%d/error?code=%d"
+                         % (STATE.port, code)}
+    return Response(status, body, headers=[
+        ("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache"),
+        ("x-ms-request-id", trace)])
+
+
+def graph_error(status, code, message, client_req_id=None, headers=None):
+    rid = str(uuid.uuid4())
+    crid = client_req_id or rid
+    date = datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S")
+    body = {"error": {"code": code, "message": message,
+                      "innerError": {"date": date, "request-id": rid,
+                                     "client-request-id": crid}}}
+    hdrs = [("request-id", rid), ("client-request-id", crid)]
+    if status == 401:
+        hdrs.append(("WWW-Authenticate",
+                     'Bearer realm="", authorization_uri="https://login.'
+                     'microsoftonline.com/common/oauth2/authorize", '
+                     'client_id="00000003-0000-0000-c000-000000000000"'))
+    return Response(status, body, headers=hdrs + (headers or []))
+
+
+GRAPH_ERRORS = {
+    400: ("BadRequest", "Invalid request"),
+    401: ("InvalidAuthenticationToken", "Access token validation failure."),
+    403: ("Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+          "Neither tenant is B2C or tenant doesn't have premium license"),
+    404: ("Request_ResourceNotFound", "Resource not found"),
+    429: ("TooManyRequests", "Too many requests"),
+    500: ("InternalServerError", "Internal server error"),
+    502: ("BadGateway", "Bad gateway"),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable."),
+    504: ("GatewayTimeout", "The gateway timed out."),
+}
+
+AAD_ERRORS = {
+    400: ("invalid_request", 9002313, "Invalid request."),
+    401: ("invalid_client", 7000215, "Invalid client secret provided."),
+    429: ("temporarily_unavailable", 90033,
+          "A transient error has occurred. Please try again."),
+    500: ("server_error", 90033, "A transient error has occurred."),
+    503: ("temporarily_unavailable", 90033,
+          "A transient error has occurred. Please try again."),
+    504: ("temporarily_unavailable", 90033,
+          "A transient error has occurred. Please try again."),
+}
+
+
+# ---------------------------------------------------------------- token
+
+def _form_decode(body):
+    """Strict application/x-www-form-urlencoded decoding.  Returns a dict,
+    or raises ValueError on duplicate keys or undecodable bytes."""
+    text = body.decode("ascii")          # a properly encoded body is ASCII
+    out = {}
+    for part in text.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        k = unquote_plus(k, errors="strict")
+        v = unquote_plus(v, errors="strict")
+        if k in out:
+            raise ValueError("duplicate parameter")
+        out[k] = v
+    return out
+
+
+def handle_token(method, tenant, headers, body):
+    if method != "POST":
+        return aad_error(400, "invalid_request", 900561,
+                         "The endpoint only accepts POST, OPTIONS requests. "
+                         "Received a %s request." % method)
+    with STATE.lock:
+        clients = STATE.tenants.get(tenant.lower())
+        old = bool(STATE.opts["old_tenant_error"])
+    if clients is None:
+        return aad_error(400, "invalid_request" if old else "invalid_tenant",
+                         90002,
+                         "Tenant '%s' not found. Check to make sure you have "
+                         "the correct tenant ID and are signing into the "
+                         "correct cloud." % tenant)
+    ctype = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    form = {}
+    if ctype == "application/x-www-form-urlencoded":
+        try:
+            form = _form_decode(body)
+        except (ValueError, UnicodeDecodeError):
+            return aad_error(400, "invalid_request", 9002313,
+                             "Invalid request. Request is malformed or "
+                             "invalid.")
+    for name in ("grant_type", "client_id"):
+        if not form.get(name):
+            return aad_error(400, "invalid_request", 900144,
+                             "The request body must contain the following "
+                             "parameter: '%s'." % name)
+    if form["grant_type"] != "client_credentials":
+        return aad_error(400, "unsupported_grant_type", 70003,
+                         "The app requested an unsupported grant type '%s'."
+                         % form["grant_type"])
+    cid = form["client_id"]
+    if cid not in clients:
+        return aad_error(400, "unauthorized_client", 700016,
+                         "Application with identifier '%s' was not found in "
+                         "the directory '%s'. This can happen if the "
+                         "application has not been installed by the "
+                         "administrator of the tenant or consented to by any "
+                         "user in the tenant. You may have sent your "
+                         "authentication request to the wrong tenant."
+                         % (cid, tenant))
+    scope = form.get("scope")
+    if not scope:
+        return aad_error(400, "invalid_request", 900144,
+                         "The request body must contain the following "
+                         "parameter: 'scope'.")
+    if scope not in SCOPES:
+        return aad_error(400, "invalid_scope", 70011,
+                         "The provided request must include a 'scope' input "
+                         "parameter. The provided value for the input "
+                         "parameter 'scope' is not valid. The scope %s is not "
+                         "valid." % scope)
+    secret = form.get("client_secret")
+    if secret is None:
+        return aad_error(401, "invalid_client", 7000218,
+                         "The request body must contain the following "
+                         "parameter: 'client_assertion' or 'client_secret'.")
+    if not any(secrets.compare_digest(secret.encode(), s.encode())
+               for s in clients[cid]):
+        return aad_error(401, "invalid_client", 7000215,
+                         "Invalid client secret provided. Ensure the secret "
+                         "being sent in the request is the client secret "
+                         "value, not the client secret ID, for a secret added "
+                         "to app '%s'." % cid)
+    token, ttl = STATE.issue_token(tenant, cid, scope)
+    return Response(200, {"token_type": "Bearer", "expires_in": ttl,
+                          "ext_expires_in": ttl, "access_token": token},
+                    headers=[("Cache-Control", "no-store, no-cache"),
+                             ("Pragma", "no-cache")])
+
+
+# ---------------------------------------------------------------- graph
+
+SUPPORTED_OPTIONS = ("$filter", "$top", "$skiptoken", "$select")
+
+
+def _parse_query(raw):
+    """Query string the way a server does: '+' is a space, %XX decoded,
+    empty parameters ignored.  Returns (dict of $options lower-cased, error
+    message or None)."""
+    opts = {}
+    for part in raw.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        k, v = unquote_plus(k), unquote_plus(v)
+        kl = k.lower()
+        if not kl.startswith("$"):
+            continue
+        if kl not in SUPPORTED_OPTIONS:
+            return None, "Query option '%s' is not supported." % k
+        if kl in opts:
+            return None, ("Query option '%s' was specified more than once, "
+                          "but it must be specified at most once." % k)
+        opts[kl] = v
+    return opts, None
+
+
+def handle_graph(method, rawpath, rawquery, headers):
+    crid = headers.get("client-request-id")
+    if method not in ("GET", "HEAD"):
+        return graph_error(405, "Request_BadRequest",
+                           "Specified HTTP method is not allowed for the "
+                           "request target.", crid)
+    auth = headers.get("Authorization") or ""
+    scheme, _, token = auth.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return graph_error(401, "InvalidAuthenticationToken",
+                           "Access token is empty.", crid)
+    info, msg = STATE.check_token(token.strip())
+    if info is None:
+        return graph_error(401, "InvalidAuthenticationToken", msg, crid)
+
+    sub = unquote(rawpath[len("/v1.0/"):])
+    if sub.endswith("/"):
+        sub = sub[:-1]
+    res = STATE.resource(sub)
+    if res is None:
+        seg = sub.split("/")[-1] if sub else "v1.0"
+        return graph_error(400, "BadRequest",
+                           "Resource not found for the segment '%s'." % seg,
+                           crid)
+    retry = STATE.throttled(info["client_id"])
+    if retry is not None:
+        return graph_error(429, "TooManyRequests", "Too many requests", crid,
+                           [("Retry-After", str(retry))])
+
+    opts, err = _parse_query(rawquery)
+    if err:
+        return graph_error(400, "BadRequest", err, crid)
+    tree = None
+    if "$filter" in opts:
+        try:
+            tree, dates = parse_filter(opts["$filter"], res.time_field)
+        except FilterError:
+            return graph_error(400, "BadRequest", "Invalid filter clause",
+                               crid)
+        days = STATE.opts.get("retention_days")
+        if days is not None and any(
+                d < now_ticks() - int(days * 86400 * TICKS) for d in dates):
+            return graph_error(400, "BadRequest", "Invalid filter clause",
+                               crid)
+    top = STATE.opts["page_size"]
+    if "$top" in opts:
+        try:
+            top = int(opts["$top"], 10)
+            if not 1 <= top <= MAX_TOP:
+                raise ValueError
+        except ValueError:
+            return graph_error(400, "BadRequest",
+                               "Invalid page size specified: '%s'. Must be "
+                               "between 1 and %d inclusive."
+                               % (opts["$top"], MAX_TOP), crid)
+    select = None
+    if "$select" in opts:
+        select = [s.strip() for s in opts["$select"].split(",") if s.strip()]
+        if not select:
+            return graph_error(400, "BadRequest",
+                               "Invalid $select clause", crid)
+
+    if "$skiptoken" in opts:
+        with STATE.lock:
+            found = STATE.page_tokens.get(opts["$skiptoken"])
+        if found is None or found[0]["resource"] is not res:
+            return graph_error(400, "BadRequest",
+                               "The provided skiptoken is invalid or "
+                               "expired.", crid)
+        snap, offset, phase = found
+    else:
+        with STATE.lock:
+            entries = [e for e in res.sorted_entries()
+                       if tree is None or eval_filter(tree, e[3])]
+        snap = {"resource": res, "entries": entries, "tokens": {},
+                "filter": opts.get("$filter"), "select": select}
+        offset, phase = 0, "full"
+    return _graph_page(res, snap, offset, phase, top, select, crid)
+
+
+def _graph_page(res, snap, offset, phase, top, select, crid):
+    entries = snap["entries"]
+    with STATE.lock:
+        empty_pages = bool(STATE.opts["empty_pages"])
+        empty_last = bool(STATE.opts["empty_last_page"])
+    nxt = None
+    if phase == "full":
+        page = entries[offset:offset + top]
+        end = offset + len(page)
+        if end < len(entries):
+            nxt = (end, "empty_mid" if empty_pages else "full")
+        elif empty_last and page:
+            nxt = (end, "empty_end")
+    else:
+        page = []
+        if phase == "empty_mid":
+            nxt = (offset, "full")
+
+    port = STATE.port
+    ctx = "http://127.0.0.1:%d/v1.0/$metadata#%s" % (port, res.name)
+    if select:
+        ctx += "(%s)" % ",".join(select)
+    parts = [b'{"@odata.context":', _jdump(ctx)]
+    if nxt is not None:
+        tok = STATE.new_page_token(snap, nxt[0], nxt[1])
+        q = []
+        if snap["filter"] is not None:
+            q.append("$filter=" + quote(snap["filter"], safe=""))
+        if select:
+            q.append("$select=" + quote(",".join(select), safe=""))
+        q.append("$top=%d" % top)
+        q.append("$skiptoken=" + tok)
+        link = "http://127.0.0.1:%d/v1.0/%s?%s" % (port, res.name.lower(),
+                                                   "&".join(q))
+        parts += [b',"@odata.nextLink":', _jdump(link)]
+    if select:
+        items = [_jdump({k: e[1][k] for k in select if k in e[1]})
+                 for e in page]
+    else:
+        items = [e[2] for e in page]
+    parts += [b',"value":[', b",".join(items), b"]}"]
+    rid = str(uuid.uuid4())
+    return Response(200, b"".join(parts), GRAPH_CT, [
+        ("request-id", rid), ("client-request-id", crid or rid),
+        ("OData-Version", "4.0"), ("Cache-Control", "no-cache"),
+        ("Vary", "Accept-Encoding")])
+
+
+# ---------------------------------------------------------------- control
+
+def handle_control(method, path, body):
+    try:
+        data = json.loads(body.decode("utf-8")) if body.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        return Response(400, {"error": "body is not JSON"})
+    if not isinstance(data, dict):
+        data = {}
+    name = path[len("/_mock/"):]
+    if method == "GET" and name == "requests":
+        with STATE.lock:
+            return Response(200, list(STATE.log))
+    if method == "GET" and name == "tokens":
+        now = time.monotonic()
+        with STATE.lock:
+            return Response(200, [
+                {"tenant": t["tenant"], "client_id": t["client_id"],
+                 "scope": t["scope"],
+                 "expired": t["revoked"] or now >= t["expires"]}
+                for t in STATE.tokens.values()])
+    if method == "GET" and name == "health":
+        return Response(200, {"ok": True})
+    if method != "POST":
+        return Response(405, {"error": "method not allowed"})
+    try:
+        if name == "events":
+            items = data.get("items") or []
+            if not isinstance(items, list) or not data.get("path"):
+                raise ValueError("need path and a list of items")
+            with STATE.lock:
+                res = STATE.resource(data["path"], create=True,
+                                     time_field=data.get("time_field"))
+                res.add(items)
+                return Response(200, {"ok": True, "path": res.name,
+                                      "count": len(res.entries)})
+        if name == "clear-events":
+            with STATE.lock:
+                for res in STATE.resources.values():
+                    if (not data.get("path")
+                            or res.name.lower()
+                            == data["path"].strip("/").lower()):
+                        res.entries = []
+            return Response(200, {"ok": True})
+        if name == "fail":
+            rule = {"match": str(data.get("match", "")),
+                    "status": int(data.get("status") or 200),
+                    "retry_after": data.get("retry_after"),
+                    "retry_after_http_date": data.get("retry_after_http_date"),
+                    "count": int(data.get("count", 1)),
+                    "body": data.get("body"),
+                    "truncate": bool(data.get("truncate")),
+                    "garbage": bool(data.get("garbage")),
+                    "drop": bool(data.get("drop")),
+                    "delay": float(data.get("delay") or 0)}
+            if rule["count"] < 1:
+                raise ValueError("count must be >= 1")
+            with STATE.lock:
+                STATE.failures.append(rule)
+                return Response(200, {"ok": True,
+                                      "queued": len(STATE.failures)})
+        if name == "clear-fail":
+            with STATE.lock:
+                STATE.failures.clear()
+            return Response(200, {"ok": True})
+        if name == "reset-log":
+            with STATE.lock:
+                STATE.log.clear()
+            return Response(200, {"ok": True})
+        if name == "expire-tokens":
+            return Response(200, {"ok": True,
+                                  "expired": STATE.expire_tokens()})
+        if name == "config":
+            STATE.apply_config(data)
+            return Response(200, {"ok": True})
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        return Response(400, {"error": str(exc)})
+    return Response(404, {"error": "unknown control endpoint"})
+
+
+# ---------------------------------------------------------------- failures
+
+def injected_response(rule, target, normal):
+    """Builds the response for a queued failure.  `normal` is a callable
+    producing the response the request would have had (used by
+    truncate)."""
+    is_token = "/oauth2/" in target
+    if rule["drop"]:
+        r = Response(0)
+        r.drop = True
+        return r
+    if rule["truncate"]:
+        r = normal()
+        r.truncate = True
+        return r
+    if rule["garbage"]:
+        body = rule["body"] if isinstance(rule["body"], str) else (
+            "<!DOCTYPE html><html><head><title>Service Unavailable</title>"
+            "</head><body><h1>Gateway busy</h1><p>upstream reset")
+        return Response(rule["status"] or 200, body.encode("utf-8"),
+                        "text/html; charset=utf-8")
+    status = rule["status"]
+    extra = []
+    if rule["retry_after"] is not None:
+        extra.append(("Retry-After", str(rule["retry_after"])))
+    elif rule["retry_after_http_date"] is not None:
+        extra.append(("Retry-After", email.utils.formatdate(
+            time.time() + float(rule["retry_after_http_date"]), usegmt=True)))
+    if rule["body"] is not None:
+        body = rule["body"]
+        if isinstance(body, str):
+            return Response(status, body.encode("utf-8"), headers=extra)
+        return Response(status, body, headers=extra)
+    if is_token:
+        err, code, desc = AAD_ERRORS.get(
+            status, ("invalid_request", 9002313, "Invalid request."))
+        r = aad_error(status, err, code, desc)
+    else:
+        code, msg = GRAPH_ERRORS.get(status, ("UnknownError", "Unknown"))
+        r = graph_error(status, code, msg)
+    r.headers += extra
+    return r
+
+
+# ---------------------------------------------------------------- HTTP
+
+_TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
+
+
+def _accepts_gzip(value):
+    for part in (value or "").split(","):
+        bits = [b.strip() for b in part.split(";")]
+        if bits[0].lower() in ("gzip", "x-gzip", "*"):
+            q = 1.0
+            for b in bits[1:]:
+                if b.lower().startswith("q="):
+                    try:
+                        q = float(b[2:])
+                    except ValueError:
+                        q = 0.0
+            if q > 0:
+                return True
+    return False
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 300                       # idle keep-alive connections
+
+    def log_message(self, fmt, *args):     # never log headers or bodies
+        pass
+
+    def log_error(self, fmt, *args):
+        vlog("error: " + (fmt % args))
+
+    def _read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            chunks, total = [], 0
+            while True:
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";")[0].strip() or b"x", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n",
+                                                            b""):
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY:
+                    raise ValueError("body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(8)
+        n = int(self.headers.get("Content-Length") or 0)
+        if n < 0 or n > MAX_BODY:
+            raise ValueError("bad Content-Length")
+        data = self.rfile.read(n) if n else b""
+        if len(data) != n:
+            raise ValueError("short body")
+        return data
+
+    def do_GET(self):
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def _dispatch(self):
+        method = self.command
+        target = self.path
+        if target.startswith(("http://", "https://")):
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        target = target.partition("#")[0]
+        rawpath, _, rawquery = target.partition("?")
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            self._send(Response(400, {"error": "bad request body"}), method)
+            return
+        if rawpath.startswith("/_mock/"):
+            self._send(handle_control(method, rawpath, body), method)
+            return
+
+        def normal():
+            return self._route(method, rawpath, rawquery, body)
+
+        rule = STATE.take_failure(target)
+        resp = injected_response(rule, target, normal) if rule else normal()
+        if rule and rule["delay"] > 0:
+            time.sleep(rule["delay"])
+        STATE.record({"method": method, "path": rawpath, "query": rawquery,
+                      "status": resp.status,
+                      "has_auth": self.headers.get("Authorization")
+                      is not None,
+                      "injected": rule is not None})
+        vlog("%s %s%s -> %s%s" % (method, rawpath,
+                                  "?" + rawquery if rawquery else "",
+                                  resp.status,
+                                  " (injected)" if rule else ""))
+        self._send(resp, method)
+
+    def _route(self, method, rawpath, rawquery, body):
+        m = _TOKEN_PATH.match(rawpath)
+        if m:
+            return handle_token(method, unquote(m.group(1)), self.headers,
+                                body)
+        if rawpath.startswith("/v1.0/"):
+            resp = handle_graph(method, rawpath, rawquery, self.headers)
+            if (resp.status == 200 and STATE.opts.get("gzip")
+                    and _accepts_gzip(self.headers.get("Accept-Encoding"))):
+                resp.body = gzip_mod.compress(resp.body, 6)
+                resp.headers.append(("Content-Encoding", "gzip"))
+            return resp
+        return graph_error(404, "NotFound", "Resource not found",
+                           self.headers.get("client-request-id"))
+
+    def _send(self, resp, method):
+        if resp.drop:
+            self.close_connection = True
+            return
+        try:
+            reason = http.HTTPStatus(resp.status).phrase
+        except ValueError:
+            reason = "Unknown"
+        body = resp.body
+        length = len(body)
+        if resp.truncate:
+            body = body[:len(body) // 2]
+            length = max(length, len(body) + 1)
+            self.close_connection = True
+        head = ["HTTP/1.1 %d %s" % (resp.status, reason),
+                "Date: " + email.utils.formatdate(usegmt=True)]
+        head += ["%s: %s" % h for h in resp.headers]
+        head.append("Content-Length: %d" % length)
+        if self.close_connection:
+            head.append("Connection: close")
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if method != "HEAD":
+            data += body
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv=None):
+    global VERBOSE
+    ap = argparse.ArgumentParser(description="Azure identity + Graph mock")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--config")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    VERBOSE = args.verbose
+
+    if args.config:
+        try:
+            with open(args.config, "r", encoding="utf-8") as f:
+                cfg = json.load(f)
+            STATE.apply_config(cfg, os.path.dirname(
+                os.path.abspath(args.config)))
+        except (OSError, ValueError) as exc:
+            sys.stderr.write("azure_mock: fatal: config %s: %s\n"
+                             % (args.config, exc))
+            return 100
+
+    server = Server(("127.0.0.1", args.port), Handler)
+    STATE.port = server.server_address[1]
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    thread = threading.Thread(target=server.serve_forever,
+                              kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    if args.port_file:
+        tmp = "%s.tmp.%d" % (args.port_file, os.getpid())
+        with open(tmp, "w") as f:
+            f.write("%d\n" % STATE.port)
+        os.replace(tmp, args.port_file)
+    vlog("listening on 127.0.0.1:%d" % STATE.port)
+    while not stop.wait(0.2):
+        pass
+    server.shutdown()
+    server.server_close()
+    vlog("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
