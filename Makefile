@@ -14,8 +14,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wvla -Wpointer-arith -Wcast-qual -Werror
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 $(WARN) -D_GNU_SOURCE -DAZURE_LOGS_VERSION='"$(VERSION)"' \
-            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Icommon $(PKG_CFLAGS)
+ALL_CFLAGS = $(CFLAGS) -std=c11 $(WARN) -D_GNU_SOURCE \
+            -DAZURE_LOGS_VERSION='"$(VERSION)"' -fstack-protector-strong \
+            -D_FORTIFY_SOURCE=2 \
+            -Icommon $(PKG_CFLAGS)
 LDFLAGS  ?=
 LDLIBS    = $(PKG_LIBS) -lm
 
@@ -42,7 +44,7 @@ all: $(PROGS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
@@ -60,10 +62,10 @@ $(BIN)/azure-forwarder: $(FWD_OBJ) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link the object files of the program they test.
-UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o
+UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o
 $(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Istatekeeper -Ifetchers -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) -Istatekeeper -Ifetchers -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 units: $(UNITS)
 
@@ -82,7 +84,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 	    common fetchers statekeeper forwarder
-	clang-tidy --quiet $(COMMON_SRC) $(GRAPH_SRC) $(SK_SRC) $(FWD_SRC) -- $(CFLAGS)
+	clang-tidy --quiet $(COMMON_SRC) $(GRAPH_SRC) $(SK_SRC) $(FWD_SRC) -- $(ALL_CFLAGS)
 
 FMT_FILES = $(wildcard common/*.[ch] fetchers/*.[ch] statekeeper/*.[ch] forwarder/*.[ch] tests/unit/*.[ch])
 fmt:

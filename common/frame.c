@@ -115,11 +115,13 @@ frame_reader_free(struct frame_reader *fr)
 	buf_free(&fr->b);
 }
 
-/* Move unparsed bytes to the front once the parsed prefix is large. */
+/* Move unparsed bytes to the front once the parsed prefix is large, or
+ * when n more bytes would not fit otherwise. */
 static void
-frame_reader_compact(struct frame_reader *fr)
+frame_reader_compact(struct frame_reader *fr, size_t n)
 {
-	if (fr->pos > 0 && (fr->pos == fr->b.len || fr->pos > 65536)) {
+	if (fr->pos > 0 && (fr->pos == fr->b.len || fr->pos > 65536 ||
+	                       fr->b.len + n > fr->b.max)) {
 		buf_consume(&fr->b, fr->pos);
 		fr->pos = 0;
 	}
@@ -128,7 +130,7 @@ frame_reader_compact(struct frame_reader *fr)
 int
 frame_reader_feed(struct frame_reader *fr, const void *p, size_t n)
 {
-	frame_reader_compact(fr);
+	frame_reader_compact(fr, n);
 	return buf_append(&fr->b, p, n);
 }
 
@@ -142,7 +144,7 @@ frame_reader_fill(struct frame_reader *fr, int fd)
 	char tmp[65536];
 	ssize_t n;
 
-	frame_reader_compact(fr);
+	frame_reader_compact(fr, sizeof(tmp));
 	do {
 		n = read(fd, tmp, sizeof(tmp));
 	} while (n == -1 && errno == EINTR);
@@ -267,7 +269,8 @@ frame_strdup(const struct frame *f, unsigned i)
 	const msgpack_object_str *s = &f->field[i].via.str;
 	char *p = xmalloc(s->size + 1);
 
-	memcpy(p, s->ptr, s->size);
+	if (s->size > 0)
+		memcpy(p, s->ptr, s->size);
 	p[s->size] = '\0';
 	return p;
 }

@@ -6,6 +6,10 @@
 
 #include "util.h"
 
+/* Ten thousand years: far beyond any retention, and no overflow when
+ * turned into 100 ns ticks. */
+#define OFFSET_MAX_SECS (10000LL * 366 * 86400)
+
 /*
  * Parse an offset into seconds. Returns 0, or -1 if it is not of Wazuh's
  * form (the caller prints Wazuh's message).
@@ -23,7 +27,7 @@ offset_parse(const char *s, int64_t *seconds)
 		if (unit != '\0')
 			return -1; /* something after the unit */
 		if (isdigit((unsigned char)*s)) {
-			if (v > (INT64_MAX / 86400 - 9) / 10)
+			if (v > OFFSET_MAX_SECS)
 				return -1;
 			v = v * 10 + (*s - '0');
 			ndig++;
@@ -43,7 +47,7 @@ offset_parse(const char *s, int64_t *seconds)
 	default:
 		return -1;
 	}
-	if (ndig == 0)
+	if (ndig == 0 || v > OFFSET_MAX_SECS / mult)
 		return -1;
 	*seconds = v * mult;
 	return 0;

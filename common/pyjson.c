@@ -92,6 +92,53 @@ put_string(struct buf *b, const char *s, size_t n)
 	return rc | buf_append(b, "\"", 1);
 }
 
+/* Does "M.MMMe+E" (digits of m, p of them) read back as x? */
+static int
+try_digits(long long m, int p, int e, double x, char digs[24])
+{
+	char tmp[48];
+
+	snprintf(digs, 24, "%lld", m);
+	if ((int)strlen(digs) != p)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%c.%se%d", digs[0], digs + 1, e);
+	return strtod(tmp, NULL) == x;
+}
+
+/*
+ * The shortest digits that read back as x (x > 0), as Python's repr()
+ * finds them: at each precision the correctly rounded candidate first,
+ * then its neighbours (needed just above a power of two, where the gap
+ * between doubles changes). Returns the number of digits; *exp10 is the
+ * exponent of the first digit.
+ */
+static int
+shortest_digits(double x, char digs[24], int *exp10)
+{
+	char tmp[48], *e;
+	long long m, pow10 = 1;
+	int p, i, n;
+
+	for (p = 1; p <= 17; p++, pow10 *= 10) {
+		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, x);
+		e = strchr(tmp, 'e');
+		*exp10 = atoi(e + 1);
+		for (m = 0, i = 0; tmp + i < e; i++)
+			if (tmp[i] != '.')
+				m = m * 10 + (tmp[i] - '0');
+		if (try_digits(m, p, *exp10, x, digs))
+			break;
+		if (m + 1 < pow10 * 10 && try_digits(m + 1, p, *exp10, x, digs))
+			break;
+		if (m - 1 >= pow10 && try_digits(m - 1, p, *exp10, x, digs))
+			break;
+	}
+	n = (int)strlen(digs);
+	while (n > 1 && digs[n - 1] == '0')
+		digs[--n] = '\0';
+	return n;
+}
+
 /*
  * A float as Python's repr(): the shortest digits that read back as the
  * same double; fixed notation for 1e-4 <= |x| < 1e16 with at least one
@@ -100,33 +147,19 @@ put_string(struct buf *b, const char *s, size_t n)
 int
 pyjson_real(double x, struct buf *b)
 {
-	char tmp[40], digs[20], *e;
-	int prec, exp10, nd, decpt, i;
+	char digs[24];
+	int exp10, nd, decpt, i;
 
 	if (isnan(x))
 		return buf_puts(b, "NaN");
 	if (isinf(x))
 		return buf_puts(b, x < 0 ? "-Infinity" : "Infinity");
-	for (prec = 1; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, x);
-		if (strtod(tmp, NULL) == x)
-			break;
-	}
-	/* tmp is [-]d[.ddd]e[+-]XX: collect the digits and the exponent. */
-	e = strchr(tmp, 'e');
-	exp10 = atoi(e + 1);
-	nd = 0;
-	for (i = (tmp[0] == '-'); tmp + i < e; i++)
-		if (tmp[i] != '.')
-			digs[nd++] = tmp[i];
-	while (nd > 1 && digs[nd - 1] == '0')
-		nd--;
-	digs[nd] = '\0';
-	decpt = exp10 + 1;
 	if (signbit(x) && buf_append(b, "-", 1) == -1)
 		return -1;
 	if (x == 0)
 		return buf_puts(b, "0.0");
+	nd = shortest_digits(fabs(x), digs, &exp10);
+	decpt = exp10 + 1;
 	if (decpt <= -4 || decpt > 16) {
 		if (buf_append(b, digs, 1) == -1 ||
 		    (nd > 1 && (buf_append(b, ".", 1) == -1 ||

@@ -36,9 +36,11 @@ url_check_endpoint(const char *url, char *err, size_t errlen)
 		    "https:// (or http:// for a loopback host)", url);
 		return -1;
 	}
-	if (*host == '[')
+	if (*host == '[') {
 		end = strchr(host, ']') ? strchr(host, ']') + 1 : host;
-	else
+		if (end != host && *end != '\0' && strchr(":/?#", *end) == NULL)
+			end = host; /* "[::1]evil.com" */
+	} else
 		end = host + strcspn(host, ":/?#");
 	if (end == host || strpbrk(url, " \t\r\n@") != NULL) {
 		snprintf(err, errlen, "endpoint \"%s\" is not a valid URL "

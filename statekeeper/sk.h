@@ -16,8 +16,8 @@ struct db {
 };
 
 struct ckpt {
-	char min[32];
-	char max[32];
+	char min[64]; /* raw strings as stored; Wazuh may have stored */
+	char max[64]; /* "2019-08-01 15:49:13.171231+00:00" and longer */
 };
 
 int db_open(struct db *, const char *path, char *err, size_t errlen);

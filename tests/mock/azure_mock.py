@@ -36,6 +36,8 @@ Control API (no auth, JSON in and out; never recorded in the request log)
   POST /_mock/expire-tokens revoke every token issued so far
   GET  /_mock/tokens        [{tenant, client_id, scope, expired}] (no values)
   POST /_mock/config        merge run-time options (same keys as the file)
+  GET  /_mock/health        {"ok": true}
+  (Action endpoints also accept GET, for body-less calls.)
 
 Config file keys (all optional):
   tenants         {"wazuh.example": {"clients": {"<id>": "<secret>" |
@@ -56,7 +58,6 @@ Config file keys (all optional):
 """
 
 import argparse
-import calendar
 import collections
 import datetime
 import email.utils
@@ -258,9 +259,9 @@ class Resource:
         self.dirty = False
 
     def add(self, items):
+        if not all(isinstance(item, dict) for item in items):
+            raise ValueError("items must be JSON objects")
         for item in items:
-            if not isinstance(item, dict):
-                raise ValueError("items must be JSON objects")
             t = parse_item_date(item.get(self.time_field))
             key = (t is None, -(t or 0), str(item.get("id", "")))
             raw = json.dumps(item, ensure_ascii=False,
@@ -791,7 +792,9 @@ def handle_control(method, path, body):
                 for t in STATE.tokens.values()])
     if method == "GET" and name == "health":
         return Response(200, {"ok": True})
-    if method != "POST":
+    # Actions are meant for POST; GET is tolerated (harnesses often send a
+    # body-less request as GET).
+    if method not in ("POST", "GET", "PUT"):
         return Response(405, {"error": "method not allowed"})
     try:
         if name == "events":
@@ -1051,20 +1054,6 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     VERBOSE = args.verbose
-
-    if args.config:
-        try:
-            with open(args.config, "r", encoding="utf-8") as f:
-                cfg = json.load(f)
-            STATE.apply_config(cfg, os.path.dirname(
-                os.path.abspath(args.config)))
-        except (OSError, ValueError) as exc:
-            sys.stderr.write("azure_mock: fatal: config %s: %s\n"
-                             % (args.config, exc))
-            return 100
-
-    server = Server(("127.0.0.1", args.port), Handler)
-    STATE.port = server.server_address[1]
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -1072,13 +1061,33 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+    if args.config:
+        try:
+            with open(args.config, "r", encoding="utf-8") as f:
+                cfg = json.load(f)
+            STATE.apply_config(cfg, os.path.dirname(
+                os.path.abspath(args.config)))
+        except (OSError, ValueError, TypeError, AttributeError,
+                KeyError) as exc:
+            sys.stderr.write("azure_mock: fatal: config %s: %s\n"
+                             % (args.config, exc))
+            return 100
+
+    try:
+        server = Server(("127.0.0.1", args.port), Handler)
+    except OSError as exc:
+        sys.stderr.write("azure_mock: fatal: bind 127.0.0.1:%d: %s\n"
+                         % (args.port, exc))
+        return 1
+    STATE.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever,
                               kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     if args.port_file:
         tmp = "%s.tmp.%d" % (args.port_file, os.getpid())
         with open(tmp, "w") as f:
-            f.write("%d\n" % STATE.port)
+            f.write("%d" % STATE.port)
         os.replace(tmp, args.port_file)
     vlog("listening on 127.0.0.1:%d" % STATE.port)
     while not stop.wait(0.2):

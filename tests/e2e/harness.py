@@ -1,0 +1,213 @@
+"""Shared pieces of the end-to-end tests: a mock Microsoft on loopback, a
+real AF_UNIX datagram socket in place of Wazuh's queue, and runs of the real
+launcher (scripts/azure-logs) with the real roles.
+
+Environment: AZURE_LOGS_BINDIR (the roles; default <top>/bin).
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "mock"))
+import gen_graph  # noqa: E402
+
+LAUNCHER = os.path.join(TOP, "scripts", "azure-logs")
+MOCK = os.path.join(TOP, "tests", "mock", "azure_mock.py")
+TENANT = "wazuh.example"
+CLIENT = "11111111-2222-3333-4444-555555555555"
+HEADER = b"1:Azure:"
+
+
+def iso(dt):
+    """Azure's form: 7 fractional digits and Z."""
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def md5(s):
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+def wazuh_payload(item, tag=None):
+    """What Wazuh's Python sends for a Graph item (graph.py + json.dumps)."""
+    item = json.loads(json.dumps(item))
+    ib = item.get("initiatedBy")
+    if isinstance(ib, dict):
+        for k in ("app", "user"):
+            if k in ib and (ib[k] is None or isinstance(ib[k], str)):
+                del ib[k]
+    if "status" in item and (item["status"] is None or isinstance(item["status"], str)):
+        del item["status"]
+    item["azure_tag"] = "azure-ad-graph"
+    if tag:
+        item["azure_aad_tag"] = tag
+    return json.dumps(item).encode()
+
+
+class DgramSink:
+    """A bound SOCK_DGRAM socket collecting datagrams, like analysisd."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.datagrams = []
+        self.lock = threading.Lock()
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                d = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.datagrams.append(d)
+
+    def take(self):
+        last = -1
+        while True:  # until the reader has drained the kernel queue
+            time.sleep(0.2)
+            with self.lock:
+                n = len(self.datagrams)
+            if n == last:
+                break
+            last = n
+        with self.lock:
+            d, self.datagrams = self.datagrams, []
+        return d
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+class Mock:
+    def __init__(self, workdir, config):
+        self.port_file = os.path.join(workdir, "mock.port")
+        cfg_file = os.path.join(workdir, "mock.json")
+        with open(cfg_file, "w") as f:
+            json.dump(config, f)
+        self.proc = subprocess.Popen(
+            [sys.executable, MOCK, "--port", "0", "--port-file", self.port_file,
+             "--config", cfg_file],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "mock.log"), "w"))
+        deadline = time.time() + 10
+        while not os.path.exists(self.port_file):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("mock server did not start")
+            time.sleep(0.05)
+        with open(self.port_file) as f:
+            self.url = "http://127.0.0.1:%d" % int(f.read().strip())
+
+    def control(self, name, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + "/_mock/" + name, data=data,
+                                     method="GET" if data is None else "POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def requests(self):
+        return self.control("requests")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class PipelineTest(unittest.TestCase):
+    """A fresh Wazuh home, mock and socket per test."""
+
+    page_size = 100
+    events = {}
+
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="azure-e2e-")
+        os.makedirs(os.path.join(self.home, "wodles", "azure"))
+        os.makedirs(os.path.join(self.home, "queue", "sockets"))
+        self.db = os.path.join(self.home, "wodles", "azure", "azure.db")
+        self.secret = secrets.token_urlsafe(24) + "+&=%"
+        self.secret_file = os.path.join(self.home, "secret")
+        with open(os.open(self.secret_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(self.secret)
+        self.auth = self.write_auth("auth", CLIENT, self.secret)
+        self.mock = Mock(self.home, {
+            "tenants": {TENANT: {"clients": {CLIENT: {"secret_file": self.secret_file}}}},
+            "page_size": self.page_size,
+            "events": self.events,
+        })
+        self.sink = DgramSink(os.path.join(self.home, "queue", "sockets", "queue"))
+
+    def tearDown(self):
+        self.sink.close()
+        self.mock.close()
+        if os.environ.get("KEEP_E2E") is None:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def write_auth(self, name, app_id, key, mode=0o600):
+        path = os.path.join(self.home, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with open(fd, "w") as f:
+            f.write("application_id = %s\napplication_key = %s\n" % (app_id, key))
+        os.chmod(path, mode)
+        return path
+
+    def add_events(self, path, items):
+        self.mock.control("events", {"path": path, "items": items})
+
+    def run_launcher(self, query="'auditLogs/signIns'", extra=(), auth=None,
+                     offset="1d", debug="2", timeout=120):
+        argv = [LAUNCHER, "--graph", "--graph_auth_path", auth or self.auth,
+                "--graph_tenant_domain", TENANT, "--graph_query", query,
+                "--wazuh-home", self.home,
+                "--login-url", self.mock.url, "--graph-url", self.mock.url,
+                "-d", debug]
+        if offset is not None:
+            argv += ["--graph_time_offset", offset]
+        argv += list(extra)
+        p = subprocess.run(argv, capture_output=True, timeout=timeout)
+        self.last_stderr = p.stderr.decode(errors="replace")
+        self.assertNotIn(self.secret, self.last_stderr)
+        self.assertNotIn(self.secret, p.stdout.decode(errors="replace"))
+        return p.returncode, self.sink.take()
+
+    def row(self, table, key):
+        con = sqlite3.connect(self.db)
+        try:
+            r = con.execute("SELECT md5, query, min_processed_date, max_processed_date "
+                            "FROM %s WHERE md5 = ?" % table, (key,)).fetchone()
+        finally:
+            con.close()
+        return r
+
+    def payloads(self, datagrams):
+        out = []
+        for d in datagrams:
+            self.assertTrue(d.startswith(HEADER), d[:40])
+            out.append(d[len(HEADER):])
+        return out

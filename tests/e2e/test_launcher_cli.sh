@@ -1,0 +1,688 @@
+#!/bin/sh
+# test_launcher_cli.sh: the command line and the supervision of
+# scripts/azure-logs, with fake role programs (no real roles, no network).
+#
+#   sh tests/e2e/test_launcher_cli.sh
+#   LAUNCHER_SHELL='bash --posix' dash tests/e2e/test_launcher_cli.sh
+#
+# LAUNCHER_SHELL: the shell that runs the launcher (default: its #! line).
+# Output is TAP; the first failure stops the test with a non-zero status.
+# Linux only: the fakes read /proc/PID/fd and /proc/PID/stat, and leftover
+# processes are found through /proc/PID/environ.
+#
+# Each fake role records its argv (NUL-separated), where fds 0-4 and 9
+# point, its process group and its pid in $FAKE_LOG, then behaves as its
+# FAKE_GRAPH / FAKE_STATEKEEPER / FAKE_FORWARDER variable says:
+#   pipe      pass one line around the ring graph -> statekeeper ->
+#             forwarder -> statekeeper -> graph, then exit 0
+#   exit:N    exit N
+#   block     sleep "forever" (exec sleep, same pid)
+#   stubborn  the same, ignoring SIGTERM
+#   suicide   kill itself with SIGKILL
+# With FAKE_SYNC set, a fake acts only once all three have recorded.
+
+case $0 in
+*/*) test_dir=${0%/*} ;;
+*) test_dir=. ;;
+esac
+top=$(cd "$test_dir/../.." && pwd -P) || exit 1
+launcher=$top/scripts/azure-logs
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/test_launcher.XXXXXX") || exit 1
+work=$(cd "$work" && pwd -P) || exit 1
+# Spaces in every path the launcher handles.
+base="$work/w s"
+bin="$base/bin"
+log="$base/log"
+tmp="$base/tmp dir"
+home="$base/wazuh home"
+auth="$base/auth file"
+mkdir -p "$bin" "$log" "$tmp" "$home/wodles/azure" "$base/empty" || exit 1
+: >"$auth"
+
+cleanup() {
+	for _f in "$log"/*.pid; do
+		[ -f "$_f" ] && kill -KILL "$(cat "$_f")" 2>/dev/null
+	done
+	[ -z "${lpid:-}" ] || kill -KILL "$lpid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+cat >"$bin/azure-graph" <<'EOF'
+#!/bin/sh
+# Fake role of test_launcher_cli.sh (see there).
+name=${0##*/}
+name=${name#azure-}
+log=${FAKE_LOG:?}
+case $name in
+graph) mode=${FAKE_GRAPH:-pipe} ;;
+statekeeper) mode=${FAKE_STATEKEEPER:-pipe} ;;
+*) mode=${FAKE_FORWARDER:-pipe} ;;
+esac
+# Stubborn from the start, so that no SIGTERM can come first.
+[ "$mode" != stubborn ] || trap '' TERM
+printf '%s\0' "$@" >"$log/$name.argv"
+fds=
+for fd in 0 1 2 3 4 9; do
+	if [ -L "/proc/$$/fd/$fd" ]; then
+		fds="$fds$fd $(readlink "/proc/$$/fd/$fd")
+"
+	fi
+done
+printf '%s' "$fds" >"$log/$name.fds"
+if [ -L "/proc/$$/fd/0" ]; then
+	dir=$(readlink "/proc/$$/fd/0")
+	ls -ld "${dir%/*}" | cut -c 1-10 >"$log/$name.mode"
+fi
+IFS= read -r stat <"/proc/$$/stat"
+set -- ${stat##*) }
+printf '%s\n' "$3" >"$log/$name.pgid"
+printf '%s\n' "$$" >"$log/$name.pid.tmp"
+mv -f "$log/$name.pid.tmp" "$log/$name.pid"
+if [ -n "${FAKE_SYNC:-}" ]; then
+	i=0
+	while [ "$i" -lt 200 ]; do
+		[ -f "$log/graph.pid" ] && [ -f "$log/statekeeper.pid" ] &&
+		    [ -f "$log/forwarder.pid" ] && break
+		sleep 0.05
+		i=$((i + 1))
+	done
+fi
+case $mode in
+pipe)
+	case $name in
+	graph)
+		printf 'frame\n'
+		IFS= read -r reply
+		printf '%s\n' "$reply" >"$log/graph.reply"
+		;;
+	statekeeper)
+		IFS= read -r frame
+		printf 'fwd:%s\n' "$frame" >&3
+		IFS= read -r ack <&4
+		printf 'reply:%s\n' "$ack"
+		;;
+	forwarder)
+		IFS= read -r event
+		printf 'ack:%s\n' "$event" >&3
+		printf 'out:%s\n' "$event"
+		;;
+	esac
+	exit 0
+	;;
+exit:*) exit "${mode#exit:}" ;;
+block) exec sleep 3600 ;;
+stubborn) exec sleep 3600 ;;
+suicide) kill -KILL $$ ;;
+esac
+exit 99
+EOF
+chmod 0755 "$bin/azure-graph"
+cp "$bin/azure-graph" "$bin/azure-statekeeper"
+cp "$bin/azure-graph" "$bin/azure-forwarder"
+cp "$bin/azure-graph" "$base/empty/azure-statekeeper"
+
+AZURE_LOGS_BINDIR=$bin
+FAKE_LOG=$log
+TMPDIR=$tmp
+export AZURE_LOGS_BINDIR FAKE_LOG TMPDIR
+unset FAKE_SYNC
+
+nl='
+'
+n=0
+
+# --- TAP -----------------------------------------------------------------
+
+pass() {
+	n=$((n + 1))
+	printf 'ok %d - %s\n' "$n" "$1"
+}
+
+fail() {
+	n=$((n + 1))
+	printf 'not ok %d - %s\n' "$n" "$1"
+	printf '# exit status: %s\n' "${rc:-}"
+	for _f in out err; do
+		[ -s "$work/$_f" ] || continue
+		printf '# std%s:\n' "$_f"
+		sed 's/^/#   /' "$work/$_f"
+	done
+	exit 1
+}
+
+# check DESCRIPTION COMMAND...: one TAP line for COMMAND's success.
+check() {
+	_desc=$1
+	shift
+	if "$@"; then
+		pass "$_desc"
+	else
+		fail "$_desc"
+	fi
+}
+
+# --- Running the launcher ------------------------------------------------
+
+modes() {
+	FAKE_GRAPH=$1
+	FAKE_STATEKEEPER=$2
+	FAKE_FORWARDER=$3
+	export FAKE_GRAPH FAKE_STATEKEEPER FAKE_FORWARDER
+}
+
+# launch ARGS...: start the launcher in the background (stdout $work/out,
+# stderr $work/err, fds 3 and 4 open so that we see them closed in the
+# roles).  Every process it starts carries AZURE_LOGS_TEST_RUN=$mark.
+launch() {
+	rm -rf "$log" "$work/rc" "$work/lpid"
+	mkdir "$log"
+	mark="$work:$n"
+	(
+		# shellcheck disable=SC2086 # LAUNCHER_SHELL may be "bash --posix"
+		env AZURE_LOGS_TEST_RUN="$mark" ${LAUNCHER_SHELL:-} "$launcher" "$@" \
+		    >"$work/out" 2>"$work/err" 3>/dev/null 4</dev/null &
+		echo "$!" >"$work/lpid"
+		wait "$!"
+		echo "$?" >"$work/rc"
+	) &
+	runner=$!
+	until [ -s "$work/lpid" ]; do
+		sleep 0.02
+	done
+	lpid=$(cat "$work/lpid")
+}
+
+# finish [SECONDS]: wait for the launcher (at most SECONDS, default 20);
+# sets rc ("hung" when the watchdog had to kill it).
+finish() {
+	_left=$((${1:-20} * 20))
+	while ! [ -s "$work/rc" ]; do
+		if [ "$_left" -le 0 ]; then
+			kill -KILL "$lpid" 2>/dev/null
+			wait "$runner"
+			rc=hung
+			lpid=
+			return
+		fi
+		_left=$((_left - 1))
+		sleep 0.05
+	done
+	wait "$runner"
+	rc=$(cat "$work/rc")
+	lpid=
+}
+
+run() {
+	launch "$@"
+	finish 20
+}
+
+# run_graph ARGS...: a Graph run with the usual required options.
+run_graph() {
+	run --graph --graph_auth_path "$auth" \
+	    --graph_tenant_domain example.onmicrosoft.com --wazuh-home "$home" "$@"
+}
+
+# --- Predicates ----------------------------------------------------------
+
+status_is() {
+	[ "$rc" = "$1" ]
+}
+
+out_empty() {
+	! [ -s "$work/out" ]
+}
+
+err_empty() {
+	! [ -s "$work/err" ]
+}
+
+# usage_is MESSAGE: exit status 2 and argparse's "azure-logs: error:" line
+# as the last line of stderr, nothing on stdout, no role started.
+usage_is() {
+	[ "$rc" = 2 ] && out_empty && no_role_started &&
+	    [ "$(tail -n 1 "$work/err")" = "azure-logs: error: $1" ]
+}
+
+# logged_only LEVEL MESSAGE: stderr is exactly one line in Wazuh's shape.
+logged_only() {
+	[ "$(wc -l <"$work/err")" -eq 1 ] && logged "$1" "$2"
+}
+
+# logged LEVEL MESSAGE: some line of stderr is "DATE TIME azure: LEVEL: MESSAGE".
+logged() {
+	sed -n 's|^[0-9]\{4\}/[0-9][0-9]/[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] azure: ||p' \
+	    "$work/err" | grep -qxF "$1: $2"
+}
+
+# error_is MESSAGE: exit status 1, only "... azure: ERROR: MESSAGE", no role.
+error_is() {
+	[ "$rc" = 1 ] && out_empty && no_role_started && logged_only ERROR "$1"
+}
+
+no_role_started() {
+	! [ -e "$log/graph.argv" ] && ! [ -e "$log/statekeeper.argv" ] &&
+	    ! [ -e "$log/forwarder.argv" ]
+}
+
+# argv_is ROLE ARG...: ROLE received exactly these arguments, byte for byte.
+argv_is() {
+	_role=$1
+	shift
+	printf '%s\0' "$@" >"$work/expected"
+	cmp -s "$work/expected" "$log/$_role.argv"
+}
+
+# fds_are ROLE "FD TARGET"...: exactly these fds among 0-4 and 9 are open.
+fds_are() {
+	_role=$1
+	shift
+	: >"$work/expected"
+	for _l in "$@"; do
+		printf '%s\n' "$_l" >>"$work/expected"
+	done
+	cmp -s "$work/expected" "$log/$_role.fds"
+}
+
+# rundir: the launcher's private directory, seen through graph's stdin.
+rundir() {
+	_t=$(sed -n 's/^0 //p' "$log/graph.fds")
+	printf '%s\n' "${_t%/*}"
+}
+
+tmp_is_empty() {
+	[ -z "$(ls -A "$tmp")" ]
+}
+
+# leftovers: pids of live processes started by the last run (by the
+# environment they inherited), after giving them a second to go.
+leftovers() {
+	_i=0
+	while :; do
+		_p=$(grep -lzxF "AZURE_LOGS_TEST_RUN=$mark" /proc/[0-9]*/environ \
+		    2>/dev/null | sed 's|^/proc/||; s|/environ$||')
+		if [ -z "$_p" ] || [ "$_i" -ge 20 ]; then
+			break
+		fi
+		_i=$((_i + 1))
+		sleep 0.05
+	done
+	printf '%s' "$_p"
+}
+
+nothing_left() {
+	_left=$(leftovers)
+	for _p in $_left; do
+		printf '# left: pid %s: %s\n' "$_p" \
+		    "$(tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null)"
+	done
+	tmp_is_empty || printf '# left in TMPDIR: %s\n' "$(ls -A "$tmp")"
+	[ -z "$_left" ] && tmp_is_empty
+}
+
+fakes_gone() {
+	for _r in "$@"; do
+		[ -f "$log/$_r.pid" ] || return 1
+		! kill -0 "$(cat "$log/$_r.pid")" 2>/dev/null || return 1
+	done
+}
+
+all_recorded() {
+	[ -f "$log/graph.pid" ] && [ -f "$log/statekeeper.pid" ] &&
+	    [ -f "$log/forwarder.pid" ]
+}
+
+wait_recorded() {
+	_i=0
+	until all_recorded; do
+		_i=$((_i + 1))
+		[ "$_i" -lt 200 ] || return 1
+		sleep 0.05
+	done
+}
+
+stdout_is() {
+	[ "$(cat "$work/out")" = "$1" ]
+}
+
+stdout_contains_all() {
+	for _s in "$@"; do
+		grep -qF -e "$_s" "$work/out" || return 1
+	done
+}
+
+# --- --help, --version ---------------------------------------------------
+
+modes pipe pipe pipe
+run --help
+check "--help exits 0 and writes only on stdout" status_is 0
+check "--help names every option with its default, the exit statuses and an example" \
+    stdout_contains_all --graph --graph_auth_path --graph_tenant_domain \
+    --graph_query --graph_tag --graph_time_offset --reparse --debug \
+    --log_analytics --storage --graph_key --wazuh-home --db --last-dates \
+    --socket --output --login-url --graph-url --version AZURE_LOGS_BINDIR \
+    /var/ossec WAZUH_HOME/wodles/azure/azure.db last_dates.json \
+    WAZUH_HOME/queue/sockets/queue https://login.microsoftonline.com \
+    https://graph.microsoft.com 'EXIT STATUS' EXAMPLE
+check "--help: nothing on stderr" err_empty
+
+run -h --graph
+check "-h is --help" stdout_contains_all 'EXIT STATUS'
+
+version=$(sed -n 's/^AZURE_LOGS_VERSION=//p' "$launcher")
+run --version
+check "--version prints 'azure-logs $version'" stdout_is "azure-logs $version"
+check "--version exits 0" status_is 0
+
+# --- argparse errors (status 2) ------------------------------------------
+
+run
+check "no service: one of the arguments is required (2)" \
+    usage_is 'one of the arguments --log_analytics --graph --storage is required'
+run --reparse -d 1
+check "options but no service: still required (2)" \
+    usage_is 'one of the arguments --log_analytics --graph --storage is required'
+run --graph --storage
+check "--graph --storage: not allowed (2)" \
+    usage_is 'argument --storage: not allowed with argument --graph'
+run --storage --graph
+check "--storage --graph: not allowed, named in argparse's order (2)" \
+    usage_is 'argument --graph: not allowed with argument --storage'
+run --log_analytics --graph
+check "--log_analytics --graph: not allowed (2)" \
+    usage_is 'argument --graph: not allowed with argument --log_analytics'
+run_graph --graph_query q --bogus
+check "unknown option: unrecognized arguments (2)" \
+    usage_is 'unrecognized arguments: --bogus'
+run_graph --graph_query q --bogus=1 stray
+check "unknown option and stray word: all listed (2)" \
+    usage_is 'unrecognized arguments: --bogus=1 stray'
+run --bogus
+check "unknown option without a service: the service is reported first (2)" \
+    usage_is 'one of the arguments --log_analytics --graph --storage is required'
+run_graph --graph_query q -d x
+check "-d x: invalid int value (2)" \
+    usage_is "argument -d/--debug: invalid int value: 'x'"
+run_graph --graph_query q --debug=1.5
+check "--debug=1.5: invalid int value (2)" \
+    usage_is "argument -d/--debug: invalid int value: '1.5'"
+run_graph --graph_query
+check "--graph_query without a value: expected one argument (2)" \
+    usage_is 'argument --graph_query: expected one argument'
+run_graph --graph_query --reparse
+check "--graph_query followed by an option: expected one argument (2)" \
+    usage_is 'argument --graph_query: expected one argument'
+run_graph --graph_query q --reparse=yes
+check "--reparse=yes: ignored explicit argument (2)" \
+    usage_is "argument --reparse: ignored explicit argument 'yes'"
+run_graph --graph_query q --socket /s --output -
+check "--socket with --output: not allowed (2)" \
+    usage_is 'argument --output: not allowed with argument --socket'
+run_graph --graph_query q --graph_t x
+check "ambiguous abbreviation (2)" \
+    usage_is 'ambiguous option: --graph_t could match --graph_tenant_domain, --graph_tag, --graph_time_offset'
+
+# --- run-time refusals (status 1, Wazuh-shaped ERROR line) ----------------
+
+run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
+    --la_query '"AzureActivity"' --workspace w --la_tag t --la_time_offset 1d
+check "--log_analytics: not implemented yet (1)" \
+    error_is 'Log Analytics is not implemented yet in azure-logs'
+run --storage --storage_auth_path "$auth" --container '"c"' --blobs '"*"' \
+    --storage_tag t --json_file --json_inline --storage_time_offset 1h -p x \
+    --prefix=y -d 2
+check "--storage: not implemented yet (1)" \
+    error_is 'Storage is not implemented yet in azure-logs'
+
+run --graph --wazuh-home "$home"
+check "--graph alone: missing authentication (1)" \
+    error_is 'Graph: No parameters have been provided for authentication.'
+run --graph --graph_auth_path "$auth" --graph_query q --wazuh-home "$home"
+check "no --graph_tenant_domain: missing authentication (1)" \
+    error_is 'Graph: No parameters have been provided for authentication.'
+run --graph --graph_tenant_domain d --graph_query q --wazuh-home "$home"
+check "no --graph_auth_path: missing authentication (1)" \
+    error_is 'Graph: No parameters have been provided for authentication.'
+run --graph --graph_auth_path= --graph_tenant_domain d --graph_query q \
+    --wazuh-home "$home"
+check "empty --graph_auth_path=: missing authentication (1)" \
+    error_is 'Graph: No parameters have been provided for authentication.'
+
+run_graph
+check "missing --graph_query (1)" error_is 'Graph: No query has been provided.'
+run_graph --graph_query "''"
+check "--graph_query '' (empty once cleaned) (1)" \
+    error_is 'Graph: No query has been provided.'
+
+secret_hidden() {
+	! grep -q SECRET "$work/out" "$work/err"
+}
+
+refusal() {
+	printf '%s and %s put secrets on the command line; they are not supported: use %s with an authentication file (see https://documentation.wazuh.com/current/azure/activity-services/prerequisites/credentials.html)' "$1" "$2" "$3"
+}
+
+run_graph --graph_query q --graph_id ID-SECRET --graph_key KEY-SECRET
+check "--graph_id/--graph_key refused (1)" \
+    error_is "$(refusal --graph_id --graph_key --graph_auth_path)"
+check "--graph_id/--graph_key: values never echoed" secret_hidden
+run_graph --graph_query q --graph_key=KEY-SECRET
+check "--graph_key=VALUE refused without echo" error_is \
+    "$(refusal --graph_id --graph_key --graph_auth_path)"
+check "--graph_key=VALUE: value never echoed" secret_hidden
+run_graph --graph_query q --bogus --graph_k -SECRET-LOOKS-LIKE-OPTION
+check "abbreviated --graph_k with a '-' value after an unknown option: refused" \
+    error_is "$(refusal --graph_id --graph_key --graph_auth_path)"
+check "... and nothing echoed" secret_hidden
+run --log_analytics --la_id ID-SECRET --la_key=KEY-SECRET
+check "--la_id/--la_key refused (1)" \
+    error_is "$(refusal --la_id --la_key --la_auth_path)"
+check "--la_id/--la_key: values never echoed" secret_hidden
+run --storage --account_name NAME-SECRET --account_key KEY-SECRET
+check "--account_name/--account_key refused (1)" \
+    error_is "$(refusal --account_name --account_key --storage_auth_path)"
+check "--account_name/--account_key: values never echoed" secret_hidden
+run --help --graph_key KEY-SECRET
+check "a deprecated option wins over --help" \
+    error_is "$(refusal --graph_id --graph_key --graph_auth_path)"
+
+run_graph --graph_query q --db "$base/no such dir/azure.db"
+check "database directory missing (1)" error_is \
+    "The directory of the database ($base/no such dir) does not exist: create it or choose another --db."
+
+if ! [ -d /var/ossec/wodles/azure ]; then
+	run --graph --graph_auth_path "$auth" --graph_tenant_domain d --graph_query q
+	check "default --wazuh-home is /var/ossec" error_is \
+	    'The directory of the database (/var/ossec/wodles/azure) does not exist: create it or choose another --db.'
+fi
+
+AZURE_LOGS_BINDIR="$base/empty"
+run_graph --graph_query q
+check "AZURE_LOGS_BINDIR without azure-graph (1)" error_is \
+    "Cannot find the program azure-graph in $base/empty (set AZURE_LOGS_BINDIR to the directory of azure-graph, azure-statekeeper and azure-forwarder)."
+AZURE_LOGS_BINDIR=$bin
+check "no temporary directory left by the refusals" tmp_is_empty
+
+# --- Cleaning of the Graph query -----------------------------------------
+
+# query_arrives RAW EXPECTED: --graph_query RAW reaches azure-graph as
+# EXPECTED, byte for byte, and the run succeeds.
+query_arrives() {
+	run_graph --graph_query "$1"
+	[ "$rc" = 0 ] && argv_is graph --tenant example.onmicrosoft.com \
+	    --query "$2" --auth-file "$auth" -d 0
+}
+
+check "'auditLogs/signIns' -> auditLogs/signIns" \
+    query_arrives "'auditLogs/signIns'" 'auditLogs/signIns'
+check "'a b  c' keeps its spaces" query_arrives "'a b  c'" 'a b  c'
+# shellcheck disable=SC2016 # literal $ on purpose
+check "'x\\\$filter' -> x\$filter" query_arrives "'x\\\$filter'" 'x$filter'
+# shellcheck disable=SC2016 # literal $ on purpose
+check "every \\\$ becomes \$, \\\\\$ -> \\\$" \
+    query_arrives "'\\\$a=\\\$b&\\\\\$c'" '$a=$b&\$c'
+check "'it''s' loses only the outer quotes" query_arrives "'it''s'" "it''s"
+check "a query with *, a newline, | and ! arrives intact" \
+    query_arrives "'a * b${nl}|!c/*'" "a * b${nl}|!c/*"
+check "leading and trailing newlines are kept" \
+    query_arrives "'${nl}q${nl}'" "${nl}q${nl}"
+check "unquoted query unchanged" query_arrives 'auditLogs/directoryAudits' \
+    'auditLogs/directoryAudits'
+check "only one quote stripped on each side" query_arrives "''x''" "'x'"
+check "a lone leading quote is stripped" query_arrives "'x" 'x'
+
+run_graph "--graph_query='auditLogs/signIns?\$top=1'"
+# shellcheck disable=SC2016 # literal $ on purpose
+check "--graph_query=VALUE form" \
+    argv_is graph --tenant example.onmicrosoft.com \
+    --query 'auditLogs/signIns?$top=1' --auth-file "$auth" -d 0
+
+# --- Defaults and role command lines -------------------------------------
+
+modes pipe pipe pipe
+run_graph --graph_query "'auditLogs/directoryAudits'"
+check "all roles succeed: exit 0" status_is 0
+check "statekeeper defaults from --wazuh-home" argv_is statekeeper \
+    --db "$home/wodles/azure/azure.db" \
+    --last-dates "$home/wodles/azure/last_dates.json" -d 0
+check "forwarder default socket from --wazuh-home" argv_is forwarder \
+    --socket "$home/queue/sockets/queue" -d 0
+check "quiet on success" err_empty
+
+mkdir "$base/state dir"
+run_graph --graph_query q --db "$base/state dir/my.db" --socket "$base/s ock"
+check "--db: last_dates.json beside it" argv_is statekeeper \
+    --db "$base/state dir/my.db" --last-dates "$base/state dir/last_dates.json" -d 0
+check "--socket passed to the forwarder" argv_is forwarder \
+    --socket "$base/s ock" -d 0
+
+run_graph --graph_query q --db "$base/state dir/my.db" --last-dates "$base/l d.json" \
+    --output "$base/out file"
+check "--last-dates passed to the statekeeper" argv_is statekeeper \
+    --db "$base/state dir/my.db" --last-dates "$base/l d.json" -d 0
+check "--output FILE passed to the forwarder" argv_is forwarder \
+    --output "$base/out file" -d 0
+
+run_graph --graph_query "'auditLogs/signIns'" --graph_tag 'my tag' \
+    --graph_time_offset '1 h' --reparse --login-url http://127.0.0.1:9/l \
+    --graph-url=http://127.0.0.1:9/g -d 2
+check "azure-graph gets every option, in the documented order" argv_is graph \
+    --tenant example.onmicrosoft.com --query auditLogs/signIns \
+    --auth-file "$auth" --tag 'my tag' --offset '1 h' --reparse \
+    --login-url http://127.0.0.1:9/l --graph-url http://127.0.0.1:9/g -d 2
+check "-d 2 reaches the statekeeper" argv_is statekeeper \
+    --db "$home/wodles/azure/azure.db" \
+    --last-dates "$home/wodles/azure/last_dates.json" -d 2
+check "-d 2 reaches the forwarder" argv_is forwarder \
+    --socket "$home/queue/sockets/queue" -d 2
+
+run_graph --graph_query q --graph_tag '' --graph_time_offset ''
+check "empty tag and offset are not passed (as Wazuh ignores them)" argv_is \
+    graph --tenant example.onmicrosoft.com --query q --auth-file "$auth" -d 0
+
+debug_is() {
+	run_graph --graph_query q "$@"
+	[ "$rc" = 0 ] && argv_is forwarder --socket "$home/queue/sockets/queue" \
+	    -d "$want"
+}
+want=1
+check "--debug=1 -> -d 1" debug_is --debug=1
+want=2
+check "-d2 -> -d 2" debug_is -d2
+check "--debug 7 -> -d 2" debug_is --debug 7
+want=0
+check "-d -1 -> -d 0" debug_is -d -1
+want=1
+check "-d 01 -> -d 1" debug_is -d 01
+want=2
+check "abbreviation --deb 2 -> -d 2" debug_is --deb 2
+
+# --- Wiring --------------------------------------------------------------
+
+modes pipe pipe pipe
+run_graph --graph_query q --output -
+check "--output -: exit 0" status_is 0
+check "--output - reaches the forwarder" argv_is forwarder --output - -d 0
+rd=$(rundir)
+case $rd in
+"$tmp"/azure-logs.*) rd_ok=1 ;;
+*) rd_ok= ;;
+esac
+check "private directory made in \$TMPDIR" [ -n "$rd_ok" ]
+check "private directory is mode 0700" \
+    grep -qx 'drwx------' "$log/graph.mode"
+check "azure-graph: fd 0 s2f, fd 1 f2s, fd 2 stderr, nothing on 3, 4, 9" \
+    fds_are graph "0 $rd/s2f" "1 $rd/f2s" "2 $work/err"
+check "azure-statekeeper: fds 0 f2s, 1 s2f, 3 s2w, 4 w2s, not 9" \
+    fds_are statekeeper "0 $rd/f2s" "1 $rd/s2f" "2 $work/err" "3 $rd/s2w" "4 $rd/w2s"
+check "azure-forwarder: fd 0 s2w, fd 1 launcher's stdout, fd 3 w2s, not 4, 9" \
+    fds_are forwarder "0 $rd/s2w" "1 $work/out" "2 $work/err" "3 $rd/w2s"
+check "a line goes round graph -> statekeeper -> forwarder -> back" \
+    grep -qx 'reply:ack:fwd:frame' "$log/graph.reply"
+check "the forwarder's stdout is the launcher's stdout" stdout_is 'out:fwd:frame'
+same_group() {
+	_g=$(sed 's/.*) //' "/proc/$$/stat" | cut -d ' ' -f 3)
+	for _r in graph statekeeper forwarder; do
+		[ "$(cat "$log/$_r.pgid")" = "$_g" ] || return 1
+	done
+}
+check "roles stay in the caller's process group" same_group
+check "private directory removed" [ ! -e "$rd" ]
+check "no process left" nothing_left
+
+# --- Supervision ---------------------------------------------------------
+
+FAKE_SYNC=1
+export FAKE_SYNC
+
+modes exit:1 block block
+run_graph --graph_query q
+check "fetcher fails while the others block: exit 1" status_is 1
+check "... the blocked roles were killed" fakes_gone statekeeper forwarder
+check "... no process and no directory left" nothing_left
+
+modes block exit:7 block
+run_graph --graph_query q
+check "statekeeper exits 7: the launcher exits 7" status_is 7
+check "... the others were killed" fakes_gone graph forwarder
+check "... nothing left" nothing_left
+
+modes block block exit:100
+run_graph --graph_query q
+check "forwarder usage error 100 is passed on" status_is 100
+check "... nothing left" nothing_left
+
+modes block block suicide
+run_graph --graph_query q
+check "a role killed by a signal: exit 1" status_is 1
+check "... reported in Wazuh's shape" logged ERROR 'azure-forwarder was killed by signal 9.'
+check "... the others were killed" fakes_gone graph statekeeper
+check "... nothing left" nothing_left
+
+modes exit:1 stubborn block
+run_graph --graph_query q
+check "a role ignoring SIGTERM is killed (SIGKILL after 5 s): exit 1" status_is 1
+check "... with a warning" logged WARNING 'Roles still running 5s after SIGTERM: killing them.'
+check "... it is gone" fakes_gone statekeeper forwarder
+check "... nothing left" nothing_left
+
+for sig in TERM HUP; do
+	modes block block block
+	launch --graph --graph_auth_path "$auth" --graph_tenant_domain d \
+	    --graph_query q --wazuh-home "$home"
+	check "SIG$sig test: all roles running" wait_recorded
+	rd=$(rundir)
+	kill "-$sig" "$lpid"
+	finish 20
+	check "SIG$sig to the launcher: exit 1" status_is 1
+	check "... with an ERROR line" logged ERROR "Received SIG$sig: stopping azure-logs."
+	check "... every role killed" fakes_gone graph statekeeper forwarder
+	check "... private directory removed" [ ! -e "$rd" ]
+	check "... nothing left" nothing_left
+done
+
+unset FAKE_SYNC
+printf '1..%d\n' "$n"
