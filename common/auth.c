@@ -51,7 +51,7 @@ auth_take(const char *key, const char *want, const char *value, char **slot)
  */
 static int
 auth_parse(char *text, const char *f1, const char *f2, struct auth_pair *a,
-    char *err, size_t errlen)
+	   char *err, size_t errlen)
 {
 	char *line, *next, *r, *w, *eq;
 
@@ -65,8 +65,11 @@ auth_parse(char *text, const char *f1, const char *f2, struct auth_pair *a,
 				*w++ = *r;
 		*w = '\0';
 		if ((eq = strchr(line, '=')) == NULL) {
-			snprintf(err, errlen, "Error: The authentication file "
-			    "format is not valid. Make sure that it is composed "
+			snprintf(
+			    err, errlen,
+			    "Error: The authentication file "
+			    "format is not valid. Make sure that it is "
+			    "composed "
 			    "of only 2 lines with \"field = value\" format.");
 			return -1;
 		}
@@ -77,8 +80,10 @@ auth_parse(char *text, const char *f1, const char *f2, struct auth_pair *a,
 		auth_take(line, f2, eq, &a->second);
 	}
 	if (a->first == NULL || a->second == NULL) {
-		snprintf(err, errlen, "Error: The authentication file does not "
-		    "contains the expected \"%s\" and \"%s\" fields.", f1, f2);
+		snprintf(err, errlen,
+			 "Error: The authentication file does not "
+			 "contains the expected \"%s\" and \"%s\" fields.",
+			 f1, f2);
 		return -1;
 	}
 	return 0;
@@ -91,7 +96,7 @@ auth_parse(char *text, const char *f1, const char *f2, struct auth_pair *a,
  */
 int
 auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
-    char *err, size_t errlen)
+	     char *err, size_t errlen)
 {
 	struct buf b;
 	struct stat st;
@@ -101,19 +106,25 @@ auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
 
 	memset(a, 0, sizeof(*a));
 	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "Error: The authentication file could "
-		    "not be opened: %s", strerror(errno));
+		snprintf(err, errlen,
+			 "Error: The authentication file could "
+			 "not be opened: %s",
+			 strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "Error: The authentication file could "
-		    "not be opened: not a regular file");
+		snprintf(err, errlen,
+			 "Error: The authentication file could "
+			 "not be opened: not a regular file");
 		return -1;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errlen, "Error: The authentication file can be "
+		snprintf(
+		    err, errlen,
+		    "Error: The authentication file can be "
 		    "read or written by group or others (mode %04o): restrict "
-		    "it with \"chmod 600\".", (unsigned)(st.st_mode & 07777));
+		    "it with \"chmod 600\".",
+		    (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	buf_init(&b, AUTH_MAX);
@@ -126,9 +137,10 @@ auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
 	}
 	explicit_bzero(tmp, sizeof(tmp));
 	if (n != 0) {
-		snprintf(err, errlen, "Error: The authentication file could "
-		    "not be opened: %s", n == -1 ? strerror(errno) :
-		    "file too large");
+		snprintf(err, errlen,
+			 "Error: The authentication file could "
+			 "not be opened: %s",
+			 n == -1 ? strerror(errno) : "file too large");
 		rc = -1;
 	} else
 		rc = auth_parse(buf_cstr(&b), f1, f2, a, err, errlen);
@@ -142,15 +154,16 @@ auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
 
 int
 auth_read_file(const char *path, const char *f1, const char *f2,
-    struct auth_pair *a, char *err, size_t errlen)
+	       struct auth_pair *a, char *err, size_t errlen)
 {
 	int fd, rc;
 
 	memset(a, 0, sizeof(*a));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "Error: The authentication file could "
-		    "not be opened: [Errno %d] %s: '%s'", errno,
-		    strerror(errno), path);
+		snprintf(err, errlen,
+			 "Error: The authentication file could "
+			 "not be opened: [Errno %d] %s: '%s'",
+			 errno, strerror(errno), path);
 		return -1;
 	}
 	rc = auth_read_fd(fd, f1, f2, a, err, errlen);

@@ -14,9 +14,9 @@ struct auth_pair {
 };
 
 int auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *,
-    char *err, size_t errlen);
+		 char *err, size_t errlen);
 int auth_read_file(const char *path, const char *f1, const char *f2,
-    struct auth_pair *, char *err, size_t errlen);
+		   struct auth_pair *, char *err, size_t errlen);
 void auth_wipe(struct auth_pair *);
 void secret_free(char *);
 

@@ -107,6 +107,8 @@ buf_cstr(struct buf *b)
 {
 	if (b->data == NULL && buf_reserve(b, 0) == -1)
 		return NULL;
+	if (b->data == NULL)
+		return NULL;
 	b->data[b->len] = '\0';
 	return b->data;
 }

@@ -60,7 +60,8 @@ digits(const char **s, int n, int *out)
 static int
 month_days(int y, int m)
 {
-	static const int md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int md[] = {31, 28, 31, 30, 31, 30,
+				 31, 31, 30, 31, 30, 31};
 
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
@@ -109,12 +110,12 @@ date_parse(const char *s, int64_t *ticks)
 	int64_t frac = 0, zone, t;
 
 	if (s == NULL || digits(&s, 4, &y) == -1 || *s++ != '-' ||
-	    digits(&s, 2, &mo) == -1 || *s++ != '-' ||
-	    digits(&s, 2, &d) == -1)
+	    digits(&s, 2, &mo) == -1 || *s++ != '-' || digits(&s, 2, &d) == -1)
 		return -1;
 	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo))
 		return -1;
-	if (*s == 'T' || *s == 't' || (*s == ' ' && isdigit((unsigned char)s[1]))) {
+	if (*s == 'T' || *s == 't' ||
+	    (*s == ' ' && isdigit((unsigned char)s[1]))) {
 		s++;
 		if (digits(&s, 2, &h) == -1 || *s++ != ':' ||
 		    digits(&s, 2, &mi) == -1)
@@ -127,7 +128,8 @@ date_parse(const char *s, int64_t *ticks)
 				s++;
 				if (!isdigit((unsigned char)*s))
 					return -1;
-				for (n = 0; isdigit((unsigned char)*s); s++, n++)
+				for (n = 0; isdigit((unsigned char)*s);
+				     s++, n++)
 					if (n < 7)
 						frac = frac * 10 + (*s - '0');
 				for (; n < 7; n++)
@@ -167,13 +169,15 @@ date_format_prec(int64_t ticks, char out[DATE_STRLEN], int digits7)
 	}
 	civil_from_days(days, &y, &m, &d);
 	if (digits7)
-		snprintf(tmp, sizeof(tmp), "%04d-%02u-%02uT%02d:%02d:%02d.%07dZ",
-		    y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-		    (int)(rem % 60), (int)frac);
+		snprintf(tmp, sizeof(tmp),
+			 "%04d-%02u-%02uT%02d:%02d:%02d.%07dZ", y, m, d,
+			 (int)(rem / 3600), (int)(rem / 60 % 60),
+			 (int)(rem % 60), (int)frac);
 	else
-		snprintf(tmp, sizeof(tmp), "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
-		    y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-		    (int)(rem % 60), (int)(frac / 10));
+		snprintf(tmp, sizeof(tmp),
+			 "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", y, m, d,
+			 (int)(rem / 3600), (int)(rem / 60 % 60),
+			 (int)(rem % 60), (int)(frac / 10));
 	memcpy(out, tmp, DATE_STRLEN - 1);
 	out[DATE_STRLEN - 1] = '\0';
 }

@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 #define DATE_TICKS_PER_SEC 10000000LL
-#define DATE_STRLEN        32
-#define DATE_EPOCH_STR     "1970-01-01T00:00:00.000000Z"
+#define DATE_STRLEN	   32
+#define DATE_EPOCH_STR	   "1970-01-01T00:00:00.000000Z"
 
 int date_parse(const char *, int64_t *);
 void date_format(int64_t, char out[DATE_STRLEN]);

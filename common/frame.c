@@ -14,12 +14,12 @@ static const struct {
 	const char *name;
 	const char *sig;
 } frame_sigs[FRAME_TYPE_MAX] = {
-	[FRAME_HELLO] = {"HELLO", "sssit"},
-	[FRAME_CHECKPOINT] = {"CHECKPOINT", "ss"},
-	[FRAME_EVENT] = {"EVENT", "ssb"},
-	[FRAME_DONE] = {"DONE", "ti"},
-	[FRAME_FWD] = {"FWD", "ib"},
-	[FRAME_ACK] = {"ACK", "i"},
+    [FRAME_HELLO] = {"HELLO", "sssit"},
+    [FRAME_CHECKPOINT] = {"CHECKPOINT", "ss"},
+    [FRAME_EVENT] = {"EVENT", "ssb"},
+    [FRAME_DONE] = {"DONE", "ti"},
+    [FRAME_FWD] = {"FWD", "ib"},
+    [FRAME_ACK] = {"ACK", "i"},
 };
 
 const char *
@@ -121,7 +121,7 @@ static void
 frame_reader_compact(struct frame_reader *fr, size_t n)
 {
 	if (fr->pos > 0 && (fr->pos == fr->b.len || fr->pos > 65536 ||
-	                       fr->b.len + n > fr->b.max)) {
+			    fr->b.len + n > fr->b.max)) {
 		buf_consume(&fr->b, fr->pos);
 		fr->pos = 0;
 	}
@@ -178,7 +178,7 @@ frame_field_ok(const msgpack_object *o, char c)
 		return o->type == MSGPACK_OBJECT_BIN;
 	case 'i':
 		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+		       o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
 	case 't':
 		return o->type == MSGPACK_OBJECT_BOOLEAN;
 	}
@@ -203,7 +203,7 @@ frame_next(struct frame_reader *fr, struct frame *f, const char **errstr)
 	if (avail < 4)
 		return 0;
 	len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	      (uint32_t)p[2] << 8 | p[3];
 	if (len == 0 || len > FRAME_MAX) {
 		*errstr = "frame length out of range";
 		return -1;
@@ -213,7 +213,7 @@ frame_next(struct frame_reader *fr, struct frame *f, const char **errstr)
 	memset(f, 0, sizeof(*f));
 	msgpack_unpacked_init(&f->u);
 	if (msgpack_unpack_next(&f->u, (const char *)p + 4, len, &off) !=
-	        MSGPACK_UNPACK_SUCCESS ||
+		MSGPACK_UNPACK_SUCCESS ||
 	    off != len) {
 		*errstr = "malformed msgpack in frame";
 		goto bad;

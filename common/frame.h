@@ -26,10 +26,10 @@
 enum frame_type {
 	FRAME_HELLO = 1,  /* fetcher -> sk: service key query offset reparse */
 	FRAME_CHECKPOINT, /* sk -> fetcher: min max */
-	FRAME_EVENT,      /* fetcher -> sk: time id body */
-	FRAME_DONE,       /* fetcher -> sk: ok events */
-	FRAME_FWD,        /* sk -> forwarder: seq body */
-	FRAME_ACK,        /* forwarder -> sk: seq */
+	FRAME_EVENT,	  /* fetcher -> sk: time id body */
+	FRAME_DONE,	  /* fetcher -> sk: ok events */
+	FRAME_FWD,	  /* sk -> forwarder: seq body */
+	FRAME_ACK,	  /* forwarder -> sk: seq */
 	FRAME_TYPE_MAX
 };
 
@@ -42,7 +42,7 @@ struct frame {
 
 struct frame_reader {
 	struct buf b;
-	size_t pos;   /* start of the first unparsed byte in b */
+	size_t pos; /* start of the first unparsed byte in b */
 	int eof;
 };
 

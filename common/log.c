@@ -50,7 +50,7 @@ log_vemit(const char *level, const char *fmt, va_list ap, int errnum)
 		n = sizeof(line) - 64;
 	if (errnum)
 		n += snprintf(line + n, sizeof(line) - n, ": %s",
-		    strerror(errnum));
+			      strerror(errnum));
 	line[n++] = '\n';
 	fwrite(line, 1, n, stderr);
 	fflush(stderr);

@@ -9,7 +9,7 @@
 
 #include <stdarg.h>
 
-#define EXIT_RUNTIME 1 /* Wazuh's status for run-time failures */
+#define EXIT_RUNTIME 1	 /* Wazuh's status for run-time failures */
 #define EXIT_USAGE   100 /* s6-style: permanent usage error */
 
 void log_init(const char *prog, int debug_level);
@@ -20,10 +20,8 @@ void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
-void fatal(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-void fatalx(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void usage_error(const char *, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 

@@ -13,8 +13,12 @@ static const char hexdig[] = "0123456789abcdef";
 static int
 put_u16(struct buf *b, unsigned v)
 {
-	char e[6] = {'\\', 'u', hexdig[(v >> 12) & 15], hexdig[(v >> 8) & 15],
-	    hexdig[(v >> 4) & 15], hexdig[v & 15]};
+	char e[6] = {'\\',
+		     'u',
+		     hexdig[(v >> 12) & 15],
+		     hexdig[(v >> 8) & 15],
+		     hexdig[(v >> 4) & 15],
+		     hexdig[v & 15]};
 
 	return buf_append(b, e, sizeof(e));
 }
@@ -52,7 +56,7 @@ put_string(struct buf *b, const char *s, size_t n)
 
 	while (p < end && rc == 0) {
 		for (run = p; p < end && *p >= ' ' && *p <= '~' && *p != '"' &&
-		     *p != '\\';
+			      *p != '\\';
 		     p++)
 			;
 		rc |= buf_append(b, run, (size_t)(p - run));
@@ -122,7 +126,7 @@ shortest_digits(double x, char digs[24], int *exp10)
 	for (p = 1; p <= 17; p++, pow10 *= 10) {
 		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, x);
 		e = strchr(tmp, 'e');
-		*exp10 = atoi(e + 1);
+		*exp10 = (int)strtol(e + 1, NULL, 10);
 		for (m = 0, i = 0; tmp + i < e; i++)
 			if (tmp[i] != '.')
 				m = m * 10 + (tmp[i] - '0');
@@ -163,10 +167,10 @@ pyjson_real(double x, struct buf *b)
 	if (decpt <= -4 || decpt > 16) {
 		if (buf_append(b, digs, 1) == -1 ||
 		    (nd > 1 && (buf_append(b, ".", 1) == -1 ||
-		        buf_append(b, digs + 1, nd - 1) == -1)))
+				buf_append(b, digs + 1, nd - 1) == -1)))
 			return -1;
 		return buf_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+',
-		    abs(exp10));
+				  abs(exp10));
 	}
 	if (decpt <= 0) {
 		if (buf_puts(b, "0.") == -1)
@@ -219,7 +223,8 @@ pyjson_dump(json_t *v, struct buf *b)
 		return rc | buf_append(b, "}", 1);
 	case JSON_ARRAY:
 		rc = buf_append(b, "[", 1);
-		json_array_foreach(v, i, item) {
+		json_array_foreach(v, i, item)
+		{
 			if (i > 0)
 				rc |= buf_append(b, ", ", 2);
 			rc |= pyjson_dump(item, b);
@@ -228,10 +233,11 @@ pyjson_dump(json_t *v, struct buf *b)
 		}
 		return rc | buf_append(b, "]", 1);
 	case JSON_STRING:
-		return put_string(b, json_string_value(v), json_string_length(v));
+		return put_string(b, json_string_value(v),
+				  json_string_length(v));
 	case JSON_INTEGER:
 		return buf_printf(b, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
+				  json_integer_value(v));
 	case JSON_REAL:
 		return pyjson_real(json_real_value(v), b);
 	case JSON_TRUE:

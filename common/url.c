@@ -15,7 +15,7 @@ host_is_loopback(const char *h, size_t n)
 	if (n == 5 && strncmp(h, "[::1]", 5) == 0)
 		return 1;
 	return n >= 4 && strncmp(h, "127.", 4) == 0 &&
-	    strspn(h, "0123456789.") == n;
+	       strspn(h, "0123456789.") == n;
 }
 
 /*
@@ -32,8 +32,10 @@ url_check_endpoint(const char *url, char *err, size_t errlen)
 	else if (strncasecmp(url, "http://", 7) == 0)
 		host = url + 7;
 	else {
-		snprintf(err, errlen, "endpoint \"%s\" must start with "
-		    "https:// (or http:// for a loopback host)", url);
+		snprintf(err, errlen,
+			 "endpoint \"%s\" must start with "
+			 "https:// (or http:// for a loopback host)",
+			 url);
 		return -1;
 	}
 	if (*host == '[') {
@@ -43,13 +45,17 @@ url_check_endpoint(const char *url, char *err, size_t errlen)
 	} else
 		end = host + strcspn(host, ":/?#");
 	if (end == host || strpbrk(url, " \t\r\n@") != NULL) {
-		snprintf(err, errlen, "endpoint \"%s\" is not a valid URL "
-		    "(no host, or spaces or credentials in it)", url);
+		snprintf(err, errlen,
+			 "endpoint \"%s\" is not a valid URL "
+			 "(no host, or spaces or credentials in it)",
+			 url);
 		return -1;
 	}
 	if (host == url + 7 && !host_is_loopback(host, (size_t)(end - host))) {
-		snprintf(err, errlen, "endpoint \"%s\": plain http:// is only "
-		    "accepted for loopback hosts; use https://", url);
+		snprintf(err, errlen,
+			 "endpoint \"%s\": plain http:// is only "
+			 "accepted for loopback hosts; use https://",
+			 url);
 		return -1;
 	}
 	return 0;

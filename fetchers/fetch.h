@@ -15,9 +15,9 @@
 struct http {
 	CURL *curl;
 	struct curl_slist *auth; /* "Authorization: Bearer ..." (secret) */
-	const char *service;     /* for messages: "Graph" */
-	int max_attempts;        /* per request, for 429/5xx/transport errors */
-	long timeout;            /* seconds per request */
+	const char *service;	 /* for messages: "Graph" */
+	int max_attempts;	 /* per request, for 429/5xx/transport errors */
+	long timeout;		 /* seconds per request */
 };
 
 struct http_resp {
@@ -31,7 +31,7 @@ void http_init(struct http *, const char *service);
 void http_free(struct http *);
 void http_set_bearer(struct http *, const char *token);
 int http_request(struct http *, const char *url, const char *form,
-    size_t formlen, struct http_resp *);
+		 size_t formlen, struct http_resp *);
 int http_request_retry(struct http *, const char *url, struct http_resp *);
 void http_resp_free(struct http_resp *);
 char *url_encode_path(const char *);
@@ -45,24 +45,24 @@ struct token_req {
 	const char *secret;
 	const char *scope;
 };
-int token_get(struct http *, const struct token_req *, char **token,
-    char *err, size_t errlen);
+int token_get(struct http *, const struct token_req *, char **token, char *err,
+	      size_t errlen);
 const char *token_error_message(long status, const char *body,
-    const char *tenant, char *msg, size_t msglen);
+				const char *tenant, char *msg, size_t msglen);
 
 /* graph_filter.c */
 struct window {
-	int64_t min, max;        /* checkpoint, parsed */
-	const char *min_str;     /* raw strings as stored */
+	int64_t min, max;    /* checkpoint, parsed */
+	const char *min_str; /* raw strings as stored */
 	const char *max_str;
-	int64_t offset_secs;     /* -1: no offset */
+	int64_t offset_secs; /* -1: no offset */
 	int reparse;
 	int64_t now;
 };
 const char *graph_filter_field(const char *query);
 int graph_build_filter(const char *field, const struct window *,
-    struct buf *out);
+		       struct buf *out);
 int graph_build_url(const char *base, const char *query, const char *filter,
-    struct buf *out);
+		    struct buf *out);
 
 #endif

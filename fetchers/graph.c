@@ -42,15 +42,16 @@ struct graph {
 	struct opts *o;
 	struct http http;
 	struct token_req treq;
-	struct buf out;        /* frames (or JSON lines) not yet written */
+	struct auth_pair cred; /* application id and secret, wiped at exit */
+	struct buf out;	       /* frames (or JSON lines) not yet written */
 	struct frame_reader in;
 	int64_t events, skipped;
 };
 
-static void __attribute__((noreturn))
-usage(int status)
+static void __attribute__((noreturn)) usage(int status)
 {
-	fprintf(status ? stderr : stdout,
+	fprintf(
+	    status ? stderr : stdout,
 	    "usage: azure-graph --tenant DOMAIN --query QUERY "
 	    "(--auth-file PATH | --auth-fd N)\n"
 	    "                   [--tag TAG] [--offset OFFSET] [--reparse]\n"
@@ -113,29 +114,53 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->graph_url = "https://graph.microsoft.com";
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 't': o->tenant = optarg; break;
-		case 'q': o->query = optarg; break;
-		case 'a': o->auth_file = optarg; break;
+		case 't':
+			o->tenant = optarg;
+			break;
+		case 'q':
+			o->query = optarg;
+			break;
+		case 'a':
+			o->auth_file = optarg;
+			break;
 		case 'A':
 			o->auth_fd = (int)strtonum(optarg, 0, 1023, &errstr);
 			if (errstr)
 				usage_error("--auth-fd %s: %s", optarg, errstr);
 			break;
-		case 'T': o->tag = optarg; break;
-		case 'o': o->offset = optarg; break;
-		case 'r': o->reparse = 1; break;
-		case 'L': o->login_url = optarg; break;
-		case 'G': o->graph_url = optarg; break;
-		case 's': o->since = optarg; break;
-		case 'u': o->until = optarg; break;
-		case 'j': o->json = 1; break;
+		case 'T':
+			o->tag = optarg;
+			break;
+		case 'o':
+			o->offset = optarg;
+			break;
+		case 'r':
+			o->reparse = 1;
+			break;
+		case 'L':
+			o->login_url = optarg;
+			break;
+		case 'G':
+			o->graph_url = optarg;
+			break;
+		case 's':
+			o->since = optarg;
+			break;
+		case 'u':
+			o->until = optarg;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
 		case 'd':
 			o->debug = (int)strtonum(optarg, 0, 2, &errstr);
 			if (errstr)
 				usage_error("-d %s: must be 0, 1 or 2", optarg);
 			break;
-		case 'h': usage(0);
-		default: usage(EXIT_USAGE);
+		case 'h':
+			usage(0);
+		default:
+			usage(EXIT_USAGE);
 		}
 	}
 	if (optind != argc)
@@ -157,13 +182,13 @@ check_opts(struct opts *o)
 
 	if (o->tenant == NULL || (o->auth_file == NULL && o->auth_fd < 0))
 		fatalx("Graph: No parameters have been provided for "
-		    "authentication.");
+		       "authentication.");
 	if (o->query == NULL || *o->query == '\0')
 		fatalx("Graph: No query has been provided.");
 	if (o->offset != NULL && *o->offset != '\0' &&
 	    offset_parse(o->offset, &o->offset_secs) == -1) {
 		log_errorx("Invalid offset format. Use \"h\", \"m\" or \"d\" "
-		    "time unit.");
+			   "time unit.");
 		exit(EXIT_RUNTIME);
 	}
 	if (url_check_endpoint(o->login_url, err, sizeof(err)) == -1 ||
@@ -172,7 +197,7 @@ check_opts(struct opts *o)
 	if ((o->since && date_parse(o->since, &t) == -1) ||
 	    (o->until && date_parse(o->until, &t) == -1))
 		fatalx("Graph: --since/--until: not a date (use ISO 8601, e.g. "
-		    "2024-06-01T00:00:00Z)");
+		       "2024-06-01T00:00:00Z)");
 }
 
 /* Write what is queued (blocking). */
@@ -201,37 +226,37 @@ read_frame(struct graph *g, struct frame *f)
 			return;
 		if (rc == -1)
 			fatalx("Graph: protocol error from the statekeeper: %s",
-			    errstr);
+			       errstr);
 		if (frame_reader_fill(&g->in, FD_FROM_SK) == -1)
 			fatal("Graph: read from the statekeeper");
 		if (g->in.eof)
 			fatalx("Graph: the statekeeper closed the pipe before "
-			    "answering");
+			       "answering");
 	}
 }
 
 /*
  * HELLO -> CHECKPOINT: the window of this run, with Wazuh's semantics.
- * min_str/max_str are owned by the caller afterwards.
+ * *mn and *mx hold the strings w points to; the caller frees them.
  */
 static void
-ask_checkpoint(struct graph *g, struct window *w, const char *key)
+ask_checkpoint(struct graph *g, struct window *w, const char *key, char **mn,
+	       char **mx)
 {
 	struct frame f;
 
 	if (frame_pack(&g->out, FRAME_HELLO, "graph", key, g->o->query,
-	        g->o->offset_secs, g->o->reparse) == -1)
+		       g->o->offset_secs, g->o->reparse) == -1)
 		fatalx("Graph: query too long");
 	out_flush(g);
 	read_frame(g, &f);
 	if (f.type != FRAME_CHECKPOINT)
 		fatalx("Graph: the statekeeper sent %s instead of CHECKPOINT",
-		    frame_type_name(f.type));
-	w->min_str = frame_strdup(&f, 0);
-	w->max_str = frame_strdup(&f, 1);
+		       frame_type_name(f.type));
+	w->min_str = *mn = frame_strdup(&f, 0);
+	w->max_str = *mx = frame_strdup(&f, 1);
 	frame_free(&f);
-	if (date_parse(w->min_str, &w->min) == -1 ||
-	    date_parse(w->max_str, &w->max) == -1)
+	if (date_parse(*mn, &w->min) == -1 || date_parse(*mx, &w->max) == -1)
 		fatalx("Graph: the statekeeper sent an invalid checkpoint");
 }
 
@@ -277,11 +302,11 @@ emit_item(struct graph *g, json_t *item, struct buf *body)
 	json_object_set_new(item, "azure_tag", json_string("azure-ad-graph"));
 	if (g->o->tag != NULL && *g->o->tag != '\0')
 		json_object_set_new(item, "azure_aad_tag",
-		    json_string(g->o->tag));
+				    json_string(g->o->tag));
 	buf_reset(body);
 	if (pyjson_dump(item, body) == -1) {
 		log_errorx("Graph: event %s is larger than %u bytes",
-		    id ? id : "(no id)", EVENT_MAX);
+			   id ? id : "(no id)", EVENT_MAX);
 		return -1;
 	}
 	if (g->o->json) {
@@ -289,7 +314,7 @@ emit_item(struct graph *g, json_t *item, struct buf *body)
 		    buf_append(&g->out, "\n", 1) == -1)
 			fatalx("Graph: output buffer full");
 	} else if (frame_pack(&g->out, FRAME_EVENT, time ? time : "",
-	               id ? id : "", body->data, body->len) == -1)
+			      id ? id : "", body->data, body->len) == -1)
 		fatalx("Graph: output buffer full");
 	g->events++;
 	if (g->out.len >= OUT_FLUSH)
@@ -308,11 +333,12 @@ log_graph_error(const char *url, const struct http_resp *r)
 
 	if (r->status == 400) {
 		log_errorx("Bad Request for url: %s", url);
-		log_errorx("Ensure the URL is valid and there is data available "
+		log_errorx(
+		    "Ensure the URL is valid and there is data available "
 		    "for the specified datetime.");
 	}
 	log_errorx("Graph: HTTP %ld for %s: %s: %s", r->status, url,
-	    code ? code : "(no error code)", msg ? msg : "(no message)");
+		   code ? code : "(no error code)", msg ? msg : "(no message)");
 	json_decref(j);
 }
 
@@ -362,14 +388,15 @@ fetch_page(struct graph *g, const char *url, struct buf *body, int *failed)
 	values = page ? json_object_get(page, "value") : NULL;
 	if (page == NULL || !json_is_array(values)) {
 		log_errorx("Graph: the response for %s is not a Graph page "
-		    "(%s)", url, page ? "no \"value\" array" : jerr.text);
+			   "(%s)",
+			   url, page ? "no \"value\" array" : jerr.text);
 		goto out;
 	}
-	json_array_foreach(values, i, item)
-		if (emit_item(g, item, body) == -1)
-			goto out;
+	json_array_foreach(values, i,
+			   item) if (emit_item(g, item, body) == -1) goto out;
 	if (json_array_size(values) == 0)
-		log_info("Graph: There are no new results for %s", g->o->tenant);
+		log_info("Graph: There are no new results for %s",
+			 g->o->tenant);
 	next = json_object_get(page, "@odata.nextLink");
 	if (json_is_string(next) && json_string_length(next) > 0)
 		next_url = xstrdup(json_string_value(next));
@@ -390,6 +417,7 @@ build_window_url(struct graph *g, struct buf *url)
 	struct opts *o = g->o;
 	const char *field = graph_filter_field(o->query);
 	char key[MD5_HEXLEN], d1[DATE_STRLEN], d2[DATE_STRLEN];
+	char *mn = NULL, *mx = NULL;
 	struct window w = {0};
 	struct buf filter;
 	int64_t t;
@@ -406,36 +434,35 @@ build_window_url(struct graph *g, struct buf *url)
 		}
 	} else {
 		md5_hex(o->query, strlen(o->query), key);
-		ask_checkpoint(g, &w, key);
+		ask_checkpoint(g, &w, key, &mn, &mx);
 		w.offset_secs = o->offset_secs;
 		w.reparse = o->reparse;
 		w.now = date_now();
 		graph_build_filter(field, &w, &filter);
-		free((char *)(uintptr_t)w.min_str);
-		free((char *)(uintptr_t)w.max_str);
+		free(mn);
+		free(mx);
 	}
 	log_debug("Graph: The search starts for query: \"%s\" using %s",
-	    o->query, filter.data);
+		  o->query, filter.data);
 	if (graph_build_url(o->graph_url, o->query, filter.data, url) == -1)
 		fatalx("Graph: URL too long");
 	buf_free(&filter);
 }
 
 static void
-read_credentials(struct opts *o, struct token_req *tr)
+read_credentials(struct opts *o, struct auth_pair *a)
 {
-	struct auth_pair a;
 	char err[1024];
 	int rc;
 
 	if (o->auth_fd >= 0)
 		rc = auth_read_fd(o->auth_fd, "application_id",
-		    "application_key", &a, err, sizeof(err));
+				  "application_key", a, err, sizeof(err));
 	else {
 		log_debug("Graph: Using the auth file %s for authentication",
-		    o->auth_file);
+			  o->auth_file);
 		rc = auth_read_file(o->auth_file, "application_id",
-		    "application_key", &a, err, sizeof(err));
+				    "application_key", a, err, sizeof(err));
 	}
 	if (rc == -1) {
 		log_errorx("%s", err);
@@ -443,8 +470,6 @@ read_credentials(struct opts *o, struct token_req *tr)
 	}
 	if (o->auth_fd >= 0)
 		close(o->auth_fd);
-	tr->client_id = a.first;
-	tr->secret = a.second;
 }
 
 int
@@ -468,7 +493,9 @@ main(int argc, char **argv)
 	buf_init(&body, EVENT_MAX);
 
 	log_info("Azure Graph starting.");
-	read_credentials(&o, &g.treq);
+	read_credentials(&o, &g.cred);
+	g.treq.client_id = g.cred.first;
+	g.treq.secret = g.cred.second; /* kept for a new token after a 401 */
 	g.treq.login_url = o.login_url;
 	g.treq.tenant = o.tenant;
 	g.treq.scope = GRAPH_SCOPE;
@@ -477,8 +504,6 @@ main(int argc, char **argv)
 	http_init(&g.http, "Graph");
 	log_info("Graph: Getting authentication token.");
 	refresh_token(&g);
-	secret_free((char *)(uintptr_t)g.treq.secret);
-	g.treq.secret = NULL;
 
 	log_info("Graph: Building the url.");
 	build_window_url(&g, &url);
@@ -491,12 +516,11 @@ main(int argc, char **argv)
 			fatalx("Graph: nextLink too long");
 		free(next);
 	}
-	if (!o.json &&
-	    frame_pack(&g.out, FRAME_DONE, !failed, g.events) == -1)
+	if (!o.json && frame_pack(&g.out, FRAME_DONE, !failed, g.events) == -1)
 		fatalx("Graph: output buffer full");
 	out_flush(&g);
 	log_info("Graph: %lld events%s", (long long)g.events,
-	    failed ? ", stopped by an error: the checkpoint stays" : "");
+		 failed ? ", stopped by an error: the checkpoint stays" : "");
 	log_info("Graph: End");
 	http_free(&g.http);
 	curl_global_cleanup();
@@ -504,6 +528,6 @@ main(int argc, char **argv)
 	buf_free(&url);
 	buf_free(&body);
 	frame_reader_free(&g.in);
-	secret_free((char *)(uintptr_t)g.treq.client_id);
+	auth_wipe(&g.cred);
 	return failed ? EXIT_RUNTIME : 0;
 }

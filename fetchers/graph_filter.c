@@ -12,8 +12,8 @@
 const char *
 graph_filter_field(const char *query)
 {
-	return strcasestr(query, "signins") ? "createdDateTime" :
-	                                      "activityDateTime";
+	return strcasestr(query, "signins") ? "createdDateTime"
+					    : "activityDateTime";
 }
 
 /*
@@ -31,14 +31,15 @@ graph_build_filter(const char *f, const struct window *w, struct buf *out)
 	char d[DATE_STRLEN];
 	int64_t desired;
 
-	desired = w->offset_secs >= 0 ?
-	    w->now - w->offset_secs * DATE_TICKS_PER_SEC : w->max;
+	desired = w->offset_secs >= 0
+		      ? w->now - w->offset_secs * DATE_TICKS_PER_SEC
+		      : w->max;
 	date_format(desired, d);
 	if (w->reparse || desired > w->max)
 		return buf_printf(out, "%s+ge+%s", f, d);
 	if (desired < w->min)
 		return buf_printf(out, "(%s+lt+%s+and+%s+ge+%s)+or+(%s+gt+%s)",
-		    f, w->min_str, f, d, f, w->max_str);
+				  f, w->min_str, f, d, f, w->max_str);
 	return buf_printf(out, "%s+gt+%s", f, w->max_str);
 }
 
@@ -48,13 +49,13 @@ graph_build_filter(const char *f, const struct window *w, struct buf *out)
  */
 int
 graph_build_url(const char *base, const char *query, const char *filter,
-    struct buf *out)
+		struct buf *out)
 {
 	char *q = url_encode_path(query);
 	int rc;
 
 	rc = buf_printf(out, "%s/v1.0/%s%s&$filter=%s", base, q,
-	    strchr(query, '?') ? "" : "?", filter);
+			strchr(query, '?') ? "" : "?", filter);
 	free(q);
 	return rc;
 }

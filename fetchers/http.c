@@ -109,7 +109,7 @@ http_parse_retry_after(const char *v, int64_t now)
 	if (end == NULL || *end != '\0')
 		return -1;
 	t = timegm(&tm);
-	secs = (double)t - (double)(now / DATE_TICKS_PER_SEC);
+	secs = (double)t - (double)now / (double)DATE_TICKS_PER_SEC;
 	return secs > 0 ? secs : 0;
 }
 
@@ -136,8 +136,8 @@ http_header_cb(char *p, size_t size, size_t n, void *arg)
  * complete response arrived, -1 otherwise.
  */
 int
-http_request(struct http *h, const char *url, const char *form,
-    size_t formlen, struct http_resp *r)
+http_request(struct http *h, const char *url, const char *form, size_t formlen,
+	     struct http_resp *r)
 {
 	CURL *c = h->curl;
 	CURLcode rc;
@@ -155,7 +155,8 @@ http_request(struct http *h, const char *url, const char *form,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->timeout);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "azure-logs/" AZURE_LOGS_VERSION);
+	curl_easy_setopt(c, CURLOPT_USERAGENT,
+			 "azure-logs/" AZURE_LOGS_VERSION);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_err);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
@@ -170,10 +171,10 @@ http_request(struct http *h, const char *url, const char *form,
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_WRITE_ERROR && r->body.len >= HTTP_BODY_MAX - 65536)
 		snprintf(r->curl_err, sizeof(r->curl_err),
-		    "response body larger than %u bytes", HTTP_BODY_MAX);
+			 "response body larger than %u bytes", HTTP_BODY_MAX);
 	else if (rc != CURLE_OK && r->curl_err[0] == '\0')
 		strlcpy(r->curl_err, curl_easy_strerror(rc),
-		    sizeof(r->curl_err));
+			sizeof(r->curl_err));
 	if (rc != CURLE_OK)
 		return -1;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -224,16 +225,19 @@ http_request_retry(struct http *h, const char *url, struct http_resp *r)
 		ok = http_request(h, url, NULL, 0, r) == 0;
 		if (!http_retryable(r, ok) || attempt >= h->max_attempts)
 			break;
-		wait = r->retry_after >= 0 ? fmin(r->retry_after,
-		    RETRY_AFTER_MAX) : http_backoff(attempt);
+		wait = r->retry_after >= 0
+			   ? fmin(r->retry_after, RETRY_AFTER_MAX)
+			   : http_backoff(attempt);
 		if (ok)
 			log_warnx("%s: HTTP %ld, retrying in %.1f s (attempt "
-			    "%d of %d)", h->service, r->status, wait,
-			    attempt + 1, h->max_attempts);
+				  "%d of %d)",
+				  h->service, r->status, wait, attempt + 1,
+				  h->max_attempts);
 		else
 			log_warnx("%s: request failed (%s), retrying in %.1f s "
-			    "(attempt %d of %d)", h->service, r->curl_err,
-			    wait, attempt + 1, h->max_attempts);
+				  "(attempt %d of %d)",
+				  h->service, r->curl_err, wait, attempt + 1,
+				  h->max_attempts);
 		sleep_seconds(wait);
 	}
 	return ok ? 0 : -1;

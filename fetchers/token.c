@@ -2,6 +2,7 @@
  * OAuth 2.0 client-credentials tokens from the Microsoft identity platform,
  * with Wazuh's messages for the usual mistakes.
  */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,9 @@ has_error_code(json_t *codes, json_int_t want)
 	json_t *c;
 	size_t i;
 
-	json_array_foreach(codes, i, c)
-		if (json_is_integer(c) && json_integer_value(c) == want)
-			return 1;
+	json_array_foreach(codes, i,
+			   c) if (json_is_integer(c) &&
+				  json_integer_value(c) == want) return 1;
 	return 0;
 }
 
@@ -32,7 +33,7 @@ has_error_code(json_t *codes, json_int_t want)
  */
 const char *
 token_error_message(long status, const char *body, const char *tenant,
-    char *msg, size_t msglen)
+		    char *msg, size_t msglen)
 {
 	json_t *j = json_loads(body, 0, NULL), *codes;
 	const char *err = "";
@@ -42,20 +43,33 @@ token_error_message(long status, const char *body, const char *tenant,
 	codes = j ? json_object_get(j, "error_codes") : NULL;
 	if (has_error_code(codes, 700016) ||
 	    strcmp(err, "unauthorized_client") == 0)
-		strlcpy(msg, "The application id provided is not valid.", msglen);
+		strlcpy(msg, "The application id provided is not valid.",
+			msglen);
 	else if (has_error_code(codes, 7000215) ||
-	    strcmp(err, "invalid_client") == 0)
-		strlcpy(msg, "The application key provided is not valid.", msglen);
+		 strcmp(err, "invalid_client") == 0)
+		strlcpy(msg, "The application key provided is not valid.",
+			msglen);
 	else if (has_error_code(codes, 90002) ||
-	    strcmp(err, "invalid_tenant") == 0)
+		 strcmp(err, "invalid_tenant") == 0)
 		snprintf(msg, msglen, "The \"%s\" tenant domain was not found.",
-		    tenant);
+			 tenant);
 	else
-		snprintf(msg, msglen, "Couldn't get the token for "
-		    "authentication (HTTP %ld%s%s).", status, *err ? ", " : "",
-		    err);
+		snprintf(msg, msglen,
+			 "Couldn't get the token for "
+			 "authentication (HTTP %ld%s%s).",
+			 status, *err ? ", " : "", err);
 	json_decref(j);
 	return msg;
+}
+
+/* jansson's free while a token is parsed: nothing of it stays in memory. */
+static void
+wiping_free(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
 }
 
 static int
@@ -77,8 +91,8 @@ form_add(struct buf *b, CURL *c, const char *name, const char *value)
  * returned; otherwise Wazuh's message goes to err and -1 is returned.
  */
 int
-token_get(struct http *h, const struct token_req *tr, char **token,
-    char *err, size_t errlen)
+token_get(struct http *h, const struct token_req *tr, char **token, char *err,
+	  size_t errlen)
 {
 	struct http_resp r = {0};
 	struct buf form, url;
@@ -92,9 +106,10 @@ token_get(struct http *h, const struct token_req *tr, char **token,
 	if (form_add(&form, h->curl, "client_id", tr->client_id) == -1 ||
 	    form_add(&form, h->curl, "scope", tr->scope) == -1 ||
 	    form_add(&form, h->curl, "client_secret", tr->secret) == -1 ||
-	    form_add(&form, h->curl, "grant_type", "client_credentials") == -1 ||
+	    form_add(&form, h->curl, "grant_type", "client_credentials") ==
+		-1 ||
 	    buf_printf(&url, "%s/%s/oauth2/v2.0/token", tr->login_url,
-	        tr->tenant) == -1) {
+		       tr->tenant) == -1) {
 		snprintf(err, errlen, "Error: credentials too long");
 		goto out;
 	}
@@ -104,33 +119,36 @@ token_get(struct http *h, const struct token_req *tr, char **token,
 			break;
 		if (attempt < h->max_attempts)
 			log_warnx("%s: token request failed (%s), retrying",
-			    h->service, r.status ? "server busy" : r.curl_err);
+				  h->service,
+				  r.status ? "server busy" : r.curl_err);
 	}
 	if (r.status == 0) {
-		snprintf(err, errlen, "Error: An error occurred while trying "
-		    "to obtain the authentication token: %s", r.curl_err);
+		snprintf(err, errlen,
+			 "Error: An error occurred while trying "
+			 "to obtain the authentication token: %s",
+			 r.curl_err);
 		goto out;
 	}
 	if (r.status != 200) {
-		snprintf(err, errlen, "Error: %s", token_error_message(r.status,
-		    buf_cstr(&r.body), tr->tenant, msg, sizeof(msg)));
+		snprintf(err, errlen, "Error: %s",
+			 token_error_message(r.status, buf_cstr(&r.body),
+					     tr->tenant, msg, sizeof(msg)));
 		goto out;
 	}
+	json_set_alloc_funcs(malloc, wiping_free);
 	j = json_loadb(r.body.data, r.body.len, 0, NULL);
 	t = j ? json_object_get(j, "access_token") : NULL;
 	if (!json_is_string(t) || json_string_length(t) == 0) {
-		snprintf(err, errlen, "Error: Couldn't get the token for "
-		    "authentication (the answer holds no access_token).");
+		snprintf(err, errlen,
+			 "Error: Couldn't get the token for "
+			 "authentication (the answer holds no access_token).");
 		goto out;
 	}
 	*token = xstrdup(json_string_value(t));
 	rc = 0;
 out:
-	if (j != NULL && (t = json_object_get(j, "access_token")) != NULL &&
-	    json_is_string(t))
-		explicit_bzero((char *)(uintptr_t)json_string_value(t),
-		    json_string_length(t));
 	json_decref(j);
+	json_set_alloc_funcs(malloc, free);
 	if (r.body.data)
 		explicit_bzero(r.body.data, r.body.cap);
 	http_resp_free(&r);

@@ -28,23 +28,23 @@
 #include "log.h"
 #include "util.h"
 
-#define FD_IN          0
-#define FD_ACK         3
-#define WAZUH_HEADER   "1:Azure:"
+#define FD_IN		0
+#define FD_ACK		3
+#define WAZUH_HEADER	"1:Azure:"
 #define WAZUH_MAX_EVENT 65535
 
 struct fwd {
 	const char *socket_path, *output;
-	int fd;          /* connected socket, or the output file */
-	int wait_secs;   /* how long Wazuh may be down */
+	int fd;	       /* connected socket, or the output file */
+	int wait_secs; /* how long Wazuh may be down */
 	struct buf dgram;
 	int64_t sent, oversize;
 };
 
-static void __attribute__((noreturn))
-usage(int status)
+static void __attribute__((noreturn)) usage(int status)
 {
-	fprintf(status ? stderr : stdout,
+	fprintf(
+	    status ? stderr : stdout,
 	    "usage: azure-forwarder (--socket PATH | --output FILE|-) "
 	    "[--wait SECONDS] [-d N]\n"
 	    "\n"
@@ -104,11 +104,12 @@ wazuh_connect(struct fwd *w)
 	while ((w->fd = try_connect(w)) == -1) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= w->wait_secs)
-			fatalx("ERROR: Wazuh must be running: cannot connect to "
-			    "%s: %s (gave up after %d s)", w->socket_path,
-			    strerror(errno), w->wait_secs);
+			fatalx(
+			    "ERROR: Wazuh must be running: cannot connect to "
+			    "%s: %s (gave up after %d s)",
+			    w->socket_path, strerror(errno), w->wait_secs);
 		log_debug("cannot connect to %s (%s), retrying in %ld ms",
-		    w->socket_path, strerror(errno), delay);
+			  w->socket_path, strerror(errno), delay);
 		sleep_ms(delay);
 		delay = delay * 2 > 5000 ? 5000 : delay * 2;
 	}
@@ -129,9 +130,10 @@ send_event(struct fwd *w, const char *body, size_t len)
 	    buf_append(&w->dgram, body, len) == -1)
 		fatalx("event too large");
 	if (w->dgram.len > WAZUH_MAX_EVENT) {
-		log_warnx("WARNING: Event size exceeds the maximum allowed limit "
-		    "of %d bytes (%zu bytes): skipped", WAZUH_MAX_EVENT,
-		    w->dgram.len);
+		log_warnx(
+		    "WARNING: Event size exceeds the maximum allowed limit "
+		    "of %d bytes (%zu bytes): skipped",
+		    WAZUH_MAX_EVENT, w->dgram.len);
 		w->oversize++;
 		return;
 	}
@@ -149,7 +151,8 @@ send_event(struct fwd *w, const char *body, size_t len)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= w->wait_secs)
 			fatal("ERROR: Error sending message to wazuh (gave up "
-			    "after %d s)", w->wait_secs);
+			      "after %d s)",
+			      w->wait_secs);
 		if (errno == ENOBUFS || errno == EAGAIN) {
 			sleep_ms(10);
 			continue;
@@ -177,8 +180,12 @@ parse_opts(int argc, char **argv, struct fwd *w, int *debug)
 
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 's': w->socket_path = optarg; break;
-		case 'o': w->output = optarg; break;
+		case 's':
+			w->socket_path = optarg;
+			break;
+		case 'o':
+			w->output = optarg;
+			break;
 		case 'w':
 			w->wait_secs = (int)strtonum(optarg, 0, 86400, &errstr);
 			if (errstr)
@@ -189,8 +196,10 @@ parse_opts(int argc, char **argv, struct fwd *w, int *debug)
 			if (errstr)
 				usage_error("-d %s: must be 0, 1 or 2", optarg);
 			break;
-		case 'h': usage(0);
-		default: usage(EXIT_USAGE);
+		case 'h':
+			usage(0);
+		default:
+			usage(EXIT_USAGE);
 		}
 	}
 	if (optind != argc || (w->socket_path == NULL) == (w->output == NULL))
@@ -204,8 +213,8 @@ open_output(struct fwd *w)
 		w->fd = STDOUT_FILENO;
 		return;
 	}
-	w->fd = open(w->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0640);
+	w->fd =
+	    open(w->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (w->fd == -1)
 		fatal("cannot open %s", w->output);
 }
@@ -237,18 +246,20 @@ main(int argc, char **argv)
 		while ((rc = frame_next(&fr, &f, &errstr)) == 1) {
 			if (f.type != FRAME_FWD)
 				fatalx("protocol error from the statekeeper: "
-				    "unexpected %s", frame_type_name(f.type));
+				       "unexpected %s",
+				       frame_type_name(f.type));
 			if (frame_int(&f, 0) != seq + 1)
 				fatalx("protocol error from the statekeeper: "
-				    "event %lld out of sequence",
-				    (long long)frame_int(&f, 0));
+				       "event %lld out of sequence",
+				       (long long)frame_int(&f, 0));
 			body = frame_bin(&f, 1, &len);
 			send_event(&w, body, len);
 			seq++;
 			frame_free(&f);
 		}
 		if (rc == -1)
-			fatalx("protocol error from the statekeeper: %s", errstr);
+			fatalx("protocol error from the statekeeper: %s",
+			       errstr);
 		/* Everything read so far was handed to the kernel. */
 		if (seq > acked) {
 			buf_reset(&ack);
@@ -265,8 +276,9 @@ main(int argc, char **argv)
 	if (frame_pending(&fr))
 		fatalx("the statekeeper sent a truncated frame");
 	log_info("%lld events sent to %s%s", (long long)w.sent,
-	    w.output ? w.output : w.socket_path, w.oversize ?
-	    " (some over Wazuh's size limit were skipped)" : "");
+		 w.output ? w.output : w.socket_path,
+		 w.oversize ? " (some over Wazuh's size limit were skipped)"
+			    : "");
 	frame_reader_free(&fr);
 	buf_free(&w.dgram);
 	buf_free(&ack);

@@ -21,22 +21,22 @@
 	"\tCONSTRAINT md5_restriction UNIQUE (md5)\n"                          \
 	");\n"
 
-static const char schema[] =
-    CKPT_TABLE("graph") CKPT_TABLE("log_analytics") CKPT_TABLE("storage")
-    "CREATE TABLE IF NOT EXISTS storage_blob_offset (\n"
-    "\tmd5 TEXT NOT NULL, \n"
-    "\tcontainer TEXT NOT NULL, \n"
-    "\tblob TEXT NOT NULL, \n"
-    "\tcreation_time TEXT NOT NULL, \n"
-    "\tprocessed_bytes INTEGER NOT NULL, \n"
-    "\tPRIMARY KEY (md5, container, blob)\n"
-    ");\n"
-    /* Ours, beside Wazuh's: never change theirs. */
-    "CREATE TABLE IF NOT EXISTS azure_logs_meta (\n"
-    "\tname TEXT PRIMARY KEY NOT NULL,\n"
-    "\tvalue TEXT NOT NULL\n"
-    ");\n"
-    "INSERT OR IGNORE INTO azure_logs_meta VALUES ('schema_version', '1');\n";
+static const char schema[] = CKPT_TABLE("graph") CKPT_TABLE("log_analytics")
+    CKPT_TABLE("storage") "CREATE TABLE IF NOT EXISTS storage_blob_offset (\n"
+			  "\tmd5 TEXT NOT NULL, \n"
+			  "\tcontainer TEXT NOT NULL, \n"
+			  "\tblob TEXT NOT NULL, \n"
+			  "\tcreation_time TEXT NOT NULL, \n"
+			  "\tprocessed_bytes INTEGER NOT NULL, \n"
+			  "\tPRIMARY KEY (md5, container, blob)\n"
+			  ");\n"
+			  /* Ours, beside Wazuh's: never change theirs. */
+			  "CREATE TABLE IF NOT EXISTS azure_logs_meta (\n"
+			  "\tname TEXT PRIMARY KEY NOT NULL,\n"
+			  "\tvalue TEXT NOT NULL\n"
+			  ");\n"
+			  "INSERT OR IGNORE INTO azure_logs_meta VALUES "
+			  "('schema_version', '1');\n";
 
 static const char *const tables[] = {"graph", "log_analytics", "storage"};
 
@@ -60,7 +60,7 @@ db_exec(struct db *db, const char *sql, char *err, size_t errlen)
 
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", db->path,
-		    msg ? msg : sqlite3_errmsg(db->h));
+			 msg ? msg : sqlite3_errmsg(db->h));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -90,38 +90,47 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 
 	memset(db, 0, sizeof(*db));
 	db->path = path;
-	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
-	        SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db->h,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				SQLITE_OPEN_NOFOLLOW,
+			    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the database %s: %s", path,
-		    db->h ? sqlite3_errmsg(db->h) : "out of memory");
+			 db->h ? sqlite3_errmsg(db->h) : "out of memory");
 		db_close(db);
 		return -1;
 	}
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_extended_result_codes(db->h, 1);
 	if (sqlite3_exec(db->h, "PRAGMA quick_check", quick_check_cb, bad,
-	        &msg) != SQLITE_OK || bad[0] != '\0') {
-		snprintf(err, errlen, "the database %s is corrupt (%s); move it "
+			 &msg) != SQLITE_OK ||
+	    bad[0] != '\0') {
+		snprintf(
+		    err, errlen,
+		    "the database %s is corrupt (%s); move it "
 		    "aside to start afresh: checkpoints then restart from the "
-		    "time offset", path, msg ? msg : bad);
+		    "time offset",
+		    path, msg ? msg : bad);
 		sqlite3_free(msg);
 		db_close(db);
 		return -1;
 	}
 	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
-	        err, errlen) == -1 ||
+		    err, errlen) == -1 ||
 	    db_exec(db, schema, err, errlen) == -1) {
 		db_close(db);
 		return -1;
 	}
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		snprintf(sql, sizeof(sql), "SELECT md5, query, "
+		snprintf(
+		    sql, sizeof(sql),
+		    "SELECT md5, query, "
 		    "min_processed_date, max_processed_date FROM %s LIMIT 0",
 		    tables[i]);
 		if (db_exec(db, sql, err, errlen) == -1) {
-			snprintf(err, errlen, "the database %s does not have "
-			    "Wazuh's schema (table %s: %s)", path, tables[i],
-			    sqlite3_errmsg(db->h));
+			snprintf(err, errlen,
+				 "the database %s does not have "
+				 "Wazuh's schema (table %s: %s)",
+				 path, tables[i], sqlite3_errmsg(db->h));
 			db_close(db);
 			return -1;
 		}
@@ -143,15 +152,17 @@ db_close(struct db *db)
  */
 int
 db_get(struct db *db, const char *table, const char *md5, struct ckpt *c,
-    char *err, size_t errlen)
+       char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *mn, *mx;
 	char sql[128];
 	int rc = -1;
 
-	snprintf(sql, sizeof(sql), "SELECT min_processed_date, "
-	    "max_processed_date FROM %s WHERE md5 = ? LIMIT 1", table);
+	snprintf(sql, sizeof(sql),
+		 "SELECT min_processed_date, "
+		 "max_processed_date FROM %s WHERE md5 = ? LIMIT 1",
+		 table);
 	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, md5, -1, SQLITE_STATIC);
@@ -170,7 +181,7 @@ db_get(struct db *db, const char *table, const char *md5, struct ckpt *c,
 out:
 	if (rc == -1)
 		snprintf(err, errlen, "%s: reading %s: %s", db->path, table,
-		    sqlite3_errmsg(db->h));
+			 sqlite3_errmsg(db->h));
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -181,22 +192,28 @@ out:
  */
 int
 db_put(struct db *db, const char *table, const char *md5, const char *query,
-    const struct ckpt *c, int insert_only, char *err, size_t errlen)
+       const struct ckpt *c, int insert_only, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	char sql[256];
 	int rc = -1;
 
 	if (insert_only)
-		snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO %s (md5, "
+		snprintf(
+		    sql, sizeof(sql),
+		    "INSERT OR IGNORE INTO %s (md5, "
 		    "query, min_processed_date, max_processed_date) VALUES "
-		    "(?1, ?2, ?3, ?4)", table);
+		    "(?1, ?2, ?3, ?4)",
+		    table);
 	else
-		snprintf(sql, sizeof(sql), "INSERT INTO %s (md5, query, "
+		snprintf(
+		    sql, sizeof(sql),
+		    "INSERT INTO %s (md5, query, "
 		    "min_processed_date, max_processed_date) VALUES (?1, ?2, "
 		    "?3, ?4) ON CONFLICT(md5) DO UPDATE SET query = "
 		    "excluded.query, min_processed_date = ?3, "
-		    "max_processed_date = ?4", table);
+		    "max_processed_date = ?4",
+		    table);
 	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, md5, -1, SQLITE_STATIC);
@@ -208,7 +225,7 @@ db_put(struct db *db, const char *table, const char *md5, const char *query,
 out:
 	if (rc == -1)
 		snprintf(err, errlen, "%s: writing %s: %s", db->path, table,
-		    sqlite3_errmsg(db->h));
+			 sqlite3_errmsg(db->h));
 	sqlite3_finalize(st);
 	return rc;
 }

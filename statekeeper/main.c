@@ -33,8 +33,8 @@ struct peer {
 	const char *name;
 	int in, out;
 	struct frame_reader fr;
-	struct buf q;  /* bytes to write */
-	size_t qoff;   /* first unwritten byte of q */
+	struct buf q; /* bytes to write */
+	size_t qoff;  /* first unwritten byte of q */
 };
 
 struct run {
@@ -44,7 +44,7 @@ struct run {
 	int64_t tmin, tmax; /* oldest and newest event time of the run */
 	char smin[DATE_STRLEN * 2], smax[DATE_STRLEN * 2];
 	int have_time;
-	struct ckpt ck;     /* as read at HELLO */
+	struct ckpt ck; /* as read at HELLO */
 };
 
 static struct db db;
@@ -52,10 +52,10 @@ static struct peer fetcher = {.name = "fetcher", .in = 0, .out = 1};
 static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
 static struct run run;
 
-static void __attribute__((noreturn))
-usage(int status)
+static void __attribute__((noreturn)) usage(int status)
 {
-	fprintf(status ? stderr : stdout,
+	fprintf(
+	    status ? stderr : stdout,
 	    "usage: azure-statekeeper --db PATH [--last-dates PATH] [-d N]\n"
 	    "\n"
 	    "Owns azure.db (Wazuh's schema, WAL): migrates a legacy "
@@ -112,14 +112,14 @@ hello(struct frame *f)
 		fatalx("protocol error from the fetcher: bad HELLO");
 	run.table = service;
 	if ((found = db_get(&db, run.table, run.key, &run.ck, err,
-	         sizeof(err))) == -1)
+			    sizeof(err))) == -1)
 		fatalx("%s", err);
 	if (!found) {
 		/* Wazuh's new row: now - offset, or today 00:00 UTC. */
 		log_info("%s was not found in the database for %s. Adding it.",
-		    run.key, run.table);
-		t = offset >= 0 ? now - offset * DATE_TICKS_PER_SEC :
-		                  date_today(now);
+			 run.key, run.table);
+		t = offset >= 0 ? now - offset * DATE_TICKS_PER_SEC
+				: date_today(now);
 		date_format(t, run.ck.min);
 		strlcpy(run.ck.max, run.ck.min, sizeof(run.ck.max));
 		dirty = 1;
@@ -127,20 +127,21 @@ hello(struct frame *f)
 		/* Legacy forms are rewritten before any filter uses them. */
 		if (date_canonical(run.ck.min, canon) == -1 ||
 		    date_canonical(run.ck.max, canon2) == -1)
-			fatalx("the checkpoint of %s in %s holds an invalid date "
+			fatalx(
+			    "the checkpoint of %s in %s holds an invalid date "
 			    "(\"%s\", \"%s\"): fix or delete that row of %s",
 			    run.key, run.table, run.ck.min, run.ck.max,
 			    db.path);
 		dirty = strcmp(canon, run.ck.min) != 0 ||
-		    strcmp(canon2, run.ck.max) != 0;
+			strcmp(canon2, run.ck.max) != 0;
 		strlcpy(run.ck.min, canon, sizeof(run.ck.min));
 		strlcpy(run.ck.max, canon2, sizeof(run.ck.max));
 	}
-	if (dirty && db_put(&db, run.table, run.key, run.query, &run.ck, 0,
-	                 err, sizeof(err)) == -1)
+	if (dirty && db_put(&db, run.table, run.key, run.query, &run.ck, 0, err,
+			    sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_debug("Checkpoint of %s %s: min %s, max %s", run.table, run.key,
-	    run.ck.min, run.ck.max);
+		  run.ck.min, run.ck.max);
 	if (frame_pack(&fetcher.q, FRAME_CHECKPOINT, run.ck.min, run.ck.max))
 		fatalx("cannot queue CHECKPOINT");
 }
@@ -158,7 +159,8 @@ note_time(const char *s, size_t len)
 	tmp[len] = '\0';
 	if (date_parse(tmp, &t) == -1) {
 		log_warnx("event time \"%s\" is not a date: it does not move "
-		    "the checkpoint", tmp);
+			  "the checkpoint",
+			  tmp);
 		return;
 	}
 	if (!run.have_time || t < run.tmin) {
@@ -197,7 +199,7 @@ fetcher_frames(void)
 	int rc;
 
 	while (peer_pending(&fwd) < FWD_QUEUE_MAX &&
-	    (rc = frame_next(&fetcher.fr, &f, &errstr)) != 0) {
+	       (rc = frame_next(&fetcher.fr, &f, &errstr)) != 0) {
 		if (rc == -1)
 			fatalx("protocol error from the fetcher: %s", errstr);
 		switch (f.type) {
@@ -210,17 +212,18 @@ fetcher_frames(void)
 		case FRAME_DONE:
 			if (!run.hello || run.done)
 				fatalx("protocol error from the fetcher: DONE "
-				    "out of order");
+				       "out of order");
 			run.done = 1;
 			run.ok = frame_bool(&f, 0);
 			if (frame_int(&f, 1) != run.events)
 				fatalx("the fetcher counted %lld events, "
-				    "%lld arrived", (long long)frame_int(&f, 1),
-				    (long long)run.events);
+				       "%lld arrived",
+				       (long long)frame_int(&f, 1),
+				       (long long)run.events);
 			break;
 		default:
 			fatalx("protocol error from the fetcher: unexpected %s",
-			    frame_type_name(f.type));
+			       frame_type_name(f.type));
 		}
 		frame_free(&f);
 	}
@@ -238,12 +241,14 @@ forwarder_frames(void)
 		if (rc == -1)
 			fatalx("protocol error from the forwarder: %s", errstr);
 		if (f.type != FRAME_ACK)
-			fatalx("protocol error from the forwarder: unexpected %s",
+			fatalx(
+			    "protocol error from the forwarder: unexpected %s",
 			    frame_type_name(f.type));
 		seq = frame_int(&f, 0);
 		if (seq < run.acked || seq > run.next_seq)
 			fatalx("protocol error from the forwarder: ACK %lld "
-			    "out of range", (long long)seq);
+			       "out of range",
+			       (long long)seq);
 		run.acked = seq;
 		frame_free(&f);
 	}
@@ -262,7 +267,7 @@ commit_checkpoint(void)
 
 	if (!run.have_time) {
 		log_info("No event moved the checkpoint of %s %s", run.table,
-		    run.key);
+			 run.key);
 		return;
 	}
 	if (date_parse(c.min, &omin) == -1 || date_parse(c.max, &omax) == -1)
@@ -274,10 +279,10 @@ commit_checkpoint(void)
 	if (strcmp(c.min, run.ck.min) == 0 && strcmp(c.max, run.ck.max) == 0)
 		return;
 	log_debug("Attempting to update a %s row object. MD5: \"%s\", "
-	    "min_date: \"%s\", max_date: \"%s\"", run.table, run.key, c.min,
-	    c.max);
+		  "min_date: \"%s\", max_date: \"%s\"",
+		  run.table, run.key, c.min, c.max);
 	if (db_put(&db, run.table, run.key, run.query, &c, 0, err,
-	        sizeof(err)) == -1)
+		   sizeof(err)) == -1)
 		fatalx("%s", err);
 }
 
@@ -298,13 +303,13 @@ static int
 loop(void)
 {
 	struct pollfd pfd[4];
-	int fwd_open = 1;
 
 	for (;;) {
 		fetcher_frames();
 		forwarder_frames();
 		if (fwd.fr.eof && run.acked < run.next_seq) {
-			log_errorx("the forwarder ended with %lld events not "
+			log_errorx(
+			    "the forwarder ended with %lld events not "
 			    "delivered; the checkpoint stays where it was",
 			    (long long)(run.next_seq - run.acked));
 			return 1;
@@ -312,25 +317,26 @@ loop(void)
 		if (run.done && run.acked == run.next_seq &&
 		    peer_pending(&fwd) == 0 && peer_pending(&fetcher) == 0)
 			break;
-		if (fetcher.fr.eof && !run.done && !frame_pending(&fetcher.fr)
-		    && run.acked == run.next_seq && peer_pending(&fwd) == 0)
+		if (fetcher.fr.eof && !run.done &&
+		    !frame_pending(&fetcher.fr) && run.acked == run.next_seq &&
+		    peer_pending(&fwd) == 0)
 			break;
-		if (fetcher.fr.eof && !run.done && frame_pending(&fetcher.fr)
-		    && peer_pending(&fwd) < FWD_QUEUE_MAX)
+		if (fetcher.fr.eof && !run.done && frame_pending(&fetcher.fr) &&
+		    peer_pending(&fwd) < FWD_QUEUE_MAX)
 			fatalx("the fetcher sent a truncated frame");
 		pfd[0] = (struct pollfd){.fd = -1};
 		pfd[1] = (struct pollfd){.fd = -1};
 		pfd[2] = (struct pollfd){.fd = -1};
 		pfd[3] = (struct pollfd){.fd = fwd.in, .events = POLLIN};
 		if (!fetcher.fr.eof && peer_pending(&fwd) < FWD_QUEUE_MAX)
-			pfd[0] = (struct pollfd){.fd = fetcher.in,
-			    .events = POLLIN};
+			pfd[0] =
+			    (struct pollfd){.fd = fetcher.in, .events = POLLIN};
 		if (peer_pending(&fetcher))
 			pfd[1] = (struct pollfd){.fd = fetcher.out,
-			    .events = POLLOUT};
-		if (fwd_open && peer_pending(&fwd))
-			pfd[2] = (struct pollfd){.fd = fwd.out,
-			    .events = POLLOUT};
+						 .events = POLLOUT};
+		if (peer_pending(&fwd))
+			pfd[2] =
+			    (struct pollfd){.fd = fwd.out, .events = POLLOUT};
 		if (poll(pfd, 4, -1) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -344,7 +350,6 @@ loop(void)
 		if (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP) &&
 		    peer_write(&fwd) == -1) {
 			log_error("write to the forwarder");
-			fwd_open = 0;
 			return 1;
 		}
 		if (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))
@@ -355,17 +360,18 @@ loop(void)
 		return 1;
 	}
 	if (!run.done) {
-		log_errorx("the fetcher ended before finishing its window; %lld "
+		log_errorx(
+		    "the fetcher ended before finishing its window; %lld "
 		    "events were delivered, the checkpoint stays where it was",
 		    (long long)run.acked);
 		return 1;
 	}
 	log_info("%lld events delivered for %s %s", (long long)run.acked,
-	    run.table, run.key);
+		 run.table, run.key);
 	if (!run.ok) {
 		log_warnx("the fetcher did not complete its window; the "
-		    "checkpoint of %s %s stays where it was", run.table,
-		    run.key);
+			  "checkpoint of %s %s stays where it was",
+			  run.table, run.key);
 		return 1;
 	}
 	commit_checkpoint();
@@ -387,15 +393,21 @@ main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'b': dbpath = optarg; break;
-		case 'l': last_dates = optarg; break;
+		case 'b':
+			dbpath = optarg;
+			break;
+		case 'l':
+			last_dates = optarg;
+			break;
 		case 'd':
 			debug = (int)strtonum(optarg, 0, 2, &errstr);
 			if (errstr)
 				usage_error("-d %s: must be 0, 1 or 2", optarg);
 			break;
-		case 'h': usage(0);
-		default: usage(EXIT_USAGE);
+		case 'h':
+			usage(0);
+		default:
+			usage(EXIT_USAGE);
 		}
 	}
 	if (optind != argc || dbpath == NULL)
@@ -407,10 +419,10 @@ main(int argc, char **argv)
 	if (db_open(&db, dbpath, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (last_dates != NULL &&
-	    migrate_last_dates(&db, last_dates, date_now(), err,
-	        sizeof(err)) == -1) {
+	    migrate_last_dates(&db, last_dates, date_now(), err, sizeof(err)) ==
+		-1) {
 		log_errorx("Error during last_dates file migration process: %s",
-		    err);
+			   err);
 		log_errorx("%s was kept; fix or remove it", last_dates);
 		db_close(&db);
 		return EXIT_RUNTIME;
@@ -424,7 +436,7 @@ main(int argc, char **argv)
 	if (set_nonblock(fetcher.in) == -1 || set_nonblock(fetcher.out) == -1 ||
 	    set_nonblock(fwd.in) == -1 || set_nonblock(fwd.out) == -1)
 		fatal("the statekeeper's descriptors 0, 1, 3 and 4 must be "
-		    "open");
+		      "open");
 	status = loop();
 	close(fwd.out); /* the forwarder sees the end and exits */
 	db_close(&db);

@@ -59,7 +59,7 @@ normalise(json_t *entry, int64_t now, struct ckpt *c)
 
 static int
 migrate_service(struct db *db, const char *service, json_t *section,
-    int64_t now, char *err, size_t errlen)
+		int64_t now, char *err, size_t errlen)
 {
 	const char *md5;
 	json_t *entry;
@@ -69,13 +69,14 @@ migrate_service(struct db *db, const char *service, json_t *section,
 		return 0;
 	if (!json_is_object(section)) {
 		snprintf(err, errlen, "section \"%s\" is not an object",
-		    service);
+			 service);
 		return -1;
 	}
-	json_object_foreach(section, md5, entry) {
+	json_object_foreach(section, md5, entry)
+	{
 		normalise(entry, now, &c);
 		log_debug("Migrating %s %s: min %s, max %s", service, md5,
-		    c.min, c.max);
+			  c.min, c.max);
 		/* A row already in azure.db is newer than the file: keep it. */
 		if (db_put(db, service, md5, "", &c, 1, err, errlen) == -1)
 			return -1;
@@ -99,7 +100,7 @@ read_file(const char *path, size_t *len, char *err, size_t errlen)
 	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
 		if (buf_append(&b, tmp, n) == -1) {
 			snprintf(err, errlen, "%s: larger than %d bytes", path,
-			    LAST_DATES_MAX);
+				 LAST_DATES_MAX);
 			fclose(f);
 			buf_free(&b);
 			return NULL;
@@ -116,10 +117,10 @@ read_file(const char *path, size_t *len, char *err, size_t errlen)
  */
 int
 migrate_last_dates(struct db *db, const char *path, int64_t now, char *err,
-    size_t errlen)
+		   size_t errlen)
 {
 	static const char *const services[] = {"graph", "log_analytics",
-	    "storage"};
+					       "storage"};
 	json_error_t jerr;
 	json_t *root = NULL;
 	struct stat st;
@@ -135,17 +136,19 @@ migrate_last_dates(struct db *db, const char *path, int64_t now, char *err,
 	root = json_loadb(text, len, 0, &jerr);
 	free(text);
 	if (root == NULL || !json_is_object(root)) {
-		snprintf(err, errlen, "The file of the last dates could not be "
-		    "read: %s: %s (line %d)", path,
-		    root ? "not a JSON object" : jerr.text, jerr.line);
+		snprintf(err, errlen,
+			 "The file of the last dates could not be "
+			 "read: %s: %s (line %d)",
+			 path, root ? "not a JSON object" : jerr.text,
+			 jerr.line);
 		goto out;
 	}
 	if (db_exec(db, "BEGIN IMMEDIATE", err, errlen) == -1)
 		goto out;
 	for (i = 0; i < sizeof(services) / sizeof(services[0]); i++)
 		if (migrate_service(db, services[i],
-		        json_object_get(root, services[i]), now, err,
-		        errlen) == -1) {
+				    json_object_get(root, services[i]), now,
+				    err, errlen) == -1) {
 			db_exec(db, "ROLLBACK", dberr, sizeof(dberr));
 			goto out;
 		}
@@ -156,7 +159,8 @@ migrate_last_dates(struct db *db, const char *path, int64_t now, char *err,
 	log_info("The database migration process finished successfully.");
 	if (unlink(path) == -1)
 		log_warnx("It was not possible to remove the old last_dates "
-		    "file at %s", path);
+			  "file at %s",
+			  path);
 	rc = 0;
 out:
 	json_decref(root);

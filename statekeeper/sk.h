@@ -24,13 +24,12 @@ int db_open(struct db *, const char *path, char *err, size_t errlen);
 void db_close(struct db *);
 int db_table_ok(const char *service);
 int db_get(struct db *, const char *table, const char *md5, struct ckpt *,
-    char *err, size_t errlen);
-int db_put(struct db *, const char *table, const char *md5,
-    const char *query, const struct ckpt *, int insert_only, char *err,
-    size_t errlen);
+	   char *err, size_t errlen);
+int db_put(struct db *, const char *table, const char *md5, const char *query,
+	   const struct ckpt *, int insert_only, char *err, size_t errlen);
 int db_exec(struct db *, const char *sql, char *err, size_t errlen);
 
-int migrate_last_dates(struct db *, const char *path, int64_t now,
-    char *err, size_t errlen);
+int migrate_last_dates(struct db *, const char *path, int64_t now, char *err,
+		       size_t errlen);
 
 #endif

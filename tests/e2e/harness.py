@@ -113,10 +113,10 @@ class Mock:
         cfg_file = os.path.join(workdir, "mock.json")
         with open(cfg_file, "w") as f:
             json.dump(config, f)
-        self.proc = subprocess.Popen(
-            [sys.executable, MOCK, "--port", "0", "--port-file", self.port_file,
-             "--config", cfg_file],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "mock.log"), "w"))
+        with open(os.path.join(workdir, "mock.log"), "w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, MOCK, "--port", "0", "--port-file", self.port_file,
+                 "--config", cfg_file], stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.time() + 10
         while not os.path.exists(self.port_file):
             if time.time() > deadline or self.proc.poll() is not None:

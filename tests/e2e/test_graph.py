@@ -76,6 +76,13 @@ class FirstRuns(PipelineTest):
         self.assertEqual(len(got), len(self.inside))
         self.assertIn("HTTP 429", self.last_stderr)
 
+    def test_refused_token_is_renewed_once(self):
+        self.mock.control("fail", {"match": "skiptoken", "status": 401, "count": 1})
+        rc, got = self.run_launcher()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(len(got), len(self.inside))
+        self.assertEqual(len(self.mock.control("tokens")), 2)
+
     def test_failed_page_keeps_checkpoint(self):
         self.mock.control("fail", {"match": "skiptoken", "status": 500, "count": 50})
         rc, got = self.run_launcher()
