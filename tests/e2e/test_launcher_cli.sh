@@ -263,6 +263,11 @@ error_is() {
 	[ "$rc" = 1 ] && out_empty && no_role_started && logged_only ERROR "$1"
 }
 
+# not_logged LEVEL: no line of that level on stderr.
+not_logged() {
+	! grep -q " azure: $1: " "$work/err"
+}
+
 no_role_started() {
 	! [ -e "$log/graph.argv" ] && ! [ -e "$log/statekeeper.argv" ] &&
 	    ! [ -e "$log/forwarder.argv" ]
@@ -641,6 +646,7 @@ export FAKE_SYNC
 modes exit:1 block block
 run_graph --graph_query q
 check "fetcher fails while the others block: exit 1" status_is 1
+check "... SIGTERM was enough (no SIGKILL warning)" not_logged WARNING
 check "... the blocked roles were killed" fakes_gone statekeeper forwarder
 check "... no process and no directory left" nothing_left
 
@@ -683,6 +689,24 @@ for sig in TERM HUP; do
 	check "... private directory removed" [ ! -e "$rd" ]
 	check "... nothing left" nothing_left
 done
+
+# Wazuh's timeout kills the launcher's whole process group.
+if command -v setsid >/dev/null 2>&1; then
+	modes block block block
+	saved_shell=${LAUNCHER_SHELL:-}
+	LAUNCHER_SHELL="setsid $saved_shell"
+	launch --graph --graph_auth_path "$auth" --graph_tenant_domain d \
+	    --graph_query q --wazuh-home "$home"
+	LAUNCHER_SHELL=$saved_shell
+	check "process group test: all roles running" wait_recorded
+	rd=$(rundir)
+	kill -TERM "-$lpid"
+	finish 20
+	check "SIGTERM to the whole process group: exit 1" status_is 1
+	check "... every role gone" fakes_gone graph statekeeper forwarder
+	check "... private directory removed" [ ! -e "$rd" ]
+	check "... nothing left" nothing_left
+fi
 
 unset FAKE_SYNC
 printf '1..%d\n' "$n"
