@@ -145,6 +145,7 @@ class PipelineTest(unittest.TestCase):
 
     page_size = 100
     events = {}
+    mock_extra = {}  # more mock configuration keys
 
     def setUp(self):
         self.home = tempfile.mkdtemp(prefix="azure-e2e-")
@@ -160,6 +161,7 @@ class PipelineTest(unittest.TestCase):
             "tenants": {TENANT: {"clients": {CLIENT: {"secret_file": self.secret_file}}}},
             "page_size": self.page_size,
             "events": self.events,
+            **self.mock_extra,
         })
         self.sink = DgramSink(os.path.join(self.home, "queue", "sockets", "queue"))
 

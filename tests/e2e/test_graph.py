@@ -105,6 +105,28 @@ class FirstRuns(PipelineTest):
         self.assertEqual(sorted(again), sorted(first))
 
 
+class EmptyPages(PipelineTest):
+    """Empty pages with a nextLink between full ones, and a last empty page:
+    paging goes on until nextLink is absent."""
+    page_size = 50
+    mock_extra = {"empty_pages": True, "empty_last_page": True}
+
+    def setUp(self):
+        now = utcnow()
+        self.items = signins(170, now - 5 * H, now - H, 21)
+        self.events = {SIGNINS: self.items}
+        super().setUp()
+
+    def test_all_pages_followed(self):
+        rc, got = self.run_launcher()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)),
+                         sorted(wazuh_payload(i) for i in self.items))
+        self.assertIn("There are no new results", self.last_stderr)
+        self.assertEqual(self.row("graph", md5(SIGNINS))[3],
+                         max(i["createdDateTime"] for i in self.items))
+
+
 class DirectoryAudits(PipelineTest):
     def setUp(self):
         now = utcnow()
