@@ -27,17 +27,22 @@ OBJ      ?= build/obj
 COMMON_SRC = common/log.c common/buf.c common/frame.c common/date.c \
              common/auth.c common/key.c common/offset.c common/pyjson.c \
              common/url.c common/io.c
-GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/http.c fetchers/token.c
+FETCH_SRC  = fetchers/fetcher.c fetchers/window.c fetchers/http.c fetchers/token.c
+GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c
+LA_SRC     = fetchers/la.c fetchers/la_query.c
 SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c
 FWD_SRC    = forwarder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(OBJ)/%.o)
+FETCH_OBJ  = $(FETCH_SRC:%.c=$(OBJ)/%.o)
 GRAPH_OBJ  = $(GRAPH_SRC:%.c=$(OBJ)/%.o)
+LA_OBJ     = $(LA_SRC:%.c=$(OBJ)/%.o)
 SK_OBJ     = $(SK_SRC:%.c=$(OBJ)/%.o)
 FWD_OBJ    = $(FWD_SRC:%.c=$(OBJ)/%.o)
 LIBCOMMON  = $(OBJ)/libcommon.a
-PROGS      = $(BIN)/azure-graph $(BIN)/azure-statekeeper $(BIN)/azure-forwarder
+PROGS      = $(BIN)/azure-graph $(BIN)/azure-la $(BIN)/azure-statekeeper \
+             $(BIN)/azure-forwarder
 UNITS      = $(UNIT_SRC:tests/unit/%.c=$(OBJ)/tests/%)
 
 all: $(PROGS)
@@ -49,7 +54,11 @@ $(OBJ)/%.o: %.c
 $(LIBCOMMON): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
-$(BIN)/azure-graph: $(GRAPH_OBJ) $(LIBCOMMON)
+$(BIN)/azure-graph: $(GRAPH_OBJ) $(FETCH_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/azure-la: $(LA_OBJ) $(FETCH_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -62,7 +71,8 @@ $(BIN)/azure-forwarder: $(FWD_OBJ) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link the object files of the program they test.
-UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o
+UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/fetchers/la_query.o \
+            $(OBJ)/fetchers/window.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o
 $(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Istatekeeper -Ifetchers -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
@@ -84,7 +94,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 	    common fetchers statekeeper forwarder
-	clang-tidy --quiet $(COMMON_SRC) $(GRAPH_SRC) $(SK_SRC) $(FWD_SRC) -- $(ALL_CFLAGS)
+	clang-tidy --quiet $(COMMON_SRC) $(FETCH_SRC) $(GRAPH_SRC) $(LA_SRC) $(SK_SRC) $(FWD_SRC) -- $(ALL_CFLAGS)
 
 FMT_FILES = $(wildcard common/*.[ch] fetchers/*.[ch] statekeeper/*.[ch] forwarder/*.[ch] tests/unit/*.[ch])
 fmt:

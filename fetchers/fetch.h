@@ -1,22 +1,30 @@
 /*
- * Private header of the fetchers: HTTP with libcurl, tokens, Graph queries.
+ * Private header of the fetchers: the shared skeleton (fetcher.c), HTTP
+ * with libcurl (http.c), tokens (token.c), and the request builders of each
+ * service (graph_filter.c, la_query.c).
  */
 #ifndef AZURE_FETCH_H
 #define AZURE_FETCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
+#include "auth.h"
 #include "buf.h"
+#include "frame.h"
 
-#define HTTP_BODY_MAX (64u * 1024 * 1024) /* a page of any service */
+#define HTTP_BODY_MAX ((size_t)80 * 1024 * 1024) /* a page of any service */
+#define EVENT_MAX     (FRAME_MAX - 65536)
 
 struct http {
 	CURL *curl;
 	struct curl_slist *auth; /* "Authorization: Bearer ..." (secret) */
 	const char *service;	 /* for messages: "Graph" */
 	int max_attempts;	 /* per request, for 429/5xx/transport errors */
+	int prefer_wait;	 /* "Prefer: wait=N" on JSON requests if > 0 */
 	long timeout;		 /* seconds per request */
 };
 
@@ -27,12 +35,15 @@ struct http_resp {
 	char curl_err[CURL_ERROR_SIZE];
 };
 
+enum { HTTP_GET, HTTP_FORM, HTTP_JSON };
+
 void http_init(struct http *, const char *service);
 void http_free(struct http *);
 void http_set_bearer(struct http *, const char *token);
-int http_request(struct http *, const char *url, const char *form,
-		 size_t formlen, struct http_resp *);
-int http_request_retry(struct http *, const char *url, struct http_resp *);
+int http_request(struct http *, const char *url, const char *body,
+		 size_t bodylen, int kind, struct http_resp *);
+int http_request_retry(struct http *, const char *url, const char *json,
+		       size_t jsonlen, struct http_resp *);
 void http_resp_free(struct http_resp *);
 char *url_encode_path(const char *);
 double http_parse_retry_after(const char *, int64_t now);
@@ -45,12 +56,12 @@ struct token_req {
 	const char *secret;
 	const char *scope;
 };
-int token_get(struct http *, const struct token_req *, char **token, char *err,
-	      size_t errlen);
+int token_get(struct http *, const struct token_req *, char **token,
+	      char *err, size_t errlen);
 const char *token_error_message(long status, const char *body,
 				const char *tenant, char *msg, size_t msglen);
 
-/* graph_filter.c */
+/* A request window, from the checkpoint and Wazuh's options. */
 struct window {
 	int64_t min, max;    /* checkpoint, parsed */
 	const char *min_str; /* raw strings as stored */
@@ -59,10 +70,75 @@ struct window {
 	int reparse;
 	int64_t now;
 };
+int64_t window_desired(const struct window *);
+
+/* graph_filter.c */
 const char *graph_filter_field(const char *query);
 int graph_build_filter(const char *field, const struct window *,
 		       struct buf *out);
 int graph_build_url(const char *base, const char *query, const char *filter,
 		    struct buf *out);
+
+/* la_query.c */
+struct la_scan {
+	size_t columns_off, columns_len; /* tables[0].columns, as JSON text */
+	size_t rows_off, rows_len;	 /* tables[0].rows */
+	size_t error_off, error_len;	 /* top-level "error", 0 if none */
+};
+void la_key(const char *query, const char *workspace, char out[33]);
+int la_build_query(const char *query, const struct window *, struct buf *);
+int la_window_start(const struct window *, int64_t *start);
+int la_bound_query(const char *base, int64_t start, int64_t end,
+		   struct buf *);
+int la_timespan(int64_t start, int64_t end, struct buf *);
+int la_scan_response(const char *, size_t, struct la_scan *,
+		     const char **errstr);
+int la_next_row(const char *, size_t, size_t *pos, size_t *off, size_t *len);
+int la_columns(json_t *columns, json_t **names, int *time_col,
+	       const char **errstr);
+int la_row_event(json_t *names, json_t *row, const char *tag,
+		 struct buf *out);
+int la_partial_error(const char *, size_t, char *msg, size_t msglen);
+
+/* fetcher.c: what every fetcher shares. */
+struct fopts {
+	const char *tenant, *query, *workspace, *auth_file, *tag, *offset;
+	const char *login_url, *api_url, *since, *until;
+	int auth_fd, reparse, json, debug, wait;
+	int64_t offset_secs;
+};
+
+struct fetcher;
+struct fetcher_ops {
+	const char *prog;	 /* "azure-graph" */
+	const char *service;	 /* "Graph": prefix of messages */
+	const char *table;	 /* "graph": checkpoint table */
+	const char *scope;	 /* token scope */
+	const char *url_option;	 /* "graph-url" */
+	const char *default_url; /* "https://graph.microsoft.com" */
+	const char *usage;	 /* the whole --help text */
+	int la;			 /* takes --workspace and --wait */
+	void (*run)(struct fetcher *);
+};
+
+struct fetcher {
+	const struct fetcher_ops *ops;
+	struct fopts o;
+	struct http http;
+	struct token_req treq;
+	struct auth_pair cred; /* application id and secret, wiped at exit */
+	struct buf out;	       /* frames (or JSON lines) not yet written */
+	struct frame_reader in;
+	struct buf body;       /* scratch for one event payload */
+	int64_t events;
+	int failed;
+};
+
+int fetcher_main(int argc, char **argv, const struct fetcher_ops *);
+void fetcher_checkpoint(struct fetcher *, const char *key, struct window *,
+			char **mn, char **mx);
+void fetcher_emit(struct fetcher *, const char *time, const char *id);
+int fetcher_request(struct fetcher *, const char *url, const char *json,
+		    size_t jsonlen, struct http_resp *);
 
 #endif

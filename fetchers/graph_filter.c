@@ -31,9 +31,7 @@ graph_build_filter(const char *f, const struct window *w, struct buf *out)
 	char d[DATE_STRLEN];
 	int64_t desired;
 
-	desired = w->offset_secs >= 0
-		      ? w->now - w->offset_secs * DATE_TICKS_PER_SEC
-		      : w->max;
+	desired = window_desired(w);
 	date_format(desired, d);
 	if (w->reparse || desired > w->max)
 		return buf_printf(out, "%s+ge+%s", f, d);

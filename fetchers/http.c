@@ -130,15 +130,50 @@ http_header_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The headers of an API request: the bearer token, and for a JSON body its
+ * Content-Type and the Prefer header. Free with http_free_headers(), which
+ * wipes the token's copy. */
+static struct curl_slist *
+http_api_headers(struct http *h, int json)
+{
+	struct curl_slist *l = NULL, *s;
+	char prefer[64];
+
+	for (s = h->auth; s != NULL; s = s->next)
+		l = curl_slist_append(l, s->data);
+	if (json) {
+		l = curl_slist_append(l, "Content-Type: application/json");
+		if (h->prefer_wait > 0) {
+			snprintf(prefer, sizeof(prefer), "Prefer: wait=%d",
+				 h->prefer_wait);
+			l = curl_slist_append(l, prefer);
+		}
+	}
+	return l;
+}
+
+static void
+http_free_headers(struct curl_slist *l)
+{
+	struct curl_slist *s;
+
+	for (s = l; s != NULL; s = s->next)
+		explicit_bzero(s->data, strlen(s->data));
+	curl_slist_free_all(l);
+}
+
 /*
- * One request: GET, or POST of a form body when form is not NULL. Fills r
- * (status 0 on a transport error, message in r->curl_err). Returns 0 when a
- * complete response arrived, -1 otherwise.
+ * One request. Without a body: GET with the bearer token. With a body:
+ * POST; kind HTTP_FORM sends a form (the token request: no bearer), kind
+ * HTTP_JSON a JSON document with the bearer token. Fills r (status 0 on a
+ * transport error, message in r->curl_err). Returns 0 when a complete
+ * response arrived, -1 otherwise.
  */
 int
-http_request(struct http *h, const char *url, const char *form, size_t formlen,
-	     struct http_resp *r)
+http_request(struct http *h, const char *url, const char *body,
+	     size_t bodylen, int kind, struct http_resp *r)
 {
+	struct curl_slist *hdrs = NULL;
 	CURL *c = h->curl;
 	CURLcode rc;
 
@@ -163,15 +198,20 @@ http_request(struct http *h, const char *url, const char *form, size_t formlen,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (form != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)formlen);
-	} else if (h->auth != NULL)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->auth);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)bodylen);
+	}
+	if (kind != HTTP_FORM) {
+		hdrs = http_api_headers(h, kind == HTTP_JSON);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	}
 	rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	http_free_headers(hdrs);
 	if (rc == CURLE_WRITE_ERROR && r->body.len >= HTTP_BODY_MAX - 65536)
 		snprintf(r->curl_err, sizeof(r->curl_err),
-			 "response body larger than %u bytes", HTTP_BODY_MAX);
+			 "response body larger than %zu bytes", HTTP_BODY_MAX);
 	else if (rc != CURLE_OK && r->curl_err[0] == '\0')
 		strlcpy(r->curl_err, curl_easy_strerror(rc),
 			sizeof(r->curl_err));
@@ -210,19 +250,21 @@ sleep_seconds(double s)
 }
 
 /*
- * GET with the bearer token, retrying 429 and 5xx (honouring Retry-After)
- * and transport errors up to max_attempts. Returns 0 when a response
- * arrived (any status: the caller judges it), -1 on a transport failure
- * after every attempt.
+ * An API request (GET, or POST of a JSON body), retrying 429 and 5xx
+ * (honouring Retry-After) and transport errors up to max_attempts. Returns
+ * 0 when a response arrived (any status: the caller judges it), -1 on a
+ * transport failure after every attempt.
  */
 int
-http_request_retry(struct http *h, const char *url, struct http_resp *r)
+http_request_retry(struct http *h, const char *url, const char *json,
+		   size_t jsonlen, struct http_resp *r)
 {
 	double wait;
 	int attempt, ok;
 
 	for (attempt = 1;; attempt++) {
-		ok = http_request(h, url, NULL, 0, r) == 0;
+		ok = http_request(h, url, json, jsonlen,
+				  json ? HTTP_JSON : HTTP_GET, r) == 0;
 		if (!http_retryable(r, ok) || attempt >= h->max_attempts)
 			break;
 		wait = r->retry_after >= 0

@@ -114,7 +114,8 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 		goto out;
 	}
 	for (attempt = 1; attempt <= h->max_attempts; attempt++) {
-		if (http_request(h, url.data, form.data, form.len, &r) == 0 &&
+		if (http_request(h, url.data, form.data, form.len, HTTP_FORM,
+				 &r) == 0 &&
 		    r.status != 429 && r.status < 500)
 			break;
 		if (attempt < h->max_attempts)

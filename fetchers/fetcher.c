@@ -1,0 +1,346 @@
+/*
+ * The skeleton every fetcher shares (Postfix-style: main() hands its
+ * callbacks to fetcher_main()): options, the credential file, tokens, the
+ * checkpoint request to the statekeeper, writing events, and the end of a
+ * run. A fetcher holds the network and the credentials, nothing else.
+ *
+ * Descriptors (docs/internals.md): 0 from the statekeeper, 1 to it. With
+ * --since/--json the fetcher runs alone and prints one payload per line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "date.h"
+#include "fetch.h"
+#include "log.h"
+#include "util.h"
+
+#define FD_FROM_SK 0
+#define FD_TO_SK   1
+#define OUT_FLUSH  ((size_t)256 * 1024)
+
+enum { O_TENANT = 256, O_QUERY, O_WORKSPACE, O_AUTH_FILE, O_AUTH_FD, O_TAG,
+       O_OFFSET, O_REPARSE, O_LOGIN_URL, O_API_URL, O_SINCE, O_UNTIL, O_JSON,
+       O_WAIT };
+
+static void
+strip_slash(const char **url)
+{
+	size_t n = strlen(*url);
+	char *p;
+
+	if (n > 0 && (*url)[n - 1] == '/') {
+		p = xstrdup(*url);
+		while (n > 0 && p[n - 1] == '/')
+			p[--n] = '\0';
+		*url = p;
+	}
+}
+
+static int
+parse_int(const char *opt, const char *v, int lo, int hi)
+{
+	const char *errstr;
+	int n = (int)strtonum(v, lo, hi, &errstr);
+
+	if (errstr)
+		usage_error("%s %s: %s (%d to %d)", opt, v, errstr, lo, hi);
+	return n;
+}
+
+static void
+parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
+	   struct fopts *o)
+{
+	struct option lopts[] = {
+	    {"tenant", required_argument, NULL, O_TENANT},
+	    {"query", required_argument, NULL, O_QUERY},
+	    {"auth-file", required_argument, NULL, O_AUTH_FILE},
+	    {"auth-fd", required_argument, NULL, O_AUTH_FD},
+	    {"tag", required_argument, NULL, O_TAG},
+	    {"offset", required_argument, NULL, O_OFFSET},
+	    {"reparse", no_argument, NULL, O_REPARSE},
+	    {"login-url", required_argument, NULL, O_LOGIN_URL},
+	    {ops->url_option, required_argument, NULL, O_API_URL},
+	    {"since", required_argument, NULL, O_SINCE},
+	    {"until", required_argument, NULL, O_UNTIL},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"debug", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    /* Log Analytics only: for the others the list ends here. */
+	    {ops->la ? "workspace" : NULL, required_argument, NULL, O_WORKSPACE},
+	    {"wait", required_argument, NULL, O_WAIT},
+	    {NULL, 0, NULL, 0}};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->auth_fd = -1;
+	o->offset_secs = -1;
+	o->login_url = "https://login.microsoftonline.com";
+	o->api_url = ops->default_url;
+	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case O_TENANT: o->tenant = optarg; break;
+		case O_QUERY: o->query = optarg; break;
+		case O_WORKSPACE: o->workspace = optarg; break;
+		case O_AUTH_FILE: o->auth_file = optarg; break;
+		case O_AUTH_FD:
+			o->auth_fd = parse_int("--auth-fd", optarg, 0, 1023);
+			break;
+		case O_TAG: o->tag = optarg; break;
+		case O_OFFSET: o->offset = optarg; break;
+		case O_REPARSE: o->reparse = 1; break;
+		case O_LOGIN_URL: o->login_url = optarg; break;
+		case O_API_URL: o->api_url = optarg; break;
+		case O_SINCE: o->since = optarg; break;
+		case O_UNTIL: o->until = optarg; break;
+		case O_JSON: o->json = 1; break;
+		case O_WAIT:
+			o->wait = parse_int("--wait", optarg, 0, 600);
+			break;
+		case 'd': o->debug = parse_int("-d", optarg, 0, 2); break;
+		case 'h':
+			fputs(ops->usage, stdout);
+			exit(0);
+		default:
+			fputs(ops->usage, stderr);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (o->json != (o->since != NULL))
+		usage_error("--since and --json go together");
+	if (o->until && !o->since)
+		usage_error("--until needs --since");
+	strip_slash(&o->login_url);
+	strip_slash(&o->api_url);
+}
+
+/* The checks Wazuh makes, with its messages and exit status 1. */
+static void
+check_opts(const struct fetcher_ops *ops, struct fopts *o)
+{
+	char err[512];
+	int64_t t;
+
+	if (o->tenant == NULL || *o->tenant == '\0' ||
+	    (o->auth_file == NULL && o->auth_fd < 0))
+		fatalx("%s: No parameters have been provided for "
+		       "authentication.", ops->service);
+	if (o->query == NULL || *o->query == '\0')
+		fatalx("%s: No query has been provided.", ops->service);
+	if (ops->la && (o->workspace == NULL || *o->workspace == '\0'))
+		fatalx("%s: No workspace has been provided.", ops->service);
+	if (o->offset != NULL && *o->offset != '\0' &&
+	    offset_parse(o->offset, &o->offset_secs) == -1) {
+		log_errorx("Invalid offset format. Use \"h\", \"m\" or \"d\" "
+			   "time unit.");
+		exit(EXIT_RUNTIME);
+	}
+	if (url_check_endpoint(o->login_url, err, sizeof(err)) == -1 ||
+	    url_check_endpoint(o->api_url, err, sizeof(err)) == -1)
+		fatalx("%s: %s", ops->service, err);
+	if ((o->since && date_parse(o->since, &t) == -1) ||
+	    (o->until && date_parse(o->until, &t) == -1))
+		fatalx("%s: --since/--until: not a date (use ISO 8601, e.g. "
+		       "2024-06-01T00:00:00Z)", ops->service);
+}
+
+/* Write what is queued (blocking). */
+static void
+out_flush(struct fetcher *f)
+{
+	if (f->out.len == 0)
+		return;
+	if (write_all(FD_TO_SK, f->out.data, f->out.len) == -1) {
+		if (errno == EPIPE)
+			fatalx("%s: the statekeeper went away", f->ops->service);
+		fatal("%s: write", f->ops->service);
+	}
+	buf_reset(&f->out);
+}
+
+/* Wait for one frame from the statekeeper. */
+static void
+read_frame(struct fetcher *f, struct frame *fr)
+{
+	const char *errstr = NULL;
+	int rc;
+
+	for (;;) {
+		if ((rc = frame_next(&f->in, fr, &errstr)) == 1)
+			return;
+		if (rc == -1)
+			fatalx("%s: protocol error from the statekeeper: %s",
+			       f->ops->service, errstr);
+		if (frame_reader_fill(&f->in, FD_FROM_SK) == -1)
+			fatal("%s: read from the statekeeper", f->ops->service);
+		if (f->in.eof)
+			fatalx("%s: the statekeeper closed the pipe before "
+			       "answering", f->ops->service);
+	}
+}
+
+/*
+ * HELLO -> CHECKPOINT: fill the window of this run with Wazuh's semantics.
+ * *mn and *mx hold the strings w points to; the caller frees them.
+ */
+void
+fetcher_checkpoint(struct fetcher *f, const char *key, struct window *w,
+		   char **mn, char **mx)
+{
+	struct frame fr;
+
+	if (frame_pack(&f->out, FRAME_HELLO, f->ops->table, key, f->o.query,
+		       f->o.offset_secs, f->o.reparse) == -1)
+		fatalx("%s: query too long", f->ops->service);
+	out_flush(f);
+	read_frame(f, &fr);
+	if (fr.type != FRAME_CHECKPOINT)
+		fatalx("%s: the statekeeper sent %s instead of CHECKPOINT",
+		       f->ops->service, frame_type_name(fr.type));
+	w->min_str = *mn = frame_strdup(&fr, 0);
+	w->max_str = *mx = frame_strdup(&fr, 1);
+	frame_free(&fr);
+	if (date_parse(*mn, &w->min) == -1 || date_parse(*mx, &w->max) == -1)
+		fatalx("%s: the statekeeper sent an invalid checkpoint",
+		       f->ops->service);
+	w->offset_secs = f->o.offset_secs;
+	w->reparse = f->o.reparse;
+	w->now = date_now();
+}
+
+/* Queue the payload in f->body as one event (or one line with --json). */
+void
+fetcher_emit(struct fetcher *f, const char *time, const char *id)
+{
+	if (f->o.json) {
+		if (buf_append(&f->out, f->body.data, f->body.len) == -1 ||
+		    buf_append(&f->out, "\n", 1) == -1)
+			fatalx("%s: output buffer full", f->ops->service);
+	} else if (frame_pack(&f->out, FRAME_EVENT, time ? time : "",
+			      id ? id : "", f->body.data, f->body.len) == -1)
+		fatalx("%s: output buffer full", f->ops->service);
+	f->events++;
+	if (f->out.len >= OUT_FLUSH)
+		out_flush(f);
+}
+
+static void
+refresh_token(struct fetcher *f)
+{
+	char err[1024], *tok;
+
+	if (token_get(&f->http, &f->treq, &tok, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		exit(EXIT_RUNTIME);
+	}
+	http_set_bearer(&f->http, tok);
+	secret_free(tok);
+}
+
+/*
+ * An API request with the retry policy of http.c; a 401 gets a new token
+ * and one more try. Returns as http_request_retry() does.
+ */
+int
+fetcher_request(struct fetcher *f, const char *url, const char *json,
+		size_t jsonlen, struct http_resp *r)
+{
+	int rc = http_request_retry(&f->http, url, json, jsonlen, r);
+
+	if (rc == 0 && r->status == 401) {
+		log_info("%s: token refused (HTTP 401), getting a new one",
+			 f->ops->service);
+		refresh_token(f);
+		rc = http_request_retry(&f->http, url, json, jsonlen, r);
+	}
+	return rc;
+}
+
+static void
+read_credentials(struct fetcher *f)
+{
+	struct fopts *o = &f->o;
+	char err[1024];
+	int rc;
+
+	if (o->auth_fd >= 0) {
+		rc = auth_read_fd(o->auth_fd, "application_id",
+				  "application_key", &f->cred, err,
+				  sizeof(err));
+		close(o->auth_fd);
+	} else {
+		log_debug("%s: Using the auth file %s for authentication",
+			  f->ops->service, o->auth_file);
+		rc = auth_read_file(o->auth_file, "application_id",
+				    "application_key", &f->cred, err,
+				    sizeof(err));
+	}
+	if (rc == -1) {
+		log_errorx("%s", err);
+		exit(EXIT_RUNTIME);
+	}
+	f->treq.client_id = f->cred.first;
+	f->treq.secret = f->cred.second; /* kept for a new token after 401 */
+	f->treq.login_url = o->login_url;
+	f->treq.tenant = o->tenant;
+	f->treq.scope = f->ops->scope;
+}
+
+/*
+ * Parse the options, read the credentials, get a token, let the service
+ * run its window, then tell the statekeeper how it ended. Returns the exit
+ * status: 0, or 1 when the window was not complete.
+ */
+int
+fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
+{
+	struct fetcher f;
+
+	memset(&f, 0, sizeof(f));
+	f.ops = ops;
+	signal(SIGPIPE, SIG_IGN);
+	parse_opts(argc, argv, ops, &f.o);
+	log_init(ops->prog, f.o.debug);
+	check_opts(ops, &f.o);
+	buf_init(&f.out, FRAME_MAX + OUT_FLUSH);
+	buf_init(&f.body, EVENT_MAX);
+	frame_reader_init(&f.in);
+
+	log_info("Azure %s starting.", ops->service);
+	read_credentials(&f);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	http_init(&f.http, ops->service);
+	f.http.prefer_wait = f.o.wait;
+	log_info("%s: Getting authentication token.", ops->service);
+	refresh_token(&f);
+
+	ops->run(&f);
+
+	if (!f.o.json &&
+	    frame_pack(&f.out, FRAME_DONE, !f.failed, f.events) == -1)
+		fatalx("%s: output buffer full", ops->service);
+	out_flush(&f);
+	log_info("%s: %lld events%s", ops->service, (long long)f.events,
+		 f.failed ? ", stopped by an error: the checkpoint stays" : "");
+	log_info("Azure %s ending.", ops->service);
+	http_free(&f.http);
+	curl_global_cleanup();
+	auth_wipe(&f.cred);
+	buf_free(&f.out);
+	buf_free(&f.body);
+	frame_reader_free(&f.in);
+	return f.failed ? EXIT_RUNTIME : 0;
+}

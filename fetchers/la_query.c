@@ -1,0 +1,433 @@
+/*
+ * Log Analytics: the KQL Wazuh sends for a window, the bounds we add so a
+ * window can be split, and a scanner that finds tables[0].columns,
+ * tables[0].rows and a top-level "error" in a response without building
+ * a tree of the whole result: rows are parsed one at a time.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "date.h"
+#include "fetch.h"
+#include "pyjson.h"
+#include "util.h"
+
+/* md5("query=<Q>|workspace=<W>"): Wazuh's create_pk(query=, workspace=). */
+void
+la_key(const char *query, const char *workspace, char out[MD5_HEXLEN])
+{
+	struct buf b;
+
+	buf_init(&b, strlen(query) + strlen(workspace) + 32);
+	buf_printf(&b, "query=%s|workspace=%s", query, workspace);
+	md5_hex(b.data, b.len, out);
+	buf_free(&b);
+}
+
+/*
+ * Wazuh's query: "<Q> | order by TimeGenerated asc | where <F> " with
+ *   reparse:    TimeGenerated >= datetime(D)
+ *   D < min:    ( TimeGenerated < datetime(MIN) and TimeGenerated >=
+ *               datetime(D)) or ( TimeGenerated > datetime(MAX))
+ *   D > max:    TimeGenerated >= datetime(D)
+ *   otherwise:  TimeGenerated > datetime(MAX)
+ */
+int
+la_build_query(const char *q, const struct window *w, struct buf *out)
+{
+	int64_t desired = window_desired(w);
+	char d[DATE_STRLEN];
+	int rc;
+
+	date_format(desired, d);
+	rc = buf_printf(out, "%s | order by TimeGenerated asc | where ", q);
+	if (w->reparse || desired > w->max)
+		rc |= buf_printf(out, "TimeGenerated >= datetime(%s)", d);
+	else if (desired < w->min)
+		rc |= buf_printf(out,
+				 "( TimeGenerated < datetime(%s) and "
+				 "TimeGenerated >= datetime(%s)) or ( "
+				 "TimeGenerated > datetime(%s))",
+				 w->min_str, d, w->max_str);
+	else
+		rc |= buf_printf(out, "TimeGenerated > datetime(%s)",
+				 w->max_str);
+	return rc | buf_puts(out, " ");
+}
+
+/* The oldest TimeGenerated the window can hold (inclusive). */
+int
+la_window_start(const struct window *w, int64_t *start)
+{
+	int64_t desired = window_desired(w);
+
+	*start = (w->reparse || desired > w->max || desired < w->min)
+		     ? desired
+		     : w->max;
+	return 0;
+}
+
+/*
+ * Bound a query to [start, end): the part of the window one request asks
+ * for. Splitting a truncated window only moves these bounds.
+ */
+int
+la_bound_query(const char *base, int64_t start, int64_t end, struct buf *out)
+{
+	char s[DATE_STRLEN], e[DATE_STRLEN];
+
+	date_format_iso(start, s);
+	date_format_iso(end, e);
+	return buf_printf(out,
+			  "%s| where TimeGenerated >= datetime(%s) and "
+			  "TimeGenerated < datetime(%s)",
+			  base, s, e);
+}
+
+/* The request's timespan: "start/end", ISO 8601 with 7 digits. */
+int
+la_timespan(int64_t start, int64_t end, struct buf *out)
+{
+	char s[DATE_STRLEN], e[DATE_STRLEN];
+
+	date_format_iso(start, s);
+	date_format_iso(end, e);
+	return buf_printf(out, "%s/%s", s, e);
+}
+
+static void
+skip_ws(const char *p, size_t len, size_t *pos)
+{
+	while (*pos < len && (p[*pos] == ' ' || p[*pos] == '\t' ||
+			      p[*pos] == '\n' || p[*pos] == '\r'))
+		(*pos)++;
+}
+
+/* Skip a string starting at its opening quote. */
+static int
+skip_string(const char *p, size_t len, size_t *pos)
+{
+	size_t i = *pos + 1;
+
+	for (; i < len; i++) {
+		if (p[i] == '\\')
+			i++;
+		else if (p[i] == '"') {
+			*pos = i + 1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Skip one JSON value starting at *pos (no whitespace before it); on
+ * return *pos is just past it. Only the extent is found here: the value is
+ * validated when jansson parses it. Returns 0, or -1 if truncated or not
+ * JSON.
+ */
+static int
+skip_value(const char *p, size_t len, size_t *pos)
+{
+	size_t depth = 0, i = *pos;
+
+	if (i >= len)
+		return -1;
+	if (p[i] != '{' && p[i] != '[' && p[i] != '"') {
+		while (i < len && strchr(",]} \t\r\n", p[i]) == NULL)
+			i++;
+		if (i == *pos)
+			return -1;
+		*pos = i;
+		return 0;
+	}
+	while (i < len) {
+		switch (p[i]) {
+		case '"':
+			if (skip_string(p, len, &i) == -1)
+				return -1;
+			if (depth == 0) {
+				*pos = i;
+				return 0;
+			}
+			continue;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return -1;
+			if (--depth == 0) {
+				*pos = i + 1;
+				return 0;
+			}
+			break;
+		}
+		i++;
+	}
+	return -1;
+}
+
+/* Read a member name into key (cut to keylen - 1) and move past ':'. */
+static int
+member_name(const char *p, size_t len, size_t *pos, char *key, size_t keylen)
+{
+	size_t start = *pos + 1, n;
+
+	if (*pos >= len || p[*pos] != '"' || skip_string(p, len, pos) == -1)
+		return -1;
+	n = *pos - 1 - start;
+	if (n >= keylen)
+		n = keylen - 1;
+	memcpy(key, p + start, n);
+	key[n] = '\0';
+	skip_ws(p, len, pos);
+	if (*pos >= len || p[*pos] != ':')
+		return -1;
+	(*pos)++;
+	skip_ws(p, len, pos);
+	return 0;
+}
+
+/*
+ * Walk an object at *pos, calling back for each member with the value's
+ * position. The callback must move *pos past the value. Returns 0 or -1.
+ */
+static int
+walk_object(const char *p, size_t len, size_t *pos,
+	    int (*cb)(const char *, size_t, size_t *, const char *, void *),
+	    void *arg)
+{
+	char key[32];
+
+	skip_ws(p, len, pos);
+	if (*pos >= len || p[*pos] != '{')
+		return -1;
+	(*pos)++;
+	for (;;) {
+		skip_ws(p, len, pos);
+		if (*pos < len && p[*pos] == '}') {
+			(*pos)++;
+			return 0;
+		}
+		if (member_name(p, len, pos, key, sizeof(key)) == -1 ||
+		    cb(p, len, pos, key, arg) == -1)
+			return -1;
+		skip_ws(p, len, pos);
+		if (*pos < len && p[*pos] == ',')
+			(*pos)++;
+		else if (*pos >= len || p[*pos] != '}')
+			return -1;
+	}
+}
+
+static int
+table_member(const char *p, size_t len, size_t *pos, const char *key,
+	     void *arg)
+{
+	struct la_scan *s = arg;
+	size_t start = *pos;
+
+	if (skip_value(p, len, pos) == -1)
+		return -1;
+	if (strcmp(key, "columns") == 0) {
+		s->columns_off = start;
+		s->columns_len = *pos - start;
+	} else if (strcmp(key, "rows") == 0) {
+		if (p[start] != '[')
+			return -1;
+		s->rows_off = start;
+		s->rows_len = *pos - start;
+	}
+	return 0;
+}
+
+static int
+top_member(const char *p, size_t len, size_t *pos, const char *key, void *arg)
+{
+	struct la_scan *s = arg;
+	size_t start = *pos, t;
+
+	if (strcmp(key, "tables") == 0 && *pos < len && p[*pos] == '[') {
+		t = *pos + 1;
+		skip_ws(p, len, &t);
+		if (t < len && p[t] == '{' &&
+		    walk_object(p, len, &t, table_member, s) == -1)
+			return -1;
+	}
+	if (skip_value(p, len, pos) == -1)
+		return -1;
+	if (strcmp(key, "error") == 0) {
+		s->error_off = start;
+		s->error_len = *pos - start;
+	}
+	return 0;
+}
+
+/*
+ * Find tables[0].columns, tables[0].rows and the top-level error of a
+ * query response. Returns 0, or -1 with *errstr if the body is truncated,
+ * not JSON, or holds no table.
+ */
+int
+la_scan_response(const char *p, size_t len, struct la_scan *s,
+		 const char **errstr)
+{
+	size_t pos = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (walk_object(p, len, &pos, top_member, s) == -1) {
+		*errstr = "the response is truncated or not JSON";
+		return -1;
+	}
+	skip_ws(p, len, &pos);
+	if (pos != len) {
+		*errstr = "the response has data after its JSON document";
+		return -1;
+	}
+	if (s->error_len == 0 && (s->columns_len == 0 || s->rows_len == 0)) {
+		*errstr = "the response has no tables[0].columns and rows";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Iterate over the rows array: *pos starts at 0. Returns 1 with the next
+ * row's extent in *off and *rlen, 0 at the end, -1 if malformed.
+ */
+int
+la_next_row(const char *p, size_t len, size_t *pos, size_t *off, size_t *rlen)
+{
+	size_t i = *pos;
+
+	if (i == 0) {
+		if (len == 0 || p[0] != '[')
+			return -1;
+		i = 1;
+		skip_ws(p, len, &i);
+		if (i < len && p[i] == ']')
+			return 0;
+	} else {
+		skip_ws(p, len, &i);
+		if (i < len && p[i] == ']')
+			return 0;
+		if (i >= len || p[i] != ',')
+			return -1;
+		i++;
+		skip_ws(p, len, &i);
+	}
+	*off = i;
+	if (i >= len || p[i] != '[' || skip_value(p, len, &i) == -1)
+		return -1;
+	*rlen = i - *off;
+	*pos = i;
+	return 1;
+}
+
+/*
+ * The column names of tables[0] (a new array in *names), and the position
+ * of TimeGenerated (-1 if absent). Returns 0 or -1 with *errstr.
+ */
+int
+la_columns(json_t *columns, json_t **names, int *time_col,
+	   const char **errstr)
+{
+	json_t *c, *name;
+	size_t i;
+
+	*time_col = -1;
+	if (!json_is_array(columns)) {
+		*errstr = "columns is not an array";
+		return -1;
+	}
+	*names = json_array();
+	json_array_foreach(columns, i, c) {
+		name = json_object_get(c, "name");
+		if (!json_is_string(name)) {
+			*errstr = "a column has no name";
+			json_decref(*names);
+			*names = NULL;
+			return -1;
+		}
+		if (*time_col == -1 &&
+		    strcmp(json_string_value(name), "TimeGenerated") == 0)
+			*time_col = (int)i;
+		json_array_append(*names, name);
+	}
+	return 0;
+}
+
+/*
+ * One row as Wazuh's event: {column: cell, ...} with each cell as the
+ * service sent it, then azure_tag and, with a tag, log_analytics_tag
+ * (a column of the same name is replaced in place, as in Python's dict).
+ * Appends the JSON text to out. Returns 0, or -1 if the row is shorter
+ * than the columns or out is full.
+ */
+int
+la_row_event(json_t *names, json_t *row, const char *tag, struct buf *out)
+{
+	json_t *ev, *name;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(row) || json_array_size(row) < json_array_size(names))
+		return -1;
+	ev = json_object();
+	json_array_foreach(names, i, name)
+		json_object_set(ev, json_string_value(name),
+				json_array_get(row, i));
+	json_object_set_new(ev, "azure_tag", json_string("azure-log-analytics"));
+	if (tag != NULL && *tag != '\0')
+		json_object_set_new(ev, "log_analytics_tag", json_string(tag));
+	rc = pyjson_dump(ev, out);
+	json_decref(ev);
+	return rc;
+}
+
+/* The innermost "message" of an error object. */
+static const char *
+inner_message(json_t *e)
+{
+	const char *m = json_string_value(json_object_get(e, "message"));
+	json_t *in = json_object_get(e, "innererror"), *d;
+
+	if (json_is_object(in) && inner_message(in) != NULL)
+		return inner_message(in);
+	d = json_array_get(json_object_get(e, "details"), 0);
+	if (json_is_object(d) && inner_message(d) != NULL)
+		return inner_message(d);
+	return m;
+}
+
+/*
+ * An "error" object of a query response (top-level of a 200, or the body
+ * of an error status). Fills msg with "Code: innermost message". Returns 1
+ * for PartialError (rows were truncated), 0 for another error, -1 if it is
+ * not an error object.
+ */
+int
+la_partial_error(const char *p, size_t len, char *msg, size_t msglen)
+{
+	json_t *e = json_loadb(p, len, 0, NULL);
+	const char *code, *m;
+	int rc = -1;
+
+	if (json_is_object(e) && json_is_object(json_object_get(e, "error"))) {
+		json_t *inner = json_incref(json_object_get(e, "error"));
+		json_decref(e);
+		e = inner;
+	}
+	if (json_is_object(e)) {
+		code = json_string_value(json_object_get(e, "code"));
+		m = inner_message(e);
+		snprintf(msg, msglen, "%s: %s", code ? code : "(no code)",
+			 m ? m : "(no message)");
+		rc = code != NULL && strcmp(code, "PartialError") == 0;
+	}
+	json_decref(e);
+	return rc;
+}
