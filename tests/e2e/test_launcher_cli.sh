@@ -57,7 +57,7 @@ name=${0##*/}
 name=${name#azure-}
 log=${FAKE_LOG:?}
 case $name in
-graph) mode=${FAKE_GRAPH:-pipe} ;;
+graph | la) mode=${FAKE_GRAPH:-pipe} ;;
 statekeeper) mode=${FAKE_STATEKEEPER:-pipe} ;;
 *) mode=${FAKE_FORWARDER:-pipe} ;;
 esac
@@ -93,10 +93,10 @@ fi
 case $mode in
 pipe)
 	case $name in
-	graph)
+	graph | la)
 		printf 'frame\n'
 		IFS= read -r reply
-		printf '%s\n' "$reply" >"$log/graph.reply"
+		printf '%s\n' "$reply" >"$log/$name.reply"
 		;;
 	statekeeper)
 		IFS= read -r frame
@@ -120,6 +120,7 @@ esac
 exit 99
 EOF
 chmod 0755 "$bin/azure-graph"
+cp "$bin/azure-graph" "$bin/azure-la"
 cp "$bin/azure-graph" "$bin/azure-statekeeper"
 cp "$bin/azure-graph" "$bin/azure-forwarder"
 cp "$bin/azure-graph" "$base/empty/azure-statekeeper"
@@ -432,10 +433,22 @@ check "ambiguous abbreviation (2)" \
 
 # --- run-time refusals (status 1, Wazuh-shaped ERROR line) ----------------
 
+run --log_analytics --la_tenant_domain d --la_query q --workspace w \
+    --wazuh-home "$home"
+check "--log_analytics without auth file: missing authentication (1)" \
+    error_is 'Log Analytics: No parameters have been provided for authentication.'
 run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
-    --la_query '"AzureActivity"' --workspace w --la_tag t --la_time_offset 1d
-check "--log_analytics: not implemented yet (1)" \
-    error_is 'Log Analytics is not implemented yet in azure-logs'
+    --workspace w --wazuh-home "$home"
+check "--log_analytics without query (1)" \
+    error_is 'Log Analytics: No query has been provided.'
+run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
+    --la_query q --wazuh-home "$home"
+check "--log_analytics without workspace (1)" \
+    error_is 'Log Analytics: No workspace has been provided.'
+run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
+    --la_query q --workspace w --la-wait x --wazuh-home "$home"
+check "--la-wait must be seconds (2)" \
+    usage_is "argument --la-wait: invalid value: 'x' (seconds, 0 to 600)"
 run --storage --storage_auth_path "$auth" --container '"c"' --blobs '"*"' \
     --storage_tag t --json_file --json_inline --storage_time_offset 1h -p x \
     --prefix=y -d 2
@@ -507,7 +520,7 @@ fi
 AZURE_LOGS_BINDIR="$base/empty"
 run_graph --graph_query q
 check "AZURE_LOGS_BINDIR without azure-graph (1)" error_is \
-    "Cannot find the program azure-graph in $base/empty (set AZURE_LOGS_BINDIR to the directory of azure-graph, azure-statekeeper and azure-forwarder)."
+    "Cannot find the program azure-graph in $base/empty (set AZURE_LOGS_BINDIR to the directory of the azure-* programs)."
 AZURE_LOGS_BINDIR=$bin
 check "no temporary directory left by the refusals" tmp_is_empty
 
@@ -544,6 +557,32 @@ run_graph "--graph_query='auditLogs/signIns?\$top=1'"
 check "--graph_query=VALUE form" \
     argv_is graph --tenant example.onmicrosoft.com \
     --query 'auditLogs/signIns?$top=1' --auth-file "$auth" -d 0
+
+# --- Log Analytics: cleaning and the fetcher's command line --------------
+
+# la_query_arrives RAW EXPECTED: --la_query RAW reaches azure-la as
+# EXPECTED (Wazuh's cleaning: every \! becomes !), byte for byte.
+la_query_arrives() {
+	run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
+	    --la_query "$1" --workspace w --wazuh-home "$home"
+	[ "$rc" = 0 ] && argv_is la --tenant d --workspace w --query "$2" \
+	    --auth-file "$auth" -d 0
+}
+
+check "--la_query: \\! becomes !" la_query_arrives 'T | where A \!= 1' \
+    'T | where A != 1'
+check "--la_query keeps quotes, pipes, newlines and \$" la_query_arrives \
+    "\"T\" | where B == 'x'${nl}| extend c = \"\$\"" \
+    "\"T\" | where B == 'x'${nl}| extend c = \"\$\""
+
+run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
+    --la_query q --workspace 'w 1' --la_tag 't t' --la_time_offset 2h \
+    --reparse --la-url http://127.0.0.1:9 --la-wait 30 \
+    --login-url http://127.0.0.1:8 --wazuh-home "$home"
+check "--log_analytics: every option reaches azure-la" \
+    argv_is la --tenant d --workspace 'w 1' --query q --auth-file "$auth" \
+    --tag 't t' --offset 2h --reparse --login-url http://127.0.0.1:8 \
+    --la-url http://127.0.0.1:9 --wait 30 -d 0
 
 # --- Defaults and role command lines -------------------------------------
 
