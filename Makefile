@@ -93,6 +93,7 @@ demo: all
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
+	    --include=tests/lint/cppcheck-macros.h \
 	    common fetchers statekeeper forwarder
 	clang-tidy --quiet $(COMMON_SRC) $(FETCH_SRC) $(GRAPH_SRC) $(LA_SRC) $(SK_SRC) $(FWD_SRC) -- $(ALL_CFLAGS)
 

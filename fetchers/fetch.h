@@ -56,8 +56,8 @@ struct token_req {
 	const char *secret;
 	const char *scope;
 };
-int token_get(struct http *, const struct token_req *, char **token,
-	      char *err, size_t errlen);
+int token_get(struct http *, const struct token_req *, char **token, char *err,
+	      size_t errlen);
 const char *token_error_message(long status, const char *body,
 				const char *tenant, char *msg, size_t msglen);
 
@@ -88,16 +88,14 @@ struct la_scan {
 void la_key(const char *query, const char *workspace, char out[33]);
 int la_build_query(const char *query, const struct window *, struct buf *);
 int la_window_start(const struct window *, int64_t *start);
-int la_bound_query(const char *base, int64_t start, int64_t end,
-		   struct buf *);
+int la_bound_query(const char *base, int64_t start, int64_t end, struct buf *);
 int la_timespan(int64_t start, int64_t end, struct buf *);
 int la_scan_response(const char *, size_t, struct la_scan *,
 		     const char **errstr);
-int la_next_row(const char *, size_t, size_t *pos, size_t *off, size_t *len);
+int la_next_row(const char *, size_t, size_t *pos, size_t *off, size_t *rlen);
 int la_columns(json_t *columns, json_t **names, int *time_col,
 	       const char **errstr);
-int la_row_event(json_t *names, json_t *row, const char *tag,
-		 struct buf *out);
+int la_row_event(json_t *names, json_t *row, const char *tag, struct buf *out);
 int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 
 /* fetcher.c: what every fetcher shares. */
@@ -129,7 +127,7 @@ struct fetcher {
 	struct auth_pair cred; /* application id and secret, wiped at exit */
 	struct buf out;	       /* frames (or JSON lines) not yet written */
 	struct frame_reader in;
-	struct buf body;       /* scratch for one event payload */
+	struct buf body; /* scratch for one event payload */
 	int64_t events;
 	int failed;
 };

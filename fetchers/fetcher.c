@@ -28,9 +28,22 @@
 #define FD_TO_SK   1
 #define OUT_FLUSH  ((size_t)256 * 1024)
 
-enum { O_TENANT = 256, O_QUERY, O_WORKSPACE, O_AUTH_FILE, O_AUTH_FD, O_TAG,
-       O_OFFSET, O_REPARSE, O_LOGIN_URL, O_API_URL, O_SINCE, O_UNTIL, O_JSON,
-       O_WAIT };
+enum {
+	O_TENANT = 256,
+	O_QUERY,
+	O_WORKSPACE,
+	O_AUTH_FILE,
+	O_AUTH_FD,
+	O_TAG,
+	O_OFFSET,
+	O_REPARSE,
+	O_LOGIN_URL,
+	O_API_URL,
+	O_SINCE,
+	O_UNTIL,
+	O_JSON,
+	O_WAIT
+};
 
 static void
 strip_slash(const char **url)
@@ -77,7 +90,8 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"debug", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    /* Log Analytics only: for the others the list ends here. */
-	    {ops->la ? "workspace" : NULL, required_argument, NULL, O_WORKSPACE},
+	    {ops->la ? "workspace" : NULL, required_argument, NULL,
+	     O_WORKSPACE},
 	    {"wait", required_argument, NULL, O_WAIT},
 	    {NULL, 0, NULL, 0}};
 	int c;
@@ -89,25 +103,51 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	o->api_url = ops->default_url;
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case O_TENANT: o->tenant = optarg; break;
-		case O_QUERY: o->query = optarg; break;
-		case O_WORKSPACE: o->workspace = optarg; break;
-		case O_AUTH_FILE: o->auth_file = optarg; break;
+		case O_TENANT:
+			o->tenant = optarg;
+			break;
+		case O_QUERY:
+			o->query = optarg;
+			break;
+		case O_WORKSPACE:
+			o->workspace = optarg;
+			break;
+		case O_AUTH_FILE:
+			o->auth_file = optarg;
+			break;
 		case O_AUTH_FD:
 			o->auth_fd = parse_int("--auth-fd", optarg, 0, 1023);
 			break;
-		case O_TAG: o->tag = optarg; break;
-		case O_OFFSET: o->offset = optarg; break;
-		case O_REPARSE: o->reparse = 1; break;
-		case O_LOGIN_URL: o->login_url = optarg; break;
-		case O_API_URL: o->api_url = optarg; break;
-		case O_SINCE: o->since = optarg; break;
-		case O_UNTIL: o->until = optarg; break;
-		case O_JSON: o->json = 1; break;
+		case O_TAG:
+			o->tag = optarg;
+			break;
+		case O_OFFSET:
+			o->offset = optarg;
+			break;
+		case O_REPARSE:
+			o->reparse = 1;
+			break;
+		case O_LOGIN_URL:
+			o->login_url = optarg;
+			break;
+		case O_API_URL:
+			o->api_url = optarg;
+			break;
+		case O_SINCE:
+			o->since = optarg;
+			break;
+		case O_UNTIL:
+			o->until = optarg;
+			break;
+		case O_JSON:
+			o->json = 1;
+			break;
 		case O_WAIT:
 			o->wait = parse_int("--wait", optarg, 0, 600);
 			break;
-		case 'd': o->debug = parse_int("-d", optarg, 0, 2); break;
+		case 'd':
+			o->debug = parse_int("-d", optarg, 0, 2);
+			break;
 		case 'h':
 			fputs(ops->usage, stdout);
 			exit(0);
@@ -136,7 +176,8 @@ check_opts(const struct fetcher_ops *ops, struct fopts *o)
 	if (o->tenant == NULL || *o->tenant == '\0' ||
 	    (o->auth_file == NULL && o->auth_fd < 0))
 		fatalx("%s: No parameters have been provided for "
-		       "authentication.", ops->service);
+		       "authentication.",
+		       ops->service);
 	if (o->query == NULL || *o->query == '\0')
 		fatalx("%s: No query has been provided.", ops->service);
 	if (ops->la && (o->workspace == NULL || *o->workspace == '\0'))
@@ -153,7 +194,8 @@ check_opts(const struct fetcher_ops *ops, struct fopts *o)
 	if ((o->since && date_parse(o->since, &t) == -1) ||
 	    (o->until && date_parse(o->until, &t) == -1))
 		fatalx("%s: --since/--until: not a date (use ISO 8601, e.g. "
-		       "2024-06-01T00:00:00Z)", ops->service);
+		       "2024-06-01T00:00:00Z)",
+		       ops->service);
 }
 
 /* Write what is queued (blocking). */
@@ -164,7 +206,8 @@ out_flush(struct fetcher *f)
 		return;
 	if (write_all(FD_TO_SK, f->out.data, f->out.len) == -1) {
 		if (errno == EPIPE)
-			fatalx("%s: the statekeeper went away", f->ops->service);
+			fatalx("%s: the statekeeper went away",
+			       f->ops->service);
 		fatal("%s: write", f->ops->service);
 	}
 	buf_reset(&f->out);
@@ -187,7 +230,8 @@ read_frame(struct fetcher *f, struct frame *fr)
 			fatal("%s: read from the statekeeper", f->ops->service);
 		if (f->in.eof)
 			fatalx("%s: the statekeeper closed the pipe before "
-			       "answering", f->ops->service);
+			       "answering",
+			       f->ops->service);
 	}
 }
 
@@ -276,9 +320,9 @@ read_credentials(struct fetcher *f)
 	int rc;
 
 	if (o->auth_fd >= 0) {
-		rc = auth_read_fd(o->auth_fd, "application_id",
-				  "application_key", &f->cred, err,
-				  sizeof(err));
+		rc =
+		    auth_read_fd(o->auth_fd, "application_id",
+				 "application_key", &f->cred, err, sizeof(err));
 		close(o->auth_fd);
 	} else {
 		log_debug("%s: Using the auth file %s for authentication",

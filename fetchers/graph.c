@@ -93,8 +93,9 @@ log_graph_error(const char *url, const struct http_resp *r)
 
 	if (r->status == 400) {
 		log_errorx("Bad Request for url: %s", url);
-		log_errorx("Ensure the URL is valid and there is data available "
-			   "for the specified datetime.");
+		log_errorx(
+		    "Ensure the URL is valid and there is data available "
+		    "for the specified datetime.");
 	}
 	log_errorx("Graph: HTTP %ld for %s: %s: %s", r->status, url,
 		   code ? code : "(no error code)", msg ? msg : "(no message)");
@@ -129,12 +130,12 @@ fetch_page(struct fetcher *f, const char *url)
 	values = page ? json_object_get(page, "value") : NULL;
 	if (page == NULL || !json_is_array(values)) {
 		log_errorx("Graph: the response for %s is not a Graph page "
-			   "(%s)", url, page ? "no \"value\" array" : jerr.text);
+			   "(%s)",
+			   url, page ? "no \"value\" array" : jerr.text);
 		goto out;
 	}
-	json_array_foreach(values, i, item)
-		if (emit_item(f, item) == -1)
-			goto out;
+	json_array_foreach(values, i,
+			   item) if (emit_item(f, item) == -1) goto out;
 	if (json_array_size(values) == 0)
 		log_info("Graph: There are no new results for %s", f->o.tenant);
 	next = json_object_get(page, "@odata.nextLink");

@@ -33,11 +33,11 @@ graph_build_filter(const char *f, const struct window *w, struct buf *out)
 
 	desired = window_desired(w);
 	date_format(desired, d);
-	if (w->reparse || desired > w->max)
-		return buf_printf(out, "%s+ge+%s", f, d);
-	if (desired < w->min)
+	if (!w->reparse && desired < w->min)
 		return buf_printf(out, "(%s+lt+%s+and+%s+ge+%s)+or+(%s+gt+%s)",
 				  f, w->min_str, f, d, f, w->max_str);
+	if (w->reparse || desired > w->max)
+		return buf_printf(out, "%s+ge+%s", f, d);
 	return buf_printf(out, "%s+gt+%s", f, w->max_str);
 }
 

@@ -170,8 +170,8 @@ http_free_headers(struct curl_slist *l)
  * response arrived, -1 otherwise.
  */
 int
-http_request(struct http *h, const char *url, const char *body,
-	     size_t bodylen, int kind, struct http_resp *r)
+http_request(struct http *h, const char *url, const char *body, size_t bodylen,
+	     int kind, struct http_resp *r)
 {
 	struct curl_slist *hdrs = NULL;
 	CURL *c = h->curl;

@@ -20,7 +20,8 @@
 static const char usage[] =
     "usage: azure-la --tenant DOMAIN --workspace ID --query KQL\n"
     "                (--auth-file PATH | --auth-fd N)\n"
-    "                [--tag TAG] [--offset OFFSET] [--reparse] [--wait SECONDS]\n"
+    "                [--tag TAG] [--offset OFFSET] [--reparse] [--wait "
+    "SECONDS]\n"
     "                [--login-url URL] [--la-url URL] [-d N]\n"
     "                [--since TIME [--until TIME] --json]\n"
     "\n"
@@ -89,7 +90,8 @@ emit_rows(struct la *la, const char *body, const struct la_scan *s)
 		row = json_loadb(rows + off, len, JSON_ALLOW_NUL, &jerr);
 		if (row == NULL) {
 			log_errorx("Log Analytics: workspace %s: a row is not "
-				   "JSON: %s", f->o.workspace, jerr.text);
+				   "JSON: %s",
+				   f->o.workspace, jerr.text);
 			goto out;
 		}
 		n = emit_row(la, names, time_col, row);
@@ -99,7 +101,8 @@ emit_rows(struct la *la, const char *body, const struct la_scan *s)
 	}
 	if (n == -1) {
 		log_errorx("Log Analytics: workspace %s: the rows array is "
-			   "malformed", f->o.workspace);
+			   "malformed",
+			   f->o.workspace);
 		goto out;
 	}
 	rc = 0;
@@ -118,7 +121,8 @@ log_la_error(const struct la *la, struct http_resp *r)
 		snprintf(msg, sizeof(msg), "%.200s",
 			 r->body.len ? buf_cstr(&r->body) : "(empty body)");
 	log_errorx("Error with Log Analytics request: workspace %s: HTTP %ld: "
-		   "%s", la->f->o.workspace, r->status, msg);
+		   "%s",
+		   la->f->o.workspace, r->status, msg);
 }
 
 /*
@@ -169,7 +173,8 @@ query_part(struct la *la, int64_t start, int64_t end)
 	}
 	if (r.body.len == 0) {
 		log_errorx("Log Analytics: workspace %s: empty answer to the "
-			   "query (HTTP 200 without a body)", f->o.workspace);
+			   "query (HTTP 200 without a body)",
+			   f->o.workspace);
 		goto out;
 	}
 	if (la_scan_response(r.body.data, r.body.len, &s, &errstr) == -1) {
@@ -180,21 +185,28 @@ query_part(struct la *la, int64_t start, int64_t end)
 	if (s.error_len > 0) {
 		partial = la_partial_error(r.body.data + s.error_off,
 					   s.error_len, msg, sizeof(msg));
+		if (partial == -1)
+			snprintf(msg, sizeof(msg), "%.*s",
+				 (int)(s.error_len < 200 ? s.error_len : 200),
+				 r.body.data + s.error_off);
 		if (partial != 1) {
 			log_errorx("Error with Log Analytics request: "
-				   "workspace %s: %s", f->o.workspace, msg);
+				   "workspace %s: %s",
+				   f->o.workspace, msg);
 			goto out;
 		}
 		if (end - start <= 1) {
-			log_errorx("Log Analytics: workspace %s: the rows of the "
-				   "single instant %s exceed the service's "
-				   "limits (%s); narrow the query", f->o.workspace,
-				   ts.data, msg);
+			log_errorx(
+			    "Log Analytics: workspace %s: the rows of the "
+			    "single instant %s exceed the service's "
+			    "limits (%s); narrow the query",
+			    f->o.workspace, ts.data, msg);
 			goto out;
 		}
 		mid = start + (end - start) / 2;
 		log_info("Log Analytics: workspace %s: result truncated (%s); "
-			 "splitting %s in two", f->o.workspace, msg, ts.data);
+			 "splitting %s in two",
+			 f->o.workspace, msg, ts.data);
 		http_resp_free(&r);
 		rc = query_part(la, start, mid) == 0 &&
 			     query_part(la, mid, end) == 0

@@ -4,6 +4,7 @@
  * tables[0].rows and a top-level "error" in a response without building
  * a tree of the whole result: rows are parsed one at a time.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,17 +42,17 @@ la_build_query(const char *q, const struct window *w, struct buf *out)
 
 	date_format(desired, d);
 	rc = buf_printf(out, "%s | order by TimeGenerated asc | where ", q);
-	if (w->reparse || desired > w->max)
-		rc |= buf_printf(out, "TimeGenerated >= datetime(%s)", d);
-	else if (desired < w->min)
+	if (!w->reparse && desired < w->min)
 		rc |= buf_printf(out,
 				 "( TimeGenerated < datetime(%s) and "
 				 "TimeGenerated >= datetime(%s)) or ( "
 				 "TimeGenerated > datetime(%s))",
 				 w->min_str, d, w->max_str);
+	else if (w->reparse || desired > w->max)
+		rc |= buf_printf(out, "TimeGenerated >= datetime(%s)", d);
 	else
-		rc |= buf_printf(out, "TimeGenerated > datetime(%s)",
-				 w->max_str);
+		rc |=
+		    buf_printf(out, "TimeGenerated > datetime(%s)", w->max_str);
 	return rc | buf_puts(out, " ");
 }
 
@@ -61,9 +62,12 @@ la_window_start(const struct window *w, int64_t *start)
 {
 	int64_t desired = window_desired(w);
 
-	*start = (w->reparse || desired > w->max || desired < w->min)
-		     ? desired
-		     : w->max;
+	if (w->reparse || desired > w->max)
+		*start = desired;
+	else if (desired < w->min) /* [desired, min) and (max, ...) */
+		*start = desired < w->max ? desired : w->max;
+	else
+		*start = w->max;
 	return 0;
 }
 
@@ -103,71 +107,153 @@ skip_ws(const char *p, size_t len, size_t *pos)
 		(*pos)++;
 }
 
-/* Skip a string starting at its opening quote. */
+#define SCAN_DEPTH 512 /* nesting a response may have */
+
+/* Skip a string starting at its opening quote; escapes and control
+ * characters are checked (UTF-8 is checked where a value is parsed). */
 static int
 skip_string(const char *p, size_t len, size_t *pos)
 {
-	size_t i = *pos + 1;
+	size_t i = *pos + 1, k;
 
 	for (; i < len; i++) {
-		if (p[i] == '\\')
-			i++;
-		else if (p[i] == '"') {
+		if ((unsigned char)p[i] < 0x20)
+			return -1;
+		if (p[i] == '"') {
 			*pos = i + 1;
 			return 0;
 		}
+		if (p[i] != '\\')
+			continue;
+		if (++i >= len)
+			return -1;
+		if (p[i] == 'u') {
+			for (k = 1; k <= 4; k++)
+				if (i + k >= len ||
+				    !isxdigit((unsigned char)p[i + k]))
+					return -1;
+			i += 4;
+		} else if (strchr("\"\\/bfnrt", p[i]) == NULL || p[i] == '\0')
+			return -1;
 	}
 	return -1;
 }
 
+static int
+skip_digits(const char *p, size_t len, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < len && isdigit((unsigned char)p[*i]))
+		(*i)++;
+	return *i > start ? 0 : -1;
+}
+
+/* A number, true, false or null. */
+static int
+skip_scalar(const char *p, size_t len, size_t *pos)
+{
+	static const char *const words[] = {"true", "false", "null"};
+	size_t i = *pos, n, w;
+
+	for (w = 0; w < 3; w++) {
+		n = strlen(words[w]);
+		if (len - i >= n && memcmp(p + i, words[w], n) == 0) {
+			*pos = i + n;
+			return 0;
+		}
+	}
+	if (i < len && p[i] == '-')
+		i++;
+	if (i < len && p[i] == '0')
+		i++;
+	else if (skip_digits(p, len, &i) == -1)
+		return -1;
+	if (i < len && p[i] == '.' && (i++, skip_digits(p, len, &i) == -1))
+		return -1;
+	if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < len && (p[i] == '+' || p[i] == '-'))
+			i++;
+		if (skip_digits(p, len, &i) == -1)
+			return -1;
+	}
+	*pos = i;
+	return 0;
+}
+
+/* After '{' or ',' in an object: a member name and its ':'. */
+static int
+skip_key(const char *p, size_t len, size_t *i)
+{
+	skip_ws(p, len, i);
+	if (*i >= len || p[*i] != '"' || skip_string(p, len, i) == -1)
+		return -1;
+	skip_ws(p, len, i);
+	if (*i >= len || p[*i] != ':')
+		return -1;
+	(*i)++;
+	return 0;
+}
+
 /*
- * Skip one JSON value starting at *pos (no whitespace before it); on
- * return *pos is just past it. Only the extent is found here: the value is
- * validated when jansson parses it. Returns 0, or -1 if truncated or not
- * JSON.
+ * Skip one JSON value starting at *pos, checking its grammar without
+ * building anything; on return *pos is just past it. Returns 0, or -1 if
+ * it is truncated or not JSON.
  */
 static int
 skip_value(const char *p, size_t len, size_t *pos)
 {
-	size_t depth = 0, i = *pos;
+	char stack[SCAN_DEPTH];
+	size_t sp = 0, i = *pos;
 
-	if (i >= len)
-		return -1;
-	if (p[i] != '{' && p[i] != '[' && p[i] != '"') {
-		while (i < len && strchr(",]} \t\r\n", p[i]) == NULL)
-			i++;
-		if (i == *pos)
+	for (;;) {
+		/* A value starts at i. */
+		skip_ws(p, len, &i);
+		if (i >= len)
 			return -1;
-		*pos = i;
-		return 0;
-	}
-	while (i < len) {
-		switch (p[i]) {
-		case '"':
+		if (p[i] == '{' || p[i] == '[') {
+			if (sp == SCAN_DEPTH)
+				return -1;
+			stack[sp++] = p[i++];
+			skip_ws(p, len, &i);
+			if (i < len &&
+			    p[i] == (stack[sp - 1] == '{' ? '}' : ']')) {
+				i++;
+				sp--;
+			} else {
+				if (stack[sp - 1] == '{' &&
+				    skip_key(p, len, &i) == -1)
+					return -1;
+				continue;
+			}
+		} else if (p[i] == '"') {
 			if (skip_string(p, len, &i) == -1)
 				return -1;
-			if (depth == 0) {
+		} else if (skip_scalar(p, len, &i) == -1)
+			return -1;
+		/* After a value: close containers, or go on after a comma. */
+		for (;;) {
+			if (sp == 0) {
 				*pos = i;
 				return 0;
 			}
-			continue;
-		case '{':
-		case '[':
-			depth++;
-			break;
-		case '}':
-		case ']':
-			if (depth == 0)
+			skip_ws(p, len, &i);
+			if (i >= len)
 				return -1;
-			if (--depth == 0) {
-				*pos = i + 1;
-				return 0;
+			if (p[i] == ',') {
+				i++;
+				if (stack[sp - 1] == '{' &&
+				    skip_key(p, len, &i) == -1)
+					return -1;
+				break;
 			}
-			break;
+			if (p[i] != (stack[sp - 1] == '{' ? '}' : ']'))
+				return -1;
+			i++;
+			sp--;
 		}
-		i++;
 	}
-	return -1;
 }
 
 /* Read a member name into key (cut to keylen - 1) and move past ':'. */
@@ -206,26 +292,31 @@ walk_object(const char *p, size_t len, size_t *pos,
 	if (*pos >= len || p[*pos] != '{')
 		return -1;
 	(*pos)++;
+	skip_ws(p, len, pos);
+	if (*pos < len && p[*pos] == '}') {
+		(*pos)++;
+		return 0;
+	}
 	for (;;) {
+		if (member_name(p, len, pos, key, sizeof(key)) == -1 ||
+		    cb(p, len, pos, key, arg) == -1)
+			return -1;
 		skip_ws(p, len, pos);
 		if (*pos < len && p[*pos] == '}') {
 			(*pos)++;
 			return 0;
 		}
-		if (member_name(p, len, pos, key, sizeof(key)) == -1 ||
-		    cb(p, len, pos, key, arg) == -1)
+		if (*pos >= len || p[*pos] != ',')
 			return -1;
+		(*pos)++;
 		skip_ws(p, len, pos);
-		if (*pos < len && p[*pos] == ',')
-			(*pos)++;
-		else if (*pos >= len || p[*pos] != '}')
-			return -1;
+		if (*pos < len && p[*pos] == '}')
+			return -1; /* a trailing comma */
 	}
 }
 
 static int
-table_member(const char *p, size_t len, size_t *pos, const char *key,
-	     void *arg)
+table_member(const char *p, size_t len, size_t *pos, const char *key, void *arg)
 {
 	struct la_scan *s = arg;
 	size_t start = *pos;
@@ -259,7 +350,8 @@ top_member(const char *p, size_t len, size_t *pos, const char *key, void *arg)
 	}
 	if (skip_value(p, len, pos) == -1)
 		return -1;
-	if (strcmp(key, "error") == 0) {
+	if (strcmp(key, "error") == 0 &&
+	    !(*pos - start == 4 && memcmp(p + start, "null", 4) == 0)) {
 		s->error_off = start;
 		s->error_len = *pos - start;
 	}
@@ -332,8 +424,7 @@ la_next_row(const char *p, size_t len, size_t *pos, size_t *off, size_t *rlen)
  * of TimeGenerated (-1 if absent). Returns 0 or -1 with *errstr.
  */
 int
-la_columns(json_t *columns, json_t **names, int *time_col,
-	   const char **errstr)
+la_columns(json_t *columns, json_t **names, int *time_col, const char **errstr)
 {
 	json_t *c, *name;
 	size_t i;
@@ -344,7 +435,8 @@ la_columns(json_t *columns, json_t **names, int *time_col,
 		return -1;
 	}
 	*names = json_array();
-	json_array_foreach(columns, i, c) {
+	json_array_foreach(columns, i, c)
+	{
 		name = json_object_get(c, "name");
 		if (!json_is_string(name)) {
 			*errstr = "a column has no name";
@@ -374,13 +466,14 @@ la_row_event(json_t *names, json_t *row, const char *tag, struct buf *out)
 	size_t i;
 	int rc = 0;
 
-	if (!json_is_array(row) || json_array_size(row) < json_array_size(names))
+	if (!json_is_array(row) ||
+	    json_array_size(row) < json_array_size(names))
 		return -1;
 	ev = json_object();
-	json_array_foreach(names, i, name)
-		json_object_set(ev, json_string_value(name),
-				json_array_get(row, i));
-	json_object_set_new(ev, "azure_tag", json_string("azure-log-analytics"));
+	json_array_foreach(names, i, name) json_object_set(
+	    ev, json_string_value(name), json_array_get(row, i));
+	json_object_set_new(ev, "azure_tag",
+			    json_string("azure-log-analytics"));
 	if (tag != NULL && *tag != '\0')
 		json_object_set_new(ev, "log_analytics_tag", json_string(tag));
 	rc = pyjson_dump(ev, out);
@@ -394,20 +487,21 @@ inner_message(json_t *e)
 {
 	const char *m = json_string_value(json_object_get(e, "message"));
 	json_t *in = json_object_get(e, "innererror"), *d;
+	const char *deeper = NULL;
 
-	if (json_is_object(in) && inner_message(in) != NULL)
-		return inner_message(in);
+	if (json_is_object(in))
+		deeper = inner_message(in);
 	d = json_array_get(json_object_get(e, "details"), 0);
-	if (json_is_object(d) && inner_message(d) != NULL)
-		return inner_message(d);
-	return m;
+	if (deeper == NULL && json_is_object(d))
+		deeper = inner_message(d);
+	return deeper != NULL ? deeper : m;
 }
 
 /*
  * An "error" object of a query response (top-level of a 200, or the body
  * of an error status). Fills msg with "Code: innermost message". Returns 1
  * for PartialError (rows were truncated), 0 for another error, -1 if it is
- * not an error object.
+ * not an error object with a code or a message (msg is then untouched).
  */
 int
 la_partial_error(const char *p, size_t len, char *msg, size_t msglen)
@@ -421,9 +515,9 @@ la_partial_error(const char *p, size_t len, char *msg, size_t msglen)
 		json_decref(e);
 		e = inner;
 	}
-	if (json_is_object(e)) {
-		code = json_string_value(json_object_get(e, "code"));
-		m = inner_message(e);
+	code = json_string_value(json_object_get(e, "code"));
+	m = json_is_object(e) ? inner_message(e) : NULL;
+	if (code != NULL || m != NULL) {
 		snprintf(msg, msglen, "%s: %s", code ? code : "(no code)",
 			 m ? m : "(no message)");
 		rc = code != NULL && strcmp(code, "PartialError") == 0;

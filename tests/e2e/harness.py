@@ -145,6 +145,7 @@ class PipelineTest(unittest.TestCase):
 
     page_size = 100
     events = {}
+    workspaces = {}
     mock_extra = {}  # more mock configuration keys
 
     def setUp(self):
@@ -161,6 +162,7 @@ class PipelineTest(unittest.TestCase):
             "tenants": {TENANT: {"clients": {CLIENT: {"secret_file": self.secret_file}}}},
             "page_size": self.page_size,
             "events": self.events,
+            "workspaces": self.workspaces,
             **self.mock_extra,
         })
         self.sink = DgramSink(os.path.join(self.home, "queue", "sockets", "queue"))
@@ -184,14 +186,25 @@ class PipelineTest(unittest.TestCase):
 
     def run_launcher(self, query="'auditLogs/signIns'", extra=(), auth=None,
                      offset="1d", debug="2", timeout=120):
-        argv = [LAUNCHER, "--graph", "--graph_auth_path", auth or self.auth,
+        argv = ["--graph", "--graph_auth_path", auth or self.auth,
                 "--graph_tenant_domain", TENANT, "--graph_query", query,
-                "--wazuh-home", self.home,
-                "--login-url", self.mock.url, "--graph-url", self.mock.url,
-                "-d", debug]
+                "--graph-url", self.mock.url]
         if offset is not None:
             argv += ["--graph_time_offset", offset]
-        argv += list(extra)
+        return self.launch(argv + list(extra), debug, timeout)
+
+    def run_la(self, query, workspace, extra=(), auth=None, offset="1d",
+               debug="2", timeout=120):
+        argv = ["--log_analytics", "--la_auth_path", auth or self.auth,
+                "--la_tenant_domain", TENANT, "--la_query", query,
+                "--workspace", workspace, "--la-url", self.mock.url]
+        if offset is not None:
+            argv += ["--la_time_offset", offset]
+        return self.launch(argv + list(extra), debug, timeout)
+
+    def launch(self, argv, debug, timeout):
+        argv = [LAUNCHER] + argv + ["--wazuh-home", self.home,
+                                    "--login-url", self.mock.url, "-d", debug]
         p = subprocess.run(argv, capture_output=True, timeout=timeout)
         self.last_stderr = p.stderr.decode(errors="replace")
         self.assertNotIn(self.secret, self.last_stderr)

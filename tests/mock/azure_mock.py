@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Mock of the Microsoft identity token endpoint and the Microsoft Graph
-audit-log API, for the tests of azure-logs.  Python 3 standard library only.
+"""Mock of the Microsoft identity token endpoint, the Microsoft Graph
+audit-log API and the Log Analytics query API, for the tests of azure-logs.
+Python 3 standard library only (plus kql.py, next to this file).
 
     python3 tests/mock/azure_mock.py --port 0 --port-file FILE
                                      [--config FILE.json] [--verbose]
@@ -16,11 +17,34 @@ Served endpoints
                                      signIns, directoryAudits, provisioning,
                                      security/alerts_v2, plus any path that
                                      events are loaded for.
+  POST /v1/workspaces/{ws}/query     Log Analytics query, JSON body
+                                     {"query": KQL, "timespan": optional}
+  GET  /v1/workspaces/{ws}/query?query=KQL&timespan=ISO
+                                     Needs a token for scope
+                                     https://api.loganalytics.io/.default.
+                                     The KQL subset is documented in kql.py.
+                                     200 {"tables":[{"name":"PrimaryResult",
+                                     "columns":[..],"rows":[..]}]} (+ a
+                                     PartialError "error" when truncated);
+                                     204 for an "empty" workspace; an empty
+                                     200 for a POST whose body is not JSON;
+                                     400 BadArgumentError (SyntaxError /
+                                     SemanticError / QueryValidationError /
+                                     InvalidTimespan), 401
+                                     AuthenticationFailed, 403
+                                     InsufficientAccessError ("forbidden"),
+                                     404 PathNotFoundError.
 
 Control API (no auth, JSON in and out; never recorded in the request log)
   POST /_mock/events        {"path": "auditLogs/signIns", "items": [...],
                              "time_field": optional}   append items
   POST /_mock/clear-events  {"path": optional}          drop events
+  POST /_mock/la-rows       {"workspace": W, "table": T, "rows": [[..]] or
+                             [{col: value}], "columns": [{"name","type"}]}
+                            append rows (creates the workspace/table;
+                            columns are required for a new table)
+  POST /_mock/la-clear      {"workspace": optional, "table": optional,
+                             "drop": false}  drop rows (or tables)
   POST /_mock/fail          {"match": "/v1.0/", "status": 429,
                              "retry_after": "1" | "<HTTP-date>" | null,
                              "retry_after_http_date": SECONDS_FROM_NOW,
@@ -31,7 +55,9 @@ Control API (no auth, JSON in and out; never recorded in the request log)
                             of the raw request target (path and query)
   POST /_mock/clear-fail    drop queued failures
   GET  /_mock/requests      [{method, path, query, status, has_auth,
-                              injected}, ...]
+                              injected}, ...]; Log Analytics entries also
+                             carry workspace, query_text, timespan, prefer,
+                             rows (count returned) and truncated
   POST /_mock/reset-log     clear the request log
   POST /_mock/expire-tokens revoke every token issued so far
   GET  /_mock/tokens        [{tenant, client_id, scope, expired}] (no values)
@@ -55,6 +81,16 @@ Config file keys (all optional):
   gzip            compress Graph 200 bodies if the client accepts gzip (true)
   throttle        {"limit": 5, "window": 10}: per client id, Graph requests
                   beyond limit in window seconds -> 429 with Retry-After
+  workspaces      {"<id>": {"tables": {"<Table>": {"columns": [{"name":
+                   "TimeGenerated", "type": "datetime"}, ...], "rows":
+                   [[...], ...]} | {"file": "PATH"} (a {"columns","rows"}
+                   document, e.g. gen_la.py output)}, "empty": false,
+                   "forbidden": false}}  (ids are case-insensitive; a table
+                   given here replaces the table of that name; flags given
+                   alone keep the tables)
+  la_row_limit    Log Analytics rows per result before truncation with a
+                  PartialError (500000); null = no limit
+  la_byte_limit   same on the size of the serialised rows (64000000)
 """
 
 import argparse
@@ -75,6 +111,9 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, unquote_plus
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kql  # noqa: E402
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 LA_SCOPE = "https://api.loganalytics.io/.default"
@@ -276,6 +315,71 @@ class Resource:
         return self.entries
 
 
+LA_ROW_LIMIT = 500000
+LA_BYTE_LIMIT = 64000000
+
+
+class LaTable:
+    """A Log Analytics table: columns [(name, type)] and rows (lists of
+    cells, kept exactly as given, except that a dynamic cell given as a
+    JSON object/array is stored as its JSON text, like the service sends
+    it)."""
+
+    def __init__(self, name, columns):
+        if not isinstance(columns, list) or not columns:
+            raise ValueError("table %s: columns must be a non-empty list"
+                             % name)
+        cols = []
+        for c in columns:
+            if (not isinstance(c, dict) or not isinstance(c.get("name"), str)
+                    or c.get("type") not in kql.TYPES):
+                raise ValueError("table %s: bad column %r (types: %s)"
+                                 % (name, c, ", ".join(kql.TYPES)))
+            cols.append((c["name"], c["type"]))
+        if len({c[0] for c in cols}) != len(cols):
+            raise ValueError("table %s: duplicate column names" % name)
+        self.name = name
+        self.columns = cols
+        self.rows = []
+        self.json_cache = {}        # id(row) -> serialised row
+
+    def same_columns(self, columns):
+        try:
+            return [(c["name"], c["type"]) for c in columns] == self.columns
+        except (TypeError, KeyError):
+            return False
+
+    def add(self, rows):
+        if not isinstance(rows, list):
+            raise ValueError("rows must be a list")
+        names = [c[0] for c in self.columns]
+        dyn = [i for i, c in enumerate(self.columns) if c[1] == "dynamic"]
+        out = []
+        for row in rows:
+            if isinstance(row, dict):
+                unknown = set(row) - set(names)
+                if unknown:
+                    raise ValueError("table %s: unknown columns %s"
+                                     % (self.name, sorted(unknown)))
+                row = [row.get(n) for n in names]
+            if not isinstance(row, list) or len(row) != len(names):
+                raise ValueError("table %s: a row must be a list of %d cells"
+                                 % (self.name, len(names)))
+            for i in dyn:
+                if row[i] is not None and not isinstance(row[i], str):
+                    row[i] = _jdump(row[i]).decode("utf-8")
+            out.append(row)
+        self.rows.extend(out)
+
+
+class Workspace:
+    def __init__(self, wid):
+        self.id = wid
+        self.tables = {}            # name (case-sensitive) -> LaTable
+        self.empty = False
+        self.forbidden = False
+
+
 def _read_secret(spec, base):
     if isinstance(spec, str):
         return [spec]
@@ -301,7 +405,7 @@ def _read_secret(spec, base):
 class State:
     OPTION_KEYS = ("token_ttl", "page_size", "old_tenant_error",
                    "empty_pages", "empty_last_page", "retention_days",
-                   "gzip", "throttle")
+                   "gzip", "throttle", "la_row_limit", "la_byte_limit")
 
     def __init__(self):
         self.lock = threading.RLock()
@@ -313,10 +417,13 @@ class State:
         self.failures = []
         self.log = []
         self.throttle_hits = collections.defaultdict(collections.deque)
+        self.workspaces = {}        # lower id -> Workspace
         self.opts = {"token_ttl": 3599, "page_size": 100,
                      "old_tenant_error": False, "empty_pages": False,
                      "empty_last_page": False, "retention_days": None,
-                     "gzip": True, "throttle": None}
+                     "gzip": True, "throttle": None,
+                     "la_row_limit": LA_ROW_LIMIT,
+                     "la_byte_limit": LA_BYTE_LIMIT}
         for name, field in DEFAULT_RESOURCES.items():
             self.resources[name.lower()] = Resource(name, field)
 
@@ -324,10 +431,18 @@ class State:
     def apply_config(self, cfg, base="."):
         if not isinstance(cfg, dict):
             raise ValueError("config must be a JSON object")
+        for key in ("la_row_limit", "la_byte_limit"):
+            if cfg.get(key) is not None and (
+                    isinstance(cfg[key], bool) or not isinstance(cfg[key], int)
+                    or cfg[key] < 0):
+                raise ValueError("%s must be a non-negative integer or null"
+                                 % key)
         with self.lock:
             for key in self.OPTION_KEYS:
                 if key in cfg:
                     self.opts[key] = cfg[key]
+            for wid, wcfg in (cfg.get("workspaces") or {}).items():
+                self.apply_workspace(wid, wcfg or {}, base)
             for path, field in (cfg.get("time_fields") or {}).items():
                 self.resource(path, create=True, time_field=field)
             for tenant, tcfg in (cfg.get("tenants") or {}).items():
@@ -342,6 +457,34 @@ class State:
                     with open(fpath, "r", encoding="utf-8") as f:
                         items = json.load(f)
                 self.resource(path, create=True).add(items)
+
+    def apply_workspace(self, wid, wcfg, base):
+        if not isinstance(wcfg, dict):
+            raise ValueError("workspace %s: not an object" % wid)
+        ws = self.workspace(wid, create=True)
+        for flag in ("empty", "forbidden"):
+            if flag in wcfg:
+                setattr(ws, flag, bool(wcfg[flag]))
+        for tname, spec in (wcfg.get("tables") or {}).items():
+            if isinstance(spec, dict) and "file" in spec:
+                fpath = spec["file"]
+                if not os.path.isabs(fpath):
+                    fpath = os.path.join(base, fpath)
+                with open(fpath, "r", encoding="utf-8") as f:
+                    loaded = json.load(f)
+                spec = dict(loaded, **{k: v for k, v in spec.items()
+                                       if k != "file"})
+            if not isinstance(spec, dict) or "columns" not in spec:
+                raise ValueError("table %s: needs columns" % tname)
+            table = LaTable(tname, spec["columns"])
+            table.add(spec.get("rows") or [])
+            ws.tables[tname] = table
+
+    def workspace(self, wid, create=False):
+        ws = self.workspaces.get(wid.lower())
+        if ws is None and create:
+            ws = self.workspaces[wid.lower()] = Workspace(wid)
+        return ws
 
     def resource(self, path, create=False, time_field=None):
         path = path.strip("/")
@@ -367,7 +510,7 @@ class State:
                                   "expires": time.monotonic() + ttl}
         return token, ttl
 
-    def check_token(self, token):
+    def check_token(self, token, scope=GRAPH_SCOPE):
         """Returns (info, None) or (None, message)."""
         with self.lock:
             info = self.tokens.get(token)
@@ -375,7 +518,7 @@ class State:
                 return None, "Invalid JWT token. Token format not valid."
             if info["revoked"] or time.monotonic() >= info["expires"]:
                 return None, "Access token has expired or is not yet valid."
-            if info["scope"] != GRAPH_SCOPE:
+            if info["scope"] != scope:
                 return None, ("Access token validation failure. "
                               "Invalid audience.")
             return info, None
@@ -455,6 +598,7 @@ class Response:
         self.headers += headers or []
         self.truncate = False
         self.drop = False
+        self.log = {}               # extra request-log fields
 
 
 def _jdump(obj):
@@ -769,6 +913,224 @@ def _graph_page(res, snap, offset, phase, top, select, crid):
         ("Vary", "Accept-Encoding")])
 
 
+# ---------------------------------------------------------- log analytics
+
+_LA_PATH = re.compile(r"^/v1/workspaces/([^/]+)/query/?$", re.I)
+
+LA_ERRORS = {
+    400: ("BadArgumentError", "The request had some invalid properties"),
+    401: ("AuthenticationFailed", "Authentication failed."),
+    403: ("InsufficientAccessError",
+          "The provided credentials have insufficient access to perform the "
+          "requested operation"),
+    404: ("PathNotFoundError", "The requested path does not exist"),
+    405: ("MethodNotAllowed", "The requested method is not allowed"),
+    429: ("ThrottledError",
+          "Your request was throttled. Please retry after some time."),
+    500: ("InternalServerError", "An internal server error occurred"),
+    502: ("BadGateway", "Bad gateway"),
+    503: ("ServiceUnavailableError",
+          "The service is temporarily unavailable"),
+    504: ("GatewayTimeout",
+          "The gateway did not receive a response in time"),
+}
+
+PARTIAL_MESSAGE = "There were some errors when processing your query."
+LIMIT_MESSAGES = {
+    "rows": "Query result set has exceeded the internal record count limit "
+            "500000 (E_QUERY_RESULT_SET_TOO_LARGE; see "
+            "https://aka.ms/kustoquerylimits)",
+    "bytes": "Query result set has exceeded the internal data size limit "
+             "64000000 (E_QUERY_RESULT_SET_TOO_LARGE; see "
+             "https://aka.ms/kustoquerylimits)",
+}
+
+
+def la_error(status, code=None, message=None, inner=None, headers=None):
+    """Log Analytics error envelope."""
+    dcode, dmsg = LA_ERRORS.get(status, ("UnknownError", "Unknown error"))
+    code, message = code or dcode, message or dmsg
+    corr = str(uuid.uuid4())
+    if inner is None:
+        inner = {"code": code, "message": message}
+    body = {"error": {"message": message, "code": code,
+                      "correlationId": corr, "innererror": inner}}
+    hdrs = [("x-ms-correlation-request-id", corr)]
+    if status == 401:
+        hdrs.append(("WWW-Authenticate",
+                     'Bearer authorization_uri="https://login.microsoftonline'
+                     '.com/common/oauth2/authorize", error="invalid_token", '
+                     'error_description="%s"' % inner["message"]))
+    return Response(status, body, headers=hdrs + (headers or []))
+
+
+def _ci_get(mapping, key):
+    for k, v in mapping.items():
+        if isinstance(k, str) and k.lower() == key:
+            return v
+    return None
+
+
+def la_request_fields(method, rawquery, headers, body):
+    """What the request asks for, without validation: {query_text,
+    timespan, prefer, json_ok}.  json_ok is False for a POST whose body is
+    not a JSON object."""
+    out = {"query_text": None, "timespan": None,
+           "prefer": headers.get("Prefer"), "json_ok": True}
+    if method == "POST":
+        ctype = (headers.get("Content-Type") or "").split(";")[0]
+        data = None
+        if ctype.strip().lower() == "application/json":
+            try:
+                data = json.loads(body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                data = None
+        if not isinstance(data, dict):
+            out["json_ok"] = False
+            return out
+        out["query_text"] = _ci_get(data, "query")
+        out["timespan"] = _ci_get(data, "timespan")
+    else:
+        for part in rawquery.split("&"):
+            k, _, v = part.partition("=")
+            k = unquote_plus(k).lower()
+            if k in ("query", "timespan") and out[
+                    "query_text" if k == "query" else "timespan"] is None:
+                out["query_text" if k == "query" else "timespan"] = \
+                    unquote_plus(v)
+    return out
+
+
+def handle_la(method, wid, rawquery, headers, body):
+    req = la_request_fields(method, rawquery, headers, body)
+    resp = _handle_la(method, wid, req, headers)
+    log = {"workspace": wid, "query_text": req["query_text"],
+           "timespan": req["timespan"], "prefer": req["prefer"],
+           "rows": 0, "truncated": False}
+    log.update(resp.log)
+    resp.log = log
+    return resp
+
+
+def _la_inner_error(exc):
+    if exc.kind == "SyntaxError":
+        return {"code": "SyntaxError", "message": exc.message,
+                "innererror": {"code": "SYN0002", "message": exc.message,
+                               "line": exc.line, "pos": exc.col,
+                               "token": exc.token}}
+    inner = {"code": "SemanticError", "message": exc.message}
+    if exc.pos is not None:
+        inner["innererror"] = {"code": "SEM0100", "message": exc.message,
+                               "line": exc.line, "pos": exc.col}
+    return inner
+
+
+def _handle_la(method, wid, req, headers):
+    if method not in ("GET", "POST"):
+        return la_error(405)
+    auth = headers.get("Authorization") or ""
+    scheme, _, token = auth.strip().partition(" ")
+    if not auth.strip():
+        return la_error(401, inner={
+            "code": "AuthorizationRequired",
+            "message": "The 'Authorization' header is missing."})
+    if scheme.lower() != "bearer" or not token.strip():
+        return la_error(401, inner={
+            "code": "InvalidAuthorizationHeader",
+            "message": "The 'Authorization' header is provided in an "
+                       "invalid format."})
+    info, msg = STATE.check_token(token.strip(), LA_SCOPE)
+    if info is None:
+        return la_error(401, inner={"code": "InvalidToken", "message": msg})
+    if not req["json_ok"]:
+        # The service answers a POST without a JSON body with an empty 200.
+        r = Response(200, b"", None)
+        return r
+    with STATE.lock:
+        ws = STATE.workspace(wid)
+        if ws is not None:
+            forbidden, empty = ws.forbidden, ws.empty
+            tables = {name: (t.columns, list(t.rows), t.json_cache)
+                      for name, t in ws.tables.items()}
+        row_limit = STATE.opts.get("la_row_limit")
+        byte_limit = STATE.opts.get("la_byte_limit")
+    if ws is None:
+        return la_error(404, message="The requested path does not exist",
+                        inner={"code": "WorkspaceNotFoundError",
+                               "message": "Workspace '%s' could not be found"
+                                          % wid})
+    if forbidden:
+        return la_error(403)
+    text = req["query_text"]
+    if not isinstance(text, str) or not text.strip():
+        return la_error(400, inner={
+            "code": "QueryValidationError",
+            "message": "The 'query' parameter is missing or empty."})
+    now = now_ticks()
+    span = None
+    if req["timespan"] is not None:
+        try:
+            span = kql.parse_timespan_param(req["timespan"], now)
+        except (ValueError, TypeError):
+            return la_error(400, inner={
+                "code": "InvalidTimespan",
+                "message": "Failed parsing the query timespan '%s'."
+                           % req["timespan"]})
+    try:
+        query = kql.parse(text, now)
+        if empty:
+            return Response(204, b"", None)
+        schema, rows = kql.execute(
+            query, lambda n: tables.get(n), span)
+    except kql.KqlError as exc:
+        return la_error(400, message="The request had some invalid "
+                        "properties", inner=_la_inner_error(exc))
+
+    # Truncation, on the result in its final order.
+    limit_hit = None
+    if row_limit is not None and len(rows) > row_limit:
+        rows = rows[:row_limit]
+        limit_hit = "rows"
+    # Stored rows returned unchanged reuse their cached serialisation
+    # (keyed by id(): the cache is replaced whenever rows are dropped).
+    src = tables.get(query.source[0])
+    cache = src[2] if src is not None else {}
+    parts, size = [], 0
+    for r in rows:
+        raw = cache.get(id(r))
+        if raw is None:
+            raw = _jdump(r)
+        size += len(raw) + (1 if parts else 0)
+        if byte_limit is not None and size > byte_limit:
+            limit_hit = "bytes"
+            break
+        parts.append(raw)
+    if src is not None and parts and len(cache) < 2000000:
+        stored = {id(r) for r in src[1]}
+        for r, raw in zip(rows, parts):
+            if id(r) in stored:
+                cache[id(r)] = raw
+    cols = _jdump([{"name": n, "type": t} for n, t in schema])
+    body = [b'{"tables":[{"name":"PrimaryResult","columns":', cols,
+            b',"rows":[', b",".join(parts), b"]}]"]
+    if limit_hit:
+        body += [b',"error":', _jdump({
+            "code": "PartialError", "message": PARTIAL_MESSAGE,
+            "details": [{
+                "code": "EngineError",
+                "message": "Something went wrong processing your query on "
+                           "the server.",
+                "innererror": {"code": "-2133196797",
+                               "message": LIMIT_MESSAGES[limit_hit],
+                               "severity": 2, "severityName": "Error"}}]})]
+    body.append(b"}")
+    resp = Response(200, b"".join(body), JSON_CT, [
+        ("x-ms-correlation-request-id", str(uuid.uuid4())),
+        ("Vary", "Accept-Encoding")])
+    resp.log = {"rows": len(parts), "truncated": bool(limit_hit)}
+    return resp
+
+
 # ---------------------------------------------------------------- control
 
 def handle_control(method, path, body):
@@ -807,6 +1169,47 @@ def handle_control(method, path, body):
                 res.add(items)
                 return Response(200, {"ok": True, "path": res.name,
                                       "count": len(res.entries)})
+        if name == "la-rows":
+            wid, tname = data.get("workspace"), data.get("table")
+            rows = data.get("rows") or []
+            if not isinstance(wid, str) or not wid or not isinstance(
+                    tname, str) or not tname or not isinstance(rows, list):
+                raise ValueError("need workspace, table and a list of rows")
+            with STATE.lock:
+                ws = STATE.workspace(wid, create=True)
+                table = ws.tables.get(tname)
+                cols = data.get("columns")
+                if table is None:
+                    if cols is None:
+                        raise ValueError("table %s is new: columns needed"
+                                         % tname)
+                    table = LaTable(tname, cols)
+                elif cols is not None and not table.same_columns(cols):
+                    raise ValueError("table %s exists with other columns"
+                                     % tname)
+                table.add(rows)
+                ws.tables[tname] = table
+                return Response(200, {"ok": True, "workspace": ws.id,
+                                      "table": tname,
+                                      "count": len(table.rows)})
+        if name == "la-clear":
+            wid, tname = data.get("workspace"), data.get("table")
+            drop = bool(data.get("drop"))
+            with STATE.lock:
+                for ws in list(STATE.workspaces.values()):
+                    if wid and ws.id.lower() != str(wid).lower():
+                        continue
+                    for tn in list(ws.tables):
+                        if tname and tn != tname:
+                            continue
+                        if drop:
+                            del ws.tables[tn]
+                        else:
+                            # A new list and cache: queries running on the
+                            # old snapshot keep theirs.
+                            ws.tables[tn].rows = []
+                            ws.tables[tn].json_cache = {}
+            return Response(200, {"ok": True})
         if name == "clear-events":
             with STATE.lock:
                 for res in STATE.resources.values():
@@ -858,6 +1261,7 @@ def injected_response(rule, target, normal):
     producing the response the request would have had (used by
     truncate)."""
     is_token = "/oauth2/" in target
+    is_la = target.startswith("/v1/")
     if rule["drop"]:
         r = Response(0)
         r.drop = True
@@ -884,7 +1288,9 @@ def injected_response(rule, target, normal):
         if isinstance(body, str):
             return Response(status, body.encode("utf-8"), headers=extra)
         return Response(status, body, headers=extra)
-    if is_token:
+    if is_la:
+        r = la_error(status)
+    elif is_token:
         err, code, desc = AAD_ERRORS.get(
             status, ("invalid_request", 9002313, "Invalid request."))
         r = aad_error(status, err, code, desc)
@@ -981,11 +1387,20 @@ class Handler(BaseHTTPRequestHandler):
         resp = injected_response(rule, target, normal) if rule else normal()
         if rule and rule["delay"] > 0:
             time.sleep(rule["delay"])
-        STATE.record({"method": method, "path": rawpath, "query": rawquery,
-                      "status": resp.status,
-                      "has_auth": self.headers.get("Authorization")
-                      is not None,
-                      "injected": rule is not None})
+        entry = {"method": method, "path": rawpath, "query": rawquery,
+                 "status": resp.status,
+                 "has_auth": self.headers.get("Authorization") is not None,
+                 "injected": rule is not None}
+        m = _LA_PATH.match(rawpath)
+        if m and not resp.log:          # injected: describe the request
+            req = la_request_fields(method, rawquery, self.headers, body)
+            resp.log = {"workspace": unquote(m.group(1)),
+                        "query_text": req["query_text"],
+                        "timespan": req["timespan"],
+                        "prefer": req["prefer"], "rows": 0,
+                        "truncated": False}
+        entry.update(resp.log)
+        STATE.record(entry)
         vlog("%s %s%s -> %s%s" % (method, rawpath,
                                   "?" + rawquery if rawquery else "",
                                   resp.status,
@@ -999,13 +1414,23 @@ class Handler(BaseHTTPRequestHandler):
                                 body)
         if rawpath.startswith("/v1.0/"):
             resp = handle_graph(method, rawpath, rawquery, self.headers)
-            if (resp.status == 200 and STATE.opts.get("gzip")
-                    and _accepts_gzip(self.headers.get("Accept-Encoding"))):
-                resp.body = gzip_mod.compress(resp.body, 6)
-                resp.headers.append(("Content-Encoding", "gzip"))
-            return resp
+            return self._maybe_gzip(resp)
+        m = _LA_PATH.match(rawpath)
+        if m:
+            resp = handle_la(method, unquote(m.group(1)), rawquery,
+                             self.headers, body)
+            return self._maybe_gzip(resp)
+        if rawpath.startswith("/v1/"):
+            return la_error(404)
         return graph_error(404, "NotFound", "Resource not found",
                            self.headers.get("client-request-id"))
+
+    def _maybe_gzip(self, resp):
+        if (resp.status == 200 and resp.body and STATE.opts.get("gzip")
+                and _accepts_gzip(self.headers.get("Accept-Encoding"))):
+            resp.body = gzip_mod.compress(resp.body, 6)
+            resp.headers.append(("Content-Encoding", "gzip"))
+        return resp
 
     def _send(self, resp, method):
         if resp.drop:
@@ -1047,7 +1472,8 @@ class Server(ThreadingHTTPServer):
 
 def main(argv=None):
     global VERBOSE
-    ap = argparse.ArgumentParser(description="Azure identity + Graph mock")
+    ap = argparse.ArgumentParser(
+        description="Azure identity + Graph + Log Analytics mock")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--config")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Self-test of tests/mock/azure_mock.py and gen_graph.py.
+"""Self-test of tests/mock/azure_mock.py (token endpoint, Microsoft Graph,
+Log Analytics with its KQL subset in kql.py), gen_graph.py and gen_la.py.
 
     python3 tests/mock/test_azure_mock.py [-v]
 
@@ -10,6 +11,7 @@ exit 0) at the end, and killed if anything goes wrong.
 
 import atexit
 import email.utils
+import gzip
 import http.client
 import json
 import os
@@ -29,11 +31,17 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_graph  # noqa: E402
+import gen_la  # noqa: E402
 
 GRAPH = "https://graph.microsoft.com/.default"
 LA = "https://api.loganalytics.io/.default"
 TENANT = "wazuh.example"
 CLIENT = "2f9c5c1e-0d7a-4b8e-9a55-3c1e6f0b7d21"
+WS = "7d3e9a52-1b4c-4f0e-8a6d-2c9b5e1f0a37"          # Log Analytics
+WS_EMPTY = "00000000-0000-0000-0000-0000000000e0"
+WS_FORBIDDEN = "00000000-0000-0000-0000-0000000000f0"
+SEC_EVENTS = gen_la.gen_rows("SecurityEvent", 300, "2024-06-01T00:00:00Z",
+                             "2024-06-01T06:00:00Z", seed=11)
 
 SRV = {}
 
@@ -55,8 +63,15 @@ def setUpModule():
     with open(sfile, "w") as f:
         f.write(secret + "\n")
     os.chmod(sfile, 0o600)
+    lafile = os.path.join(tmp, "security.json")
+    with open(lafile, "w", encoding="utf-8") as f:
+        json.dump(SEC_EVENTS, f, ensure_ascii=False)
     cfg = {"tenants": {TENANT: {"clients": {CLIENT: {"secret_file": sfile}}}},
-           "page_size": 100}
+           "page_size": 100,
+           "workspaces": {
+               WS: {"tables": {"SecurityEvent": {"file": "security.json"}}},
+               WS_EMPTY: {"empty": True},
+               WS_FORBIDDEN: {"forbidden": True}}}
     cfile = os.path.join(tmp, "config.json")
     with open(cfile, "w") as f:
         json.dump(cfg, f)
@@ -498,6 +513,507 @@ class GeneratorTests(unittest.TestCase):
         self.assertTrue(any("status" in x and x["status"] is None
                             for x in d))
         self.assertTrue(any(isinstance(x.get("status"), str) for x in d))
+
+
+# ---------------------------------------------------------- Log Analytics
+
+LA_TOKEN = {}
+
+
+def la_token():
+    if "tok" not in LA_TOKEN:
+        LA_TOKEN["tok"] = token(LA)
+    return LA_TOKEN["tok"]
+
+
+def la(query, ws=WS, method="POST", timespan=None, tok=None, headers=None,
+       raw=None):
+    """Returns (status, headers, parsed JSON or raw bytes)."""
+    h = {"Authorization": "Bearer " + (tok or la_token())}
+    if tok == "":
+        del h["Authorization"]
+    path = "/v1/workspaces/%s/query" % ws
+    body = None
+    if method == "POST":
+        h["Content-Type"] = "application/json"
+        obj = {"query": query}
+        if timespan is not None:
+            obj["timespan"] = timespan
+        body = raw if raw is not None else json.dumps(obj).encode()
+    else:
+        q = {"query": query}
+        if timespan is not None:
+            q["timespan"] = timespan
+        path += "?" + urllib.parse.urlencode(q)
+    h.update(headers or {})
+    st, hdrs, data = req(method, path, body, h)
+    try:
+        return st, hdrs, json.loads(data) if data else data
+    except ValueError:
+        return st, hdrs, data
+
+
+EV_COLUMNS = [{"name": "TimeGenerated", "type": "datetime"},
+              {"name": "Name", "type": "string"},
+              {"name": "N", "type": "long"},
+              {"name": "Flag", "type": "bool"},
+              {"name": "D", "type": "dynamic"},
+              {"name": "R", "type": "real"},
+              {"name": "G", "type": "guid"},
+              {"name": "S", "type": "timespan"},
+              {"name": "M", "type": "decimal"}]
+# Stored in this (unsorted) order; "a" and "b" share a timestamp to 100 ns.
+EV_ROWS = [
+    ["2024-06-01T10:00:00.0000001Z", "a alpha", 9223372036854775807, True,
+     '{"a":1,"b":[true,null]}', 0.1, "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+     "00:00:01.5000000", "12.3400"],
+    ["2024-06-01T10:00:00.0000001Z", "b 'quoted' \"x\"", 9007199254740993,
+     False, "[1,2]", 1e-05, None, None, None],
+    ["2024-06-01T10:00:00Z", "c José", -1, None, None, -0.0,
+     "00000000-0000-0000-0000-000000000001", "1.02:03:04.0050000", "-0.0001"],
+    ["2024-06-01T10:00:00.0000002Z", "d", None, True, "{}", 1.5e+16, None,
+     None, "0"],
+    ["2024-06-01T09:00:00.5Z", "e alphabet", 42, False, None, 47.6, None,
+     "-00:00:00.0000001", None],
+    ["2024-06-01T11:00:00.1234567Z", "", 0, True, '"s"', None, None, None,
+     None],
+]
+ASC = list("ecabdf")
+T1 = "2024-06-01T10:00:00.0000001Z"
+
+
+class LaAuthTests(unittest.TestCase):
+    def check_err(self, resp, status, code):
+        st, _, body = resp
+        self.assertEqual(st, status, body)
+        err = body["error"]
+        self.assertEqual(err["code"], code)
+        self.assertIsInstance(err["message"], str)
+        self.assertRegex(err["correlationId"], r"^[0-9a-f-]{36}$")
+        self.assertEqual(set(err["innererror"]) >= {"code", "message"}, True)
+        return err
+
+    def test_scope(self):
+        q = "SecurityEvent | take 1"
+        self.assertEqual(la(q)[0], 200)
+        self.check_err(la(q, tok=token(GRAPH)), 401, "AuthenticationFailed")
+        self.check_err(la(q, tok=""), 401, "AuthenticationFailed")
+        self.check_err(la(q, tok="nope"), 401, "AuthenticationFailed")
+        st, hdrs, _ = la(q, tok="nope")
+        self.assertIn("Bearer", hdrs["WWW-Authenticate"])
+
+    def test_403_404_204(self):
+        q = "SecurityEvent | take 1"
+        self.check_err(la(q, ws=WS_FORBIDDEN), 403, "InsufficientAccessError")
+        self.check_err(la(q, ws="11111111-2222-3333-4444-555555555555"),
+                       404, "PathNotFoundError")
+        st, _, body = req("GET", "/v1/workspaces/%s/nothing" % WS, None,
+                          {"Authorization": "Bearer " + la_token()})
+        self.assertEqual(st, 404)
+        self.assertEqual(json.loads(body)["error"]["code"],
+                         "PathNotFoundError")
+        for method in ("POST", "GET"):
+            st, hdrs, body = la(q, ws=WS_EMPTY, method=method)
+            self.assertEqual((st, body), (204, b""))
+        # The workspace id is case-insensitive.
+        self.assertEqual(la(q, ws=WS.upper())[0], 200)
+
+    def test_non_json_post(self):
+        st, _, body = la(None, raw=b"query=SecurityEvent")
+        self.assertEqual((st, body), (200, b""))
+        st, _, body = la(None, raw=b"query=SecurityEvent",
+                         headers={"Content-Type": "text/plain"})
+        self.assertEqual((st, body), (200, b""))
+        st, _, body = la(None, raw=b'{"query": "SecurityEvent"')
+        self.assertEqual((st, body), (200, b""))
+
+    def test_400(self):
+        for q in ("SecurityEvent | summarize count() by Computer",
+                  "SecurityEvent | where TimeGenerated >= "
+                  "datetime(2024-06-01T00:00:00.12345678Z)",
+                  "SecurityEvent | where (EventID == 4624",
+                  "SecurityEvent | where EventID === 1",
+                  "SecurityEvent | Where EventID == 1",
+                  "SecurityEvent | take"):
+            err = self.check_err(la(q), 400, "BadArgumentError")
+            inner = err["innererror"]
+            self.assertEqual(inner["code"], "SyntaxError", q)
+            self.assertRegex(inner["message"],
+                             r"^Query could not be parsed at '.*' on line "
+                             r"\[1,\d+\]$")
+        err = self.check_err(la("SecurityEvent | summarize count()"), 400,
+                             "BadArgumentError")
+        self.assertIn("'summarize' on line [1,17]",
+                      err["innererror"]["message"])
+        for q in ("NoSuchTable | take 1",
+                  "SecurityEvent | where NoColumn == 1",
+                  "SecurityEvent | where TimeGenerated > '2024-06-01'",
+                  "SecurityEvent | project NoColumn"):
+            err = self.check_err(la(q), 400, "BadArgumentError")
+            self.assertEqual(err["innererror"]["code"], "SemanticError", q)
+        self.check_err(la(""), 400, "BadArgumentError")
+        st, _, body = req("GET", "/v1/workspaces/%s/query" % WS, None,
+                          {"Authorization": "Bearer " + la_token()})
+        self.assertEqual(st, 400)
+        for ts in ("yesterday", "2024-06-01T00:00:00Z/PT", "P1D/P1D",
+                   "2024-06-02T00:00:00Z/2024-06-01T00:00:00Z"):
+            self.check_err(la("SecurityEvent", timespan=ts), 400,
+                           "BadArgumentError")
+
+
+class LaQueryTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        ctl("la-clear", {"workspace": WS, "table": "Ev", "drop": True})
+        ctl("la-rows", {"workspace": WS, "table": "Ev",
+                        "columns": EV_COLUMNS, "rows": EV_ROWS[:3]})
+        # Appending to an existing table, columns optional.
+        ctl("la-rows", {"workspace": WS, "table": "Ev",
+                        "rows": EV_ROWS[3:]})
+
+    def rows(self, query, **kw):
+        st, hdrs, body = la(query, **kw)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(hdrs["Content-Type"],
+                         "application/json; charset=utf-8")
+        self.assertEqual(list(body), ["tables"])
+        self.assertEqual(len(body["tables"]), 1)
+        self.assertEqual(body["tables"][0]["name"], "PrimaryResult")
+        return body["tables"][0]
+
+    def names(self, query, **kw):
+        t = self.rows(query, **kw)
+        i = [c["name"] for c in t["columns"]].index("Name")
+        return [r[i][0] if r[i] else "f" for r in t["rows"]]
+
+    def wazuh(self, f, extra=""):
+        return self.names("Ev | order by TimeGenerated asc | where %s %s"
+                          % (f, extra))
+
+    def test_post_get_verbatim(self):
+        post = self.rows("Ev | order by TimeGenerated asc")
+        get = self.rows("Ev | order by TimeGenerated asc", method="GET")
+        self.assertEqual(post, get)
+        self.assertEqual(post["columns"], EV_COLUMNS)
+        order = {r[1][0] if r[1] else "f": r for r in EV_ROWS}
+        self.assertEqual(post["rows"], [order[k] for k in ASC])
+        # Raw bytes: types and texts as stored (-0.0, 1e-05, big longs,
+        # dynamic as a JSON string, datetime digits untouched).
+        _, _, raw = req("POST", "/v1/workspaces/%s/query" % WS,
+                        json.dumps({"query": "Ev"}).encode(),
+                        {"Authorization": "Bearer " + la_token(),
+                         "Content-Type": "application/json"})
+        for piece in (b'9223372036854775807', b'9007199254740993',
+                      b'"{\\"a\\":1,\\"b\\":[true,null]}"', b'-0.0',
+                      b'1e-05', b'1.5e+16', b'"2024-06-01T09:00:00.5Z"',
+                      b'"2024-06-01T10:00:00Z"', b'"00:00:01.5000000"',
+                      b'"12.3400"', b'"[1,2]"', b'"\\"s\\""'):
+            self.assertIn(piece, raw)
+        self.assertEqual(json.loads(raw)["tables"][0]["rows"], EV_ROWS)
+
+    def test_wazuh_filters(self):
+        self.assertEqual(self.wazuh("TimeGenerated >= datetime(%s)" % T1),
+                         list("abdf"))
+        self.assertEqual(self.wazuh("TimeGenerated > datetime(%s)" % T1),
+                         list("df"))
+        self.assertEqual(self.wazuh(
+            "( TimeGenerated < datetime(2024-06-01T10:00:00Z) and "
+            "TimeGenerated >= datetime(2024-06-01T09:00:00Z)) or "
+            "( TimeGenerated > datetime(%s))" % T1), list("edf"))
+        # Wazuh's own 6-digit form, a trailing space, other spellings.
+        self.assertEqual(self.wazuh(
+            "TimeGenerated >= datetime(2024-06-01T10:00:00.000000Z) "),
+            list("cabdf"))
+        self.assertEqual(self.wazuh(
+            "TimeGenerated > datetime(2024-06-01 11:00:00.000000+01:00)"),
+            list("abdf"))
+        self.assertEqual(self.wazuh(
+            "TimeGenerated>datetime( 2024-06-01T10:00:00 )"), list("abdf"))
+        self.assertEqual(self.names(
+            "\n  Ev\n|order   by TimeGenerated  asc\n|\twhere TimeGenerated "
+            ">= datetime(\"2024-06-01T10:00:00.0000002Z\")  \n"),
+            list("df"))
+
+    def test_bounding_where(self):
+        bound = ("| where TimeGenerated >= datetime(2024-06-01T10:00:00Z) "
+                 "and TimeGenerated < datetime(2024-06-01T10:00:00.0000002Z)")
+        self.assertEqual(self.wazuh(
+            "TimeGenerated >= datetime(2024-06-01T09:00:00Z) ", bound),
+            list("cab"))
+        self.assertEqual(self.wazuh(
+            "TimeGenerated > datetime(2024-06-01T10:00:00Z) ",
+            "| where TimeGenerated < datetime(2024-06-01T11:00:00.1234567Z)"),
+            list("abd"))
+
+    def test_timespan(self):
+        q = "Ev | order by TimeGenerated asc"
+        for ts in ("2024-06-01T10:00:00Z/2024-06-01T11:00:00Z",
+                   "2024-06-01T10:00:00.0000000Z/PT1H",
+                   "PT1H/2024-06-01T11:00:00Z",
+                   "2024-06-01T10:00:00Z/PT59M59.9999999S",
+                   "2024-06-01T10:00:00Z/2024-06-01T11:00:00.1234567Z"):
+            for m in ("POST", "GET"):
+                self.assertEqual(self.names(q, timespan=ts, method=m),
+                                 list("cabd"), (ts, m))
+        now = time.time()
+
+        def iso(secs):
+            return time.strftime("%Y-%m-%dT%H:%M:%S.1234567Z",
+                                 time.gmtime(secs))
+        ctl("la-clear", {"workspace": WS, "table": "Recent", "drop": True})
+        ctl("la-rows", {"workspace": WS, "table": "Recent",
+                        "columns": EV_COLUMNS[:2],
+                        "rows": [[iso(now - 3600), "h"],
+                                 [iso(now - 2 * 86400), "d"],
+                                 [iso(now + 3600), "future"]]})
+        for ts, want in (("PT12H", ["h"]), ("P3D", ["d", "h"]),
+                         ("P1W", ["d", "h"]), ("P1DT1H", ["h"])):
+            self.assertEqual(self.names(
+                "Recent | order by TimeGenerated asc", timespan=ts),
+                want, ts)
+        self.assertEqual(len(self.rows("Recent")["rows"]), 3)
+
+    def test_user_query_subset(self):
+        n = self.names
+        self.assertEqual(n('Ev | where Name has "alpha" | order by '
+                           'TimeGenerated asc'), list("a"))
+        self.assertEqual(n("Ev | where Name contains 'ALPHA' | sort by "
+                           "TimeGenerated desc"), list("ae"))
+        self.assertEqual(n("Ev | where N > 100 and Flag == false"),
+                         list("b"))
+        self.assertEqual(n("Ev | where not(Flag) or isnull(Flag) | order by "
+                           "TimeGenerated asc"), list("ecb"))
+        self.assertEqual(n("Ev | where Flag | order by TimeGenerated asc "
+                           "| take 2"), list("ad"))
+        self.assertEqual(n("Ev | where isnotempty(D) | where R < 1 | order "
+                           "by TimeGenerated asc"), list("ab"))
+        self.assertEqual(n("Ev | where N != 42 | order by TimeGenerated asc "
+                           "| limit 10"), list("cabf"))
+        self.assertEqual(n("Ev | where G == '6f9619ff-8b86-d011-b42d-"
+                           "00c04fc964ff'"), list("a"))
+        self.assertEqual(n("Ev | where S < 0s or S > 1d | order by "
+                           "TimeGenerated asc"), list("ec"))
+        self.assertEqual(n("Ev | where M >= 0 | order by TimeGenerated asc"),
+                         list("ad"))
+        self.assertEqual(n("Ev | where Name in ('d', 'e alphabet') | order "
+                           "by TimeGenerated asc"), list("ed"))
+        self.assertEqual(n("Ev | where TimeGenerated > ago(1d)"), [])
+        self.assertEqual(len(n("Ev | where TimeGenerated > ago(36500d) and "
+                               "TimeGenerated < now(-1h)")), 6)
+        self.assertEqual(n("Ev | order by N desc | take 3"), list("abe"))
+        self.assertEqual(n("Ev | order by N asc"), list("dcfeba"))
+        self.assertEqual(n("Ev | sort by N asc nulls last | take 1"),
+                         list("c"))
+        self.assertEqual(n("Ev | top 2 by TimeGenerated"), list("fd"))
+        t = self.rows("Ev | where Name == 'd' | project Name, "
+                      "TimeGenerated | extend X = 1, Y = 'y', Z = "
+                      "datetime(2024-01-02T03:04:05.1200000Z), W = true, "
+                      "V = 2.5, U = TimeGenerated")
+        self.assertEqual([(c["name"], c["type"]) for c in t["columns"]],
+                         [("Name", "string"), ("TimeGenerated", "datetime"),
+                          ("X", "long"), ("Y", "string"), ("Z", "datetime"),
+                          ("W", "bool"), ("V", "real"), ("U", "datetime")])
+        self.assertEqual(t["rows"], [[
+            "d", "2024-06-01T10:00:00.0000002Z", 1, "y",
+            "2024-01-02T03:04:05.12Z", True, 2.5,
+            "2024-06-01T10:00:00.0000002Z"]])
+        t = self.rows("Ev | count")
+        self.assertEqual(t["rows"], [[6]])
+        t = self.rows("Ev | project-away D, R, G, S, M, N, Flag | "
+                      "order by TimeGenerated asc | take 1")
+        self.assertEqual(t["rows"], [["2024-06-01T09:00:00.5Z",
+                                      "e alphabet"]])
+
+    def test_truncation(self):
+        q = "Ev | order by TimeGenerated asc"
+        ctl("config", {"la_row_limit": 3})
+        ctl("reset-log")
+        try:
+            st, _, body = la(q)
+        finally:
+            ctl("config", {"la_row_limit": 500000})
+        self.assertEqual(st, 200)
+        self.assertEqual(list(body), ["tables", "error"])
+        self.assertEqual([r[1][0] for r in body["tables"][0]["rows"]],
+                         list("eca"))
+        self.assertEqual(body["error"], {
+            "code": "PartialError",
+            "message": "There were some errors when processing your query.",
+            "details": [{
+                "code": "EngineError",
+                "message": "Something went wrong processing your query on "
+                           "the server.",
+                "innererror": {
+                    "code": "-2133196797",
+                    "message": "Query result set has exceeded the internal "
+                               "record count limit 500000 (E_QUERY_RESULT_"
+                               "SET_TOO_LARGE; see https://aka.ms/"
+                               "kustoquerylimits)",
+                    "severity": 2, "severityName": "Error"}}]})
+        log = ctl("requests", method="GET")
+        self.assertEqual((log[-1]["rows"], log[-1]["truncated"]), (3, True))
+        # Exactly at the limit: not truncated.
+        ctl("config", {"la_row_limit": 6})
+        try:
+            st, _, body = la(q)
+        finally:
+            ctl("config", {"la_row_limit": 500000})
+        self.assertNotIn("error", body)
+        # Byte limit: the first two rows fit, the third does not.
+        full = la(q)[2]["tables"][0]["rows"]
+        size = len(json.dumps(full[:2], ensure_ascii=False,
+                              separators=(",", ":")).encode()) - 2
+        ctl("config", {"la_byte_limit": size})
+        try:
+            st, _, body = la(q)
+        finally:
+            ctl("config", {"la_byte_limit": 64000000})
+        self.assertEqual(body["tables"][0]["rows"], full[:2])
+        self.assertIn("internal data size limit 64000000",
+                      body["error"]["details"][0]["innererror"]["message"])
+
+    def test_generated_table(self):
+        t = self.rows("SecurityEvent | order by TimeGenerated asc")
+        cols = SEC_EVENTS["columns"]
+        self.assertEqual(t["columns"], cols)
+        tg = [c["name"] for c in cols].index("TimeGenerated")
+        want = sorted(SEC_EVENTS["rows"],
+                      key=lambda r: gen_graph.to_ticks(r[tg]))
+        self.assertEqual(t["rows"], want)
+        # Every row of a tied timestamp is kept by >=, none by >.
+        counts = {}
+        for r in want:
+            counts[r[tg]] = counts.get(r[tg], 0) + 1
+        tie = next(k for k, v in counts.items() if v > 1)
+        ge = self.rows("SecurityEvent | order by TimeGenerated asc | where "
+                       "TimeGenerated >= datetime(%s) " % tie)["rows"]
+        gt = self.rows("SecurityEvent | order by TimeGenerated asc | where "
+                       "TimeGenerated > datetime(%s) " % tie)["rows"]
+        self.assertEqual(len(ge) - len(gt), counts[tie])
+        self.assertEqual(ge[counts[tie]:], gt)
+
+    def test_gzip(self):
+        st, hdrs, body = req("POST", "/v1/workspaces/%s/query" % WS,
+                             json.dumps({"query": "Ev"}).encode(),
+                             {"Authorization": "Bearer " + la_token(),
+                              "Content-Type": "application/json",
+                              "Accept-Encoding": "gzip"})
+        self.assertEqual((st, hdrs["Content-Encoding"]), (200, "gzip"))
+        self.assertEqual(len(json.loads(gzip.decompress(body))["tables"][0][
+            "rows"]), 6)
+
+    def test_failure_injection(self):
+        ctl("clear-fail")
+        ctl("reset-log")
+        ctl("fail", {"match": "/v1/workspaces/", "status": 429,
+                     "retry_after": "2"})
+        st, hdrs, body = la("Ev | take 1", headers={"Prefer": "wait=600"})
+        self.assertEqual((st, hdrs["Retry-After"]), (429, "2"))
+        self.assertIn("correlationId", body["error"])
+        ctl("fail", {"match": "/v1/workspaces/", "status": 504})
+        st, _, body = la("Ev | take 1", method="GET", timespan="PT1H")
+        self.assertEqual((st, body["error"]["code"]), (504, "GatewayTimeout"))
+        self.assertEqual(la("Ev | take 1")[0], 200)
+        log = ctl("requests", method="GET")
+        self.assertEqual([(e["status"], e["injected"]) for e in log],
+                         [(429, True), (504, True), (200, False)])
+        self.assertEqual(log[0]["prefer"], "wait=600")
+        self.assertEqual(log[0]["query_text"], "Ev | take 1")
+        self.assertEqual(log[1]["timespan"], "PT1H")
+
+    def test_request_log(self):
+        ctl("reset-log")
+        tok = la_token()
+        la("Ev | where N > 0 ", timespan="P1D", headers={"Prefer": "wait=60"})
+        la("Ev | take 2", method="GET", timespan="2024-06-01T00:00:00Z/P1D")
+        la("Ev | take 2", tok="")
+        log = ctl("requests", method="GET")
+        keys = {"method", "path", "query_text", "timespan", "prefer",
+                "status", "rows", "truncated", "workspace"}
+        for e in log:
+            self.assertTrue(keys <= set(e), e)
+        self.assertEqual(
+            [(e["method"], e["query_text"], e["timespan"], e["prefer"],
+              e["status"], e["rows"], e["truncated"]) for e in log],
+            [("POST", "Ev | where N > 0 ", "P1D", "wait=60", 200, 0, False),
+             ("GET", "Ev | take 2", "2024-06-01T00:00:00Z/P1D", None, 200, 2,
+              False),
+             ("POST", "Ev | take 2", None, None, 401, 0, False)])
+        self.assertEqual(log[1]["path"], "/v1/workspaces/%s/query" % WS)
+        self.assertNotIn(tok, json.dumps(log))
+
+    def test_la_rows_errors(self):
+        for obj in ({"workspace": WS, "table": "New", "rows": [[1]]},
+                    {"workspace": WS, "table": "Ev", "rows": [[1, 2]]},
+                    {"workspace": WS, "table": "Ev", "rows": [],
+                     "columns": EV_COLUMNS[:2]},
+                    {"workspace": WS, "table": "X", "rows": [],
+                     "columns": [{"name": "A", "type": "varchar"}]}):
+            st, _, _ = req("POST", "/_mock/la-rows", json.dumps(obj).encode(),
+                           {"Content-Type": "application/json"})
+            self.assertEqual(st, 400, obj)
+        st, _, _ = req("POST", "/_mock/config",
+                       json.dumps({"la_row_limit": -1}).encode(),
+                       {"Content-Type": "application/json"})
+        self.assertEqual(st, 400)
+
+
+class LaGeneratorTests(unittest.TestCase):
+    def test_types_and_values(self):
+        for table in gen_la.TABLES:
+            d = gen_la.gen_rows(table, 400, "2024-06-01T00:00:00Z",
+                                "2024-06-01T01:00:00Z", seed=5)
+            self.assertEqual(d, gen_la.gen_rows(
+                table, 400, "2024-06-01T00:00:00Z", "2024-06-01T01:00:00Z",
+                seed=5))
+            types = [c["type"] for c in d["columns"]]
+            self.assertEqual(set(types), {
+                "datetime", "string", "long", "int", "real", "bool", "guid",
+                "timespan", "decimal", "dynamic"}, table)
+            tg = [c["name"] for c in d["columns"]].index("TimeGenerated")
+            stamps = [r[tg] for r in d["rows"]]
+            for s in stamps:
+                self.assertRegex(s, r"^2024-06-01T00:\d\d:\d\d\.\d{7}Z$")
+            self.assertLess(len(set(stamps)), len(stamps))     # ties
+            self.assertNotEqual(stamps, sorted(stamps))          # unordered
+            null_cols = set()
+            for r in d["rows"]:
+                self.assertEqual(len(r), len(types))
+                for v, t in zip(r, types):
+                    if v is None:
+                        null_cols.add(t)
+                        continue
+                    if t in ("long", "int"):
+                        self.assertIsInstance(v, int)
+                    elif t == "real":
+                        self.assertIsInstance(v, float)
+                    elif t == "bool":
+                        self.assertIsInstance(v, bool)
+                    else:
+                        self.assertIsInstance(v, str)
+                    if t == "dynamic":
+                        self.assertIsInstance(json.loads(v), (dict, list))
+            self.assertNotIn("string", null_cols)
+            self.assertGreaterEqual(len(null_cols), 5, table)
+            flat = [v for r in d["rows"] for v in r]
+            self.assertTrue(any(isinstance(v, int) and abs(v) > 2 ** 53
+                                for v in flat))
+        wide = gen_la.gen_rows("Wide", 50, "2024-06-01T00:00:00Z",
+                               "2024-06-01T01:00:00Z", seed=1)
+        self.assertEqual(len(wide["columns"]), 60)
+        avg = sum(len(json.dumps(r, ensure_ascii=False).encode())
+                  for r in wide["rows"]) / 50
+        self.assertTrue(1500 < avg < 3000, avg)
+
+    def test_cli(self):
+        out = subprocess.run(
+            [sys.executable, os.path.join(HERE, "gen_la.py"), "--table",
+             "SigninLogs", "--count", "3", "--start", "2024-06-01T00:00:00Z",
+             "--end", "2024-06-02T00:00:00Z", "--seed", "4"],
+            stdout=subprocess.PIPE, check=True).stdout
+        self.assertEqual(json.loads(out), gen_la.gen_rows(
+            "SigninLogs", 3, "2024-06-01T00:00:00Z", "2024-06-02T00:00:00Z",
+            4))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,204 @@
+"""End-to-end: scripts/azure-logs --log_analytics against the mock Log
+Analytics query API, with the real roles, azure.db and datagram socket."""
+
+import datetime
+import json
+import sys
+import unittest
+
+from harness import PipelineTest, iso, utcnow
+
+import gen_la  # tests/mock, on the path through harness
+
+H = datetime.timedelta(hours=1)
+QUERY = "SigninLogs"
+
+
+def rows(count, start, end, seed, table="SigninLogs"):
+    return gen_la.gen_rows(table, count, iso(start), iso(end), seed)
+
+
+def wazuh_event(columns, row, tag=None):
+    """What Wazuh's Python sends for a row (analytics.py + json.dumps)."""
+    event = {}
+    for c, cell in zip(columns, row):
+        event[c["name"]] = cell
+    event["azure_tag"] = "azure-log-analytics"
+    if tag:
+        event["log_analytics_tag"] = tag
+    return json.dumps(event).encode()
+
+
+def la_key(query, workspace):
+    import hashlib
+    return hashlib.md5(("query=%s|workspace=%s" % (query, workspace)).encode()).hexdigest()
+
+
+def tg(columns, row):
+    return row[[c["name"] for c in columns].index("TimeGenerated")]
+
+
+class Windows(PipelineTest):
+    def setUp(self):
+        now = utcnow()
+        self.inside = rows(300, now - 20 * H, now - datetime.timedelta(minutes=3), 1)
+        older = rows(40, now - 60 * H, now - 30 * H, 2)
+        self.cols = self.inside["columns"]
+        self.other = rows(25, now - 10 * H, now - 2 * H, 3)
+        self.workspaces = {
+            "ws-one": {"tables": {"SigninLogs": {
+                "columns": self.cols, "rows": self.inside["rows"] + older["rows"]}}},
+            "ws-two": {"tables": {"SigninLogs": self.other}},
+        }
+        super().setUp()
+
+    def expected(self, data, tag=None):
+        return sorted(wazuh_event(data["columns"], r, tag) for r in data["rows"])
+
+    def la_requests(self):
+        return [r for r in self.mock.requests() if r["path"].startswith("/v1/workspaces/")]
+
+    def test_window_then_nothing_then_new_once(self):
+        rc, got = self.run_la(QUERY, "ws-one", extra=["--la_tag", "sec"])
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)), self.expected(self.inside, "sec"))
+        key = la_key(QUERY, "ws-one")
+        row = self.row("log_analytics", key)
+        self.assertEqual(row[1], QUERY)
+        self.assertEqual(row[3], max(tg(self.cols, r) for r in self.inside["rows"]))
+        req = self.la_requests()[0]
+        self.assertEqual(req["method"], "POST")
+        self.assertIn("| order by TimeGenerated asc | where TimeGenerated >= datetime(",
+                      req["query_text"])
+        self.assertIn("/", req["timespan"])
+
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertEqual((rc, got), (0, []), self.last_stderr)
+        self.assertEqual(self.row("log_analytics", key), row)
+
+        now = utcnow()
+        new = rows(7, now - datetime.timedelta(seconds=90), now - datetime.timedelta(seconds=30), 9)
+        self.mock.control("la-rows", {"workspace": "ws-one", "table": "SigninLogs",
+                                      "rows": new["rows"]})
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)), self.expected(new))
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertEqual((rc, got), (0, []))
+
+    def test_same_query_two_workspaces(self):
+        rc, one = self.run_la(QUERY, "ws-one")
+        self.assertEqual(rc, 0, self.last_stderr)
+        rc, two = self.run_la(QUERY, "ws-two")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(one)), self.expected(self.inside))
+        self.assertEqual(sorted(self.payloads(two)), self.expected(self.other))
+        self.assertIsNotNone(self.row("log_analytics", la_key(QUERY, "ws-one")))
+        self.assertIsNotNone(self.row("log_analytics", la_key(QUERY, "ws-two")))
+
+    def test_truncated_result_split_until_complete(self):
+        self.mock.control("config", {"la_row_limit": 40})
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertEqual(rc, 0, self.last_stderr)
+        payloads = self.payloads(got)
+        self.assertEqual(len(payloads), len(set(payloads)), "a row was sent twice")
+        self.assertEqual(sorted(payloads), self.expected(self.inside))
+        reqs = self.la_requests()
+        self.assertTrue(any(r["truncated"] for r in reqs))
+        self.assertGreater(len(reqs), 300 // 40)
+        self.assertEqual(self.row("log_analytics", la_key(QUERY, "ws-one"))[3],
+                         max(tg(self.cols, r) for r in self.inside["rows"]))
+
+    def test_throttled_then_served(self):
+        self.mock.control("fail", {"match": "/v1/workspaces/", "status": 429,
+                                   "retry_after": "1", "count": 1})
+        rc, got = self.run_la(QUERY, "ws-one", extra=["--la-wait", "30"])
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(len(got), len(self.inside["rows"]))
+        self.assertEqual(self.la_requests()[-1]["prefer"], "wait=30")
+
+    def test_query_dropping_timegenerated(self):
+        # Wazuh's "| order by TimeGenerated" makes the service refuse it.
+        q = QUERY + " | project UserPrincipalName"
+        rc, got = self.run_la(q, "ws-one")
+        self.assertEqual(rc, 1)
+        self.assertRegex(self.last_stderr, r"ERROR: .*ws-one.*TimeGenerated")
+        self.assertEqual(got, [])
+        row = self.row("log_analytics", la_key(q, "ws-one"))
+        self.assertEqual(row[2], row[3])
+
+    def test_result_without_timegenerated(self):
+        body = {"tables": [{"name": "PrimaryResult",
+                            "columns": [{"name": "Computer", "type": "string"}],
+                            "rows": [["host1"], ["host2"]]}]}
+        self.mock.control("fail", {"match": "/v1/workspaces/", "status": 200,
+                                   "body": body, "count": 1})
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertEqual(rc, 1)
+        self.assertIn("No TimeGenerated field was found", self.last_stderr)
+        self.assertEqual(got, [])
+        row = self.row("log_analytics", la_key(QUERY, "ws-one"))
+        self.assertEqual(row[2], row[3])
+
+    def test_truncated_and_garbage_bodies(self):
+        for fail in ({"truncate": True, "status": 200, "count": 5},
+                     {"garbage": True, "status": 200, "count": 5}):
+            self.mock.control("clear-fail")
+            self.mock.control("fail", dict(match="/v1/workspaces/", **fail))
+            rc, got = self.run_la(QUERY, "ws-one")
+            self.assertEqual(rc, 1, fail)
+            self.assertEqual(got, [])
+            self.assertIn("ws-one", self.last_stderr)
+        row = self.row("log_analytics", la_key(QUERY, "ws-one"))
+        self.assertEqual(row[2], row[3])
+
+    def test_errors_name_the_workspace(self):
+        rc, got = self.run_la(QUERY, "no-such-ws")
+        self.assertEqual(rc, 1)
+        self.assertIn("no-such-ws", self.last_stderr)
+        self.assertIn("PathNotFoundError", self.last_stderr)
+        rc, got = self.run_la(QUERY + " | bogus operator", "ws-one")
+        self.assertEqual(rc, 1)
+        self.assertIn("BadArgumentError", self.last_stderr)
+
+    def test_failed_request_keeps_checkpoint(self):
+        self.mock.control("fail", {"match": "/v1/workspaces/", "status": 503, "count": 50})
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertNotEqual(rc, 0)
+        row = self.row("log_analytics", la_key(QUERY, "ws-one"))
+        self.assertEqual(row[2], row[3])
+        self.mock.control("clear-fail")
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)), self.expected(self.inside))
+
+
+class Special(PipelineTest):
+    workspaces = {"empty-ws": {"empty": True, "tables": {}},
+                  "closed-ws": {"forbidden": True, "tables": {}}}
+
+    def test_empty_workspace(self):
+        rc, got = self.run_la(QUERY, "empty-ws")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(got, [])
+        self.assertIn("empty-ws holds no data (HTTP 204)", self.last_stderr)
+
+    def test_forbidden_workspace(self):
+        rc, got = self.run_la(QUERY, "closed-ws")
+        self.assertEqual(rc, 1)
+        self.assertIn("closed-ws", self.last_stderr)
+        self.assertIn("InsufficientAccessError", self.last_stderr)
+
+    def test_every_column_type_as_wazuh_sends_it(self):
+        now = utcnow()
+        data = rows(60, now - 3 * H, now - H, 5, table="Wide")
+        self.mock.control("la-rows", {"workspace": "wide-ws", "table": "Wide",
+                                      "columns": data["columns"], "rows": data["rows"]})
+        rc, got = self.run_la("Wide", "wide-ws")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)),
+                         sorted(wazuh_event(data["columns"], r) for r in data["rows"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
