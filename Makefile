@@ -119,3 +119,8 @@ clean:
 
 .PHONY: all units check asan demo lint fmt fmt-check install clean
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Benchmarks print figures; they never pass or fail on time.
+bench: all
+	AZURE_LOGS_BINDIR=$(CURDIR)/$(BIN) python3 tests/bench/bench_la.py
+.PHONY: bench

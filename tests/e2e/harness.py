@@ -110,6 +110,8 @@ class DgramSink:
 class Mock:
     def __init__(self, workdir, config):
         self.port_file = os.path.join(workdir, "mock.port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
         cfg_file = os.path.join(workdir, "mock.json")
         with open(cfg_file, "w") as f:
             json.dump(config, f)

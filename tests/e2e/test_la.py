@@ -173,6 +173,30 @@ class Windows(PipelineTest):
         self.assertEqual(sorted(self.payloads(got)), self.expected(self.inside))
 
 
+class StandAlone(PipelineTest):
+    def setUp(self):
+        now = utcnow()
+        self.data = rows(30, now - 5 * H, now - H, 8)
+        self.workspaces = {"ws": {"tables": {"SigninLogs": self.data}}}
+        super().setUp()
+
+    def test_json_without_other_roles(self):
+        import os
+        import subprocess
+        from harness import TENANT
+        binary = os.path.join(os.environ.get("AZURE_LOGS_BINDIR", "bin"), "azure-la")
+        since = iso(utcnow() - 6 * H)
+        p = subprocess.run([binary, "--tenant", TENANT, "--workspace", "ws",
+                            "--query", QUERY, "--auth-file", self.auth,
+                            "--login-url", self.mock.url, "--la-url", self.mock.url,
+                            "--since", since, "--json"], capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = sorted(p.stdout.splitlines())
+        self.assertEqual(got, sorted(wazuh_event(self.data["columns"], r)
+                                     for r in self.data["rows"]))
+        self.assertFalse(os.path.exists(self.db))
+
+
 class Special(PipelineTest):
     workspaces = {"empty-ws": {"empty": True, "tables": {}},
                   "closed-ws": {"forbidden": True, "tables": {}}}
