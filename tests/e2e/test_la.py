@@ -109,6 +109,16 @@ class Windows(PipelineTest):
         self.assertEqual(self.row("log_analytics", la_key(QUERY, "ws-one"))[3],
                          max(tg(self.cols, r) for r in self.inside["rows"]))
 
+    def test_any_characters_and_length(self):
+        q = ("SigninLogs\n| where UserPrincipalName != \"José Müller's \\\"x\\\" $HOME | !\"\n"
+             "| where AppDisplayName != '%s'" % ("日本" + "x" * 20000))
+        rc, got = self.run_la(q.replace("!", "\\!"), "ws-one")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)), self.expected(self.inside))
+        sent = self.la_requests()[0]["query_text"]
+        self.assertTrue(sent.startswith(q + " | order by TimeGenerated asc | where "),
+                        sent[:200])
+
     def test_throttled_then_served(self):
         self.mock.control("fail", {"match": "/v1/workspaces/", "status": 429,
                                    "retry_after": "1", "count": 1})
