@@ -79,8 +79,35 @@ $(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)
 
 units: $(UNITS)
 
-check: all units
-	@tests/run-tests $(OBJ)/tests $(BIN)
+# Fuzz targets: built with the driver to replay their corpus in make check,
+# or with clang's libFuzzer by make fuzz (FUZZ_SECONDS per target).
+FUZZ_TARGETS = frame date la_scan auth
+FUZZ_BINS    = $(FUZZ_TARGETS:%=$(OBJ)/fuzz/fuzz_%)
+FUZZ_LINK    = $(OBJ)/fetchers/la_query.o $(OBJ)/fetchers/window.o $(LIBCOMMON)
+$(OBJ)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(FUZZ_LINK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ifetchers -o $@ $^ $(LDLIBS)
+
+fuzzers: $(FUZZ_BINS)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) OBJ=build/fuzz/obj BIN=build/fuzz/bin CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	    build/fuzz/obj/libcommon.a build/fuzz/obj/fetchers/la_query.o \
+	    build/fuzz/obj/fetchers/window.o
+	@for t in $(FUZZ_TARGETS); do \
+	    clang -O1 -g -fsanitize=fuzzer,address,undefined -Icommon -Ifetchers \
+	        $(PKG_CFLAGS) -D_GNU_SOURCE -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c \
+	        build/fuzz/obj/fetchers/la_query.o build/fuzz/obj/fetchers/window.o \
+	        build/fuzz/obj/libcommon.a $(LDLIBS) || exit 1; \
+	    mkdir -p build/fuzz/corpus/$$t; \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        build/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+check: all units fuzzers
+	@tests/run-tests $(OBJ)/tests $(BIN) $(OBJ)/fuzz
 
 asan:
 	$(MAKE) OBJ=build/asan/obj BIN=build/asan/bin \
@@ -97,7 +124,7 @@ lint:
 	    common fetchers statekeeper forwarder
 	clang-tidy --quiet $(COMMON_SRC) $(FETCH_SRC) $(GRAPH_SRC) $(LA_SRC) $(SK_SRC) $(FWD_SRC) -- $(ALL_CFLAGS)
 
-FMT_FILES = $(wildcard common/*.[ch] fetchers/*.[ch] statekeeper/*.[ch] forwarder/*.[ch] tests/unit/*.[ch])
+FMT_FILES = $(wildcard common/*.[ch] fetchers/*.[ch] statekeeper/*.[ch] forwarder/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 fmt:
 	clang-format -i $(FMT_FILES)
 
@@ -117,7 +144,7 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all units check asan demo lint fmt fmt-check install clean
+.PHONY: all units fuzzers fuzz check asan demo lint fmt fmt-check install clean
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # Benchmarks print figures; they never pass or fail on time.

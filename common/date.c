@@ -143,6 +143,10 @@ date_parse(const char *s, int64_t *ticks)
 		return -1;
 	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
 	    mi * 60 + sec - zone;
+	/* In UTC it must still be a year of four digits. */
+	if (t < days_from_civil(1, 1, 1) * 86400 ||
+	    t >= days_from_civil(10000, 1, 1) * 86400)
+		return -1;
 	*ticks = t * DATE_TICKS_PER_SEC + frac;
 	return 0;
 }

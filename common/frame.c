@@ -185,6 +185,79 @@ frame_field_ok(const msgpack_object *o, char c)
 	return false;
 }
 
+/* Big-endian unsigned of n bytes at p. */
+static uint64_t
+be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/*
+ * Check that the msgpack bytes of a frame are one flat array of at most
+ * FRAME_FIELDS_MAX scalars (strings, binaries, integers, booleans), each
+ * within the frame, before msgpack-c sees them: it allocates from the
+ * counts an array header declares, which a hostile peer chooses.
+ */
+static int
+frame_precheck(const uint8_t *p, size_t len)
+{
+	size_t pos = 1, n, i, hdr, body;
+	uint8_t c;
+
+	if (len == 0)
+		return -1;
+	c = p[0];
+	if (c >= 0x90 && c <= 0x9f)
+		n = c & 0x0f;
+	else if (c == 0xdc && len >= 3) {
+		n = (size_t)be(p + 1, 2);
+		pos = 3;
+	} else
+		return -1;
+	if (n > FRAME_FIELDS_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (pos >= len)
+			return -1;
+		c = p[pos];
+		hdr = 1;
+		body = 0;
+		if (c <= 0x7f || c >= 0xe0 || c == 0xc2 || c == 0xc3)
+			;
+		else if (c >= 0xa0 && c <= 0xbf)
+			body = c & 0x1f;
+		else if (c == 0xcc || c == 0xd0)
+			body = 1;
+		else if (c == 0xcd || c == 0xd1)
+			body = 2;
+		else if (c == 0xce || c == 0xd2)
+			body = 4;
+		else if (c == 0xcf || c == 0xd3)
+			body = 8;
+		else if (c == 0xd9 || c == 0xc4)
+			hdr = 2;
+		else if (c == 0xda || c == 0xc5)
+			hdr = 3;
+		else if (c == 0xdb || c == 0xc6)
+			hdr = 5;
+		else
+			return -1; /* nil, floats, containers, extensions */
+		if (hdr > 1) {
+			if (len - pos < hdr)
+				return -1;
+			body = (size_t)be(p + pos + 1, hdr - 1);
+		}
+		if (len - pos - hdr < body)
+			return -1;
+		pos += hdr + body;
+	}
+	return pos == len ? 0 : -1;
+}
+
 /*
  * Decode the next whole frame. Returns 1 with *f filled (free it with
  * frame_free), 0 if more bytes are needed, -1 on a protocol error of the
@@ -211,6 +284,10 @@ frame_next(struct frame_reader *fr, struct frame *f, const char **errstr)
 	if (avail - 4 < len)
 		return 0;
 	memset(f, 0, sizeof(*f));
+	if (frame_precheck(p + 4, len) == -1) {
+		*errstr = "frame is not one flat msgpack array of scalars";
+		return -1;
+	}
 	msgpack_unpacked_init(&f->u);
 	if (msgpack_unpack_next(&f->u, (const char *)p + 4, len, &off) !=
 		MSGPACK_UNPACK_SUCCESS ||

@@ -20,8 +20,9 @@
 
 #include "buf.h"
 
-#define FRAME_VERSION 1
-#define FRAME_MAX     (16u * 1024 * 1024)
+#define FRAME_VERSION	 1
+#define FRAME_MAX	 (16u * 1024 * 1024)
+#define FRAME_FIELDS_MAX 8 /* version, type and at most six fields */
 
 enum frame_type {
 	FRAME_HELLO = 1,  /* fetcher -> sk: service key query offset reparse */

@@ -29,7 +29,7 @@ log_level(void)
  * Write one line. The whole line goes out in a single write so lines of
  * concurrent roles sharing stderr never interleave.
  */
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vemit(const char *level, const char *fmt, va_list ap, int errnum)
 {
 	char line[2048], stamp[32];

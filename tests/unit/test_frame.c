@@ -744,7 +744,7 @@ test_not_an_array(void **state)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 0);
-	expect_bad_body(&sb, "not [version, type");
+	expect_bad_body(&sb, "flat msgpack array");
 	msgpack_sbuffer_clear(&sb);
 	msgpack_pack_array(&pk, 1);
 	msgpack_pack_int(&pk, 1);
@@ -756,6 +756,29 @@ test_not_an_array(void **state)
 	msgpack_pack_int(&pk, 6);
 	expect_bad_body(&sb, "not [version, type");
 	msgpack_sbuffer_destroy(&sb);
+}
+
+/* An array header declaring 4G elements (or a nested container) is refused
+ * before msgpack-c would allocate for it. */
+static void
+test_hostile_counts(void **state)
+{
+	static const uint8_t huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t nested[] = {0x93, 0x01, 0x06, 0x91, 0x05};
+	static const uint8_t str_overrun[] = {0x93, 0x01, 0x06, 0xdb,
+					      0xff, 0xff, 0xff, 0xff};
+	msgpack_sbuffer sb = {0};
+
+	(void)state;
+	sb.data = (char *)(uintptr_t)huge;
+	sb.size = sizeof(huge);
+	expect_bad_body(&sb, "flat msgpack array");
+	sb.data = (char *)(uintptr_t)nested;
+	sb.size = sizeof(nested);
+	expect_bad_body(&sb, "flat msgpack array");
+	sb.data = (char *)(uintptr_t)str_overrun;
+	sb.size = sizeof(str_overrun);
+	expect_bad_body(&sb, "flat msgpack array");
 }
 
 static void
@@ -891,7 +914,7 @@ test_wrong_field_type(void **state)
 	msgpack_pack_str_body(&pk, "q", 1);
 	msgpack_pack_double(&pk, 1.0);
 	msgpack_pack_true(&pk);
-	expect_bad_body(&sb, "field type");
+	expect_bad_body(&sb, "flat msgpack array");
 	/* CHECKPOINT min as nil */
 	msgpack_sbuffer_clear(&sb);
 	msgpack_pack_array(&pk, 4);
@@ -900,7 +923,7 @@ test_wrong_field_type(void **state)
 	msgpack_pack_nil(&pk);
 	msgpack_pack_str(&pk, 1);
 	msgpack_pack_str_body(&pk, "b", 1);
-	expect_bad_body(&sb, "field type");
+	expect_bad_body(&sb, "flat msgpack array");
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -967,6 +990,7 @@ main(void)
 	    cmocka_unit_test(test_garbage_msgpack),
 	    cmocka_unit_test(test_trailing_bytes_in_frame),
 	    cmocka_unit_test(test_not_an_array),
+	    cmocka_unit_test(test_hostile_counts),
 	    cmocka_unit_test(test_wrong_version),
 	    cmocka_unit_test(test_unknown_type),
 	    cmocka_unit_test(test_wrong_field_count),
