@@ -45,6 +45,26 @@ utf8_next(const unsigned char **pp)
 	return c;
 }
 
+/*
+ * After a NUL: is this the stand-in of a lone surrogate (see
+ * pyjson_fix_surrogates)? If so, consume it and set *sur.
+ */
+static int
+lone_standin(const unsigned char **pp, const unsigned char *end, unsigned *sur)
+{
+	const unsigned char *q = *pp;
+	unsigned c;
+
+	if (end - q < 4 || q[0] != 0xf4)
+		return 0;
+	c = utf8_next(&q);
+	if (c < PYJSON_LONE_BASE || c >= PYJSON_LONE_BASE + 0x800)
+		return 0;
+	*sur = 0xd800 + (c - PYJSON_LONE_BASE);
+	*pp = q;
+	return 1;
+}
+
 /* A string with ensure_ascii: everything outside ' '..'~' is escaped. */
 static int
 put_string(struct buf *b, const char *s, size_t n)
@@ -86,6 +106,10 @@ put_string(struct buf *b, const char *s, size_t n)
 			continue;
 		}
 		c = utf8_next(&p);
+		if (c == 0 && lone_standin(&p, end, &c)) {
+			rc |= put_u16(b, c);
+			continue;
+		}
 		if (c > 0xffff) {
 			c -= 0x10000;
 			rc |= put_u16(b, 0xd800 | (c >> 10));
@@ -191,6 +215,105 @@ pyjson_real(double x, struct buf *b)
 	if (buf_append(b, digs, decpt) == -1 || buf_append(b, ".", 1) == -1)
 		return -1;
 	return buf_append(b, digs + decpt, nd - decpt);
+}
+
+static int
+hex4(const char *p, unsigned *v)
+{
+	unsigned i, d;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			d = (unsigned)(p[i] - '0');
+		else if ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f')
+			d = (unsigned)((p[i] | 0x20) - 'a' + 10);
+		else
+			return -1;
+		*v = *v << 4 | d;
+	}
+	return 0;
+}
+
+/* The escape at p (len bytes left) is "\uXXXX": its value, else -1. */
+static long
+escape_u(const char *p, size_t len)
+{
+	unsigned v;
+
+	if (len < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &v) == -1)
+		return -1;
+	return (long)v;
+}
+
+/*
+ * Rewrite each lone surrogate escape of a JSON text as its stand-in: a NUL
+ * then the code point PYJSON_LONE_BASE + offset, which jansson accepts and
+ * pyjson_dump() turns back into the original escape. Returns 0
+ * when the text has none (out untouched), 1 when out holds the rewritten
+ * text, -1 when out is full.
+ */
+int
+pyjson_fix_surrogates(const char *p, size_t len, struct buf *out)
+{
+	size_t i, done = 0;
+	long v, w;
+	unsigned cp;
+	char esc[19];
+	int changed = 0;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != '\\')
+			continue;
+		if ((v = escape_u(p + i, len - i)) < 0xd800 || v > 0xdfff) {
+			i++; /* any other escape: skip its second byte */
+			continue;
+		}
+		w = escape_u(p + i + 6, len - i - 6);
+		if (v <= 0xdbff && w >= 0xdc00 && w <= 0xdfff) {
+			i += 11; /* a proper pair */
+			continue;
+		}
+		cp = PYJSON_LONE_BASE + (unsigned)(v - 0xd800) - 0x10000;
+		snprintf(esc, sizeof(esc), "\\u0000\\u%04x\\u%04x",
+			 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+		if (!changed)
+			buf_reset(out);
+		if (buf_append(out, p + done, i - done) == -1 ||
+		    buf_append(out, esc, 18) == -1)
+			return -1;
+		changed = 1;
+		i += 5;
+		done = i + 1;
+	}
+	if (!changed)
+		return 0;
+	return buf_append(out, p + done, len - done) == -1 ? -1 : 1;
+}
+
+/*
+ * Parse JSON text as Python's json.loads() would accept it: NUL in strings
+ * and lone surrogates included. Returns a new reference, or NULL with err.
+ */
+json_t *
+pyjson_load(const char *p, size_t len, json_error_t *err)
+{
+	struct buf fixed;
+	json_t *j = NULL;
+
+	buf_init(&fixed, len * 2 + 64);
+	switch (pyjson_fix_surrogates(p, len, &fixed)) {
+	case 0:
+		j = json_loadb(p, len, JSON_ALLOW_NUL, err);
+		break;
+	case 1:
+		j = json_loadb(fixed.data, fixed.len, JSON_ALLOW_NUL, err);
+		break;
+	default:
+		snprintf(err->text, sizeof(err->text), "too large");
+	}
+	buf_free(&fixed);
+	return j;
 }
 
 /*

@@ -32,6 +32,7 @@ struct http_resp {
 	long status;
 	struct buf body;
 	double retry_after; /* seconds; < 0 when the header was absent */
+	int too_big;	    /* the body passed HTTP_BODY_MAX: not retried */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -45,6 +46,8 @@ int http_request(struct http *, const char *url, const char *body,
 int http_request_retry(struct http *, const char *url, const char *json,
 		       size_t jsonlen, struct http_resp *);
 void http_resp_free(struct http_resp *);
+double http_retry_wait(const struct http_resp *, int attempt);
+void sleep_seconds(double);
 char *url_encode_path(const char *);
 double http_parse_retry_after(const char *, int64_t now);
 

@@ -7,6 +7,9 @@
  * Descriptors (docs/internals.md): 0 from the statekeeper, 1 to it. With
  * --since/--json the fetcher runs alone and prints one payload per line.
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +21,8 @@
 
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
+
+#include <jansson.h>
 
 #include "date.h"
 #include "fetch.h"
@@ -44,6 +49,18 @@ enum {
 	O_JSON,
 	O_WAIT
 };
+
+/* The process holds a client secret and tokens: no core file, no ptrace by
+ * other processes of the same user. */
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = {0, 0};
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("cannot disable core dumps");
+}
 
 static void
 strip_slash(const char **url)
@@ -166,6 +183,15 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	strip_slash(&o->api_url);
 }
 
+static int
+utf8_check(const char *s, size_t n)
+{
+	json_t *j = json_stringn(s, n);
+
+	json_decref(j);
+	return j != NULL ? 0 : -1;
+}
+
 /* The checks Wazuh makes, with its messages and exit status 1. */
 static void
 check_opts(const struct fetcher_ops *ops, struct fopts *o)
@@ -180,6 +206,8 @@ check_opts(const struct fetcher_ops *ops, struct fopts *o)
 		       ops->service);
 	if (o->query == NULL || *o->query == '\0')
 		fatalx("%s: No query has been provided.", ops->service);
+	if (o->tag != NULL && utf8_check(o->tag, strlen(o->tag)) == -1)
+		fatalx("%s: the tag is not valid UTF-8", ops->service);
 	if (ops->la && (o->workspace == NULL || *o->workspace == '\0'))
 		fatalx("%s: No workspace has been provided.", ops->service);
 	if (o->offset != NULL && *o->offset != '\0' &&
@@ -354,6 +382,7 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 
 	memset(&f, 0, sizeof(f));
 	f.ops = ops;
+	no_core_dumps();
 	signal(SIGPIPE, SIG_IGN);
 	parse_opts(argc, argv, ops, &f.o);
 	log_init(ops->prog, f.o.debug);
@@ -368,6 +397,8 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 		fatalx("curl_global_init failed");
 	http_init(&f.http, ops->service);
 	f.http.prefer_wait = f.o.wait;
+	if (ops->la) /* the service may run a query this long, then answer */
+		f.http.timeout = (f.o.wait > 0 ? f.o.wait : 180) + 60;
 	log_info("%s: Getting authentication token.", ops->service);
 	refresh_token(&f);
 

@@ -4,8 +4,10 @@
  * @odata.nextLink verbatim page after page and writes one event per item,
  * with the payload Wazuh's Python sends.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -126,7 +128,7 @@ fetch_page(struct fetcher *f, const char *url)
 		log_graph_error(url, &r);
 		goto out;
 	}
-	page = json_loadb(r.body.data, r.body.len, JSON_ALLOW_NUL, &jerr);
+	page = pyjson_load(r.body.data, r.body.len, &jerr);
 	values = page ? json_object_get(page, "value") : NULL;
 	if (page == NULL || !json_is_array(values)) {
 		log_errorx("Graph: the response for %s is not a Graph page "
@@ -188,6 +190,23 @@ first_url(struct fetcher *f, struct buf *url)
 	buf_free(&filter);
 }
 
+/*
+ * Is url on the same scheme, host and port as base? The bearer token goes
+ * with every request: a nextLink must not take it elsewhere.
+ */
+static int
+same_origin(const char *url, const char *base)
+{
+	const char *sep = strstr(base, "://");
+	size_t n;
+
+	if (sep == NULL)
+		return 0;
+	n = (size_t)(strchr(sep + 3, '/') ? strchr(sep + 3, '/') - base
+					  : (ptrdiff_t)strlen(base));
+	return strncasecmp(url, base, n) == 0 && url[n] == '/';
+}
+
 static void
 graph_run(struct fetcher *f)
 {
@@ -200,6 +219,15 @@ graph_run(struct fetcher *f)
 	log_info("Graph: The URL is \"%s\"", url.data);
 	log_info("Graph: Pagination starts");
 	while ((next = fetch_page(f, url.data)) != NULL) {
+		if (!same_origin(next, f->o.api_url)) {
+			log_errorx(
+			    "Graph: @odata.nextLink %s is not on %s: not "
+			    "followed",
+			    next, f->o.api_url);
+			f->failed = 1;
+			free(next);
+			break;
+		}
 		log_info("Graph: Requesting data from next page");
 		buf_reset(&url);
 		if (buf_puts(&url, next) == -1)

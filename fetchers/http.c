@@ -180,6 +180,7 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	http_resp_free(r);
 	buf_init(&r->body, HTTP_BODY_MAX);
 	r->status = 0;
+	r->too_big = 0;
 	r->retry_after = -1;
 	r->curl_err[0] = '\0';
 	curl_easy_reset(c);
@@ -209,10 +210,11 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	rc = curl_easy_perform(c);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	http_free_headers(hdrs);
-	if (rc == CURLE_WRITE_ERROR && r->body.len >= HTTP_BODY_MAX - 65536)
+	if (rc == CURLE_WRITE_ERROR && r->body.len >= HTTP_BODY_MAX - 65536) {
+		r->too_big = 1;
 		snprintf(r->curl_err, sizeof(r->curl_err),
 			 "response body larger than %zu bytes", HTTP_BODY_MAX);
-	else if (rc != CURLE_OK && r->curl_err[0] == '\0')
+	} else if (rc != CURLE_OK && r->curl_err[0] == '\0')
 		strlcpy(r->curl_err, curl_easy_strerror(rc),
 			sizeof(r->curl_err));
 	if (rc != CURLE_OK)
@@ -225,7 +227,7 @@ static int
 http_retryable(const struct http_resp *r, int ok)
 {
 	if (!ok)
-		return 1; /* timeouts, resets, truncated bodies */
+		return !r->too_big; /* timeouts, resets, truncated bodies */
 	return r->status == 429 || r->status >= 500;
 }
 
@@ -238,7 +240,15 @@ http_backoff(int attempt)
 	return cap / 2 + (double)arc4random_uniform(1000) / 1000.0 * cap / 2;
 }
 
-static void
+/* How long to wait before another attempt: Retry-After, or backoff. */
+double
+http_retry_wait(const struct http_resp *r, int attempt)
+{
+	return r->retry_after >= 0 ? fmin(r->retry_after, RETRY_AFTER_MAX)
+				   : http_backoff(attempt);
+}
+
+void
 sleep_seconds(double s)
 {
 	struct timespec ts;
@@ -267,9 +277,7 @@ http_request_retry(struct http *h, const char *url, const char *json,
 				  json ? HTTP_JSON : HTTP_GET, r) == 0;
 		if (!http_retryable(r, ok) || attempt >= h->max_attempts)
 			break;
-		wait = r->retry_after >= 0
-			   ? fmin(r->retry_after, RETRY_AFTER_MAX)
-			   : http_backoff(attempt);
+		wait = http_retry_wait(r, attempt);
 		if (ok)
 			log_warnx("%s: HTTP %ld, retrying in %.1f s (attempt "
 				  "%d of %d)",

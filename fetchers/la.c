@@ -15,6 +15,7 @@
 #include "date.h"
 #include "fetch.h"
 #include "log.h"
+#include "pyjson.h"
 #include "util.h"
 
 static const char usage[] =
@@ -87,7 +88,7 @@ emit_rows(struct la *la, const char *body, const struct la_scan *s)
 		goto out;
 	}
 	while ((n = la_next_row(rows, s->rows_len, &pos, &off, &len)) == 1) {
-		row = json_loadb(rows + off, len, JSON_ALLOW_NUL, &jerr);
+		row = pyjson_load(rows + off, len, &jerr);
 		if (row == NULL) {
 			log_errorx("Log Analytics: workspace %s: a row is not "
 				   "JSON: %s",
@@ -125,6 +126,41 @@ log_la_error(const struct la *la, struct http_resp *r)
 		   la->f->o.workspace, r->status, msg);
 }
 
+static int query_part(struct la *, int64_t, int64_t);
+
+/*
+ * The answer for [start, end) was truncated or too large (why): ask for
+ * each half, oldest first. r is freed first, so memory stays bounded by
+ * one answer. Returns as query_part() does.
+ */
+static int
+split_part(struct la *la, struct http_resp *r, int64_t start, int64_t end,
+	   const char *why)
+{
+	const char *ws = la->f->o.workspace;
+	char span[2 * DATE_STRLEN], s[DATE_STRLEN], e[DATE_STRLEN];
+	int64_t mid = start + (end - start) / 2;
+
+	date_format_iso(start, s);
+	date_format_iso(end, e);
+	snprintf(span, sizeof(span), "%s/%s", s, e);
+	if (end - start <= 1) {
+		log_errorx(
+		    "Log Analytics: workspace %s: the rows of the single "
+		    "instant %s exceed the service's limits (%s); "
+		    "narrow the query",
+		    ws, span, why);
+		return -1;
+	}
+	log_info("Log Analytics: workspace %s: result truncated (%s); "
+		 "splitting %s in two",
+		 ws, why, span);
+	http_resp_free(r);
+	return query_part(la, start, mid) == 0 && query_part(la, mid, end) == 0
+		   ? 0
+		   : -1;
+}
+
 /*
  * Ask for the rows of [start, end). A truncated answer splits the part in
  * two halves, oldest first. Returns 0 when every row of the part was
@@ -141,7 +177,6 @@ query_part(struct la *la, int64_t start, int64_t end)
 	json_t *req;
 	char *body = NULL, msg[1024];
 	int rc = -1, partial;
-	int64_t mid;
 
 	buf_init(&q, 4 * 1024 * 1024);
 	buf_init(&ts, 128);
@@ -157,8 +192,12 @@ query_part(struct la *la, int64_t start, int64_t end)
 	log_debug("Log Analytics: POST %s timespan %s query: %s", la->url,
 		  ts.data, q.data);
 	if (fetcher_request(f, la->url, body, strlen(body), &r) == -1) {
-		log_errorx("Log Analytics: workspace %s: request failed: %s",
-			   f->o.workspace, r.curl_err);
+		if (r.too_big) /* complete perhaps, but too large to hold */
+			rc = split_part(la, &r, start, end, r.curl_err);
+		else
+			log_errorx("Log Analytics: workspace %s: request "
+				   "failed: %s",
+				   f->o.workspace, r.curl_err);
 		goto out;
 	}
 	if (r.status == 204) {
@@ -195,23 +234,7 @@ query_part(struct la *la, int64_t start, int64_t end)
 				   f->o.workspace, msg);
 			goto out;
 		}
-		if (end - start <= 1) {
-			log_errorx(
-			    "Log Analytics: workspace %s: the rows of the "
-			    "single instant %s exceed the service's "
-			    "limits (%s); narrow the query",
-			    f->o.workspace, ts.data, msg);
-			goto out;
-		}
-		mid = start + (end - start) / 2;
-		log_info("Log Analytics: workspace %s: result truncated (%s); "
-			 "splitting %s in two",
-			 f->o.workspace, msg, ts.data);
-		http_resp_free(&r);
-		rc = query_part(la, start, mid) == 0 &&
-			     query_part(la, mid, end) == 0
-			 ? 0
-			 : -1;
+		rc = split_part(la, &r, start, end, msg);
 		goto out;
 	}
 	rc = emit_rows(la, r.body.data, &s);

@@ -118,10 +118,12 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 				 &r) == 0 &&
 		    r.status != 429 && r.status < 500)
 			break;
-		if (attempt < h->max_attempts)
+		if (attempt < h->max_attempts) {
 			log_warnx("%s: token request failed (%s), retrying",
 				  h->service,
 				  r.status ? "server busy" : r.curl_err);
+			sleep_seconds(http_retry_wait(&r, attempt));
+		}
 	}
 	if (r.status == 0) {
 		snprintf(err, errlen,

@@ -8,6 +8,7 @@
  * file instead (one per line), for debugging and the demo.
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -38,7 +39,7 @@ struct fwd {
 	int fd;	       /* connected socket, or the output file */
 	int wait_secs; /* how long Wazuh may be down */
 	struct buf dgram;
-	int64_t sent, oversize;
+	int64_t sent;
 };
 
 static void __attribute__((noreturn)) usage(int status)
@@ -71,6 +72,7 @@ sleep_ms(long ms)
 static int
 try_connect(struct fwd *w)
 {
+	struct timeval tv = {1, 0};
 	struct sockaddr_un sun;
 	int fd;
 
@@ -81,6 +83,10 @@ try_connect(struct fwd *w)
 		fatalx("socket path too long: %s", w->socket_path);
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket");
+	/* A send blocked on a full queue returns after 1 s, so a stalled
+	 * analysisd is noticed (see send_event). */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		fatal("setsockopt SO_SNDTIMEO");
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		close(fd);
 		return -1;
@@ -129,14 +135,10 @@ send_event(struct fwd *w, const char *body, size_t len)
 	if (buf_append(&w->dgram, WAZUH_HEADER, strlen(WAZUH_HEADER)) == -1 ||
 	    buf_append(&w->dgram, body, len) == -1)
 		fatalx("event too large");
-	if (w->dgram.len > WAZUH_MAX_EVENT) {
-		log_warnx(
-		    "WARNING: Event size exceeds the maximum allowed limit "
-		    "of %d bytes (%zu bytes): skipped",
-		    WAZUH_MAX_EVENT, w->dgram.len);
-		w->oversize++;
-		return;
-	}
+	if (w->dgram.len > WAZUH_MAX_EVENT) /* azure-statekeeper diverts them */
+		fatalx("protocol error from the statekeeper: an event of %zu "
+		       "bytes is over Wazuh's limit",
+		       w->dgram.len);
 	if (w->output) {
 		if (buf_append(&w->dgram, "\n", 1) == -1 ||
 		    write_all(w->fd, w->dgram.data, w->dgram.len) == -1)
@@ -153,7 +155,9 @@ send_event(struct fwd *w, const char *body, size_t len)
 			fatal("ERROR: Error sending message to wazuh (gave up "
 			      "after %d s)",
 			      w->wait_secs);
-		if (errno == ENOBUFS || errno == EAGAIN) {
+		if (errno == ENOBUFS || errno == EAGAIN ||
+		    errno == EWOULDBLOCK) {
+			/* Wazuh's queue is full: it reads slowly, or not. */
 			sleep_ms(10);
 			continue;
 		}
@@ -275,10 +279,8 @@ main(int argc, char **argv)
 	}
 	if (frame_pending(&fr))
 		fatalx("the statekeeper sent a truncated frame");
-	log_info("%lld events sent to %s%s", (long long)w.sent,
-		 w.output ? w.output : w.socket_path,
-		 w.oversize ? " (some over Wazuh's size limit were skipped)"
-			    : "");
+	log_info("%lld events sent to %s", (long long)w.sent,
+		 w.output ? w.output : w.socket_path);
 	frame_reader_free(&fr);
 	buf_free(&w.dgram);
 	buf_free(&ack);

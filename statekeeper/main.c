@@ -10,6 +10,7 @@
  * forwarder's queue is full.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,7 +28,10 @@
 #include "sk.h"
 #include "util.h"
 
-#define FWD_QUEUE_MAX (4u * 1024 * 1024)
+#define FWD_QUEUE_MAX	(4u * 1024 * 1024)
+#define WAZUH_HEADER	"1:Azure:"
+#define WAZUH_EVENT_MAX 65535 /* analysisd's limit, header included */
+#define DEAD_LETTER	"azure-dead-letter.jsonl"
 
 struct peer {
 	const char *name;
@@ -40,7 +44,7 @@ struct peer {
 struct run {
 	char *table, *key, *query;
 	int hello, done, ok;
-	int64_t events, next_seq, acked;
+	int64_t events, next_seq, acked, dead;
 	int64_t tmin, tmax; /* oldest and newest event time of the run */
 	char smin[DATE_STRLEN * 2], smax[DATE_STRLEN * 2];
 	int have_time;
@@ -51,12 +55,14 @@ static struct db db;
 static struct peer fetcher = {.name = "fetcher", .in = 0, .out = 1};
 static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
 static struct run run;
+static char dead_letter_path[4096];
 
 static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(
 	    status ? stderr : stdout,
-	    "usage: azure-statekeeper --db PATH [--last-dates PATH] [-d N]\n"
+	    "usage: azure-statekeeper --db PATH [--last-dates PATH] "
+	    "[--dead-letter DIR] [-d N]\n"
 	    "\n"
 	    "Owns azure.db (Wazuh's schema, WAL): migrates a legacy "
 	    "last_dates.json, answers\n"
@@ -64,6 +70,9 @@ static void __attribute__((noreturn)) usage(int status)
 	    "on fd 3/4 and\n"
 	    "moves a checkpoint only after every event of the run was "
 	    "acknowledged.\n"
+	    "Events over Wazuh's 65535 bytes are appended whole to "
+	    "DIR/" DEAD_LETTER "\n"
+	    "(default DIR: the database's directory).\n"
 	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
 	exit(status);
 }
@@ -174,6 +183,36 @@ note_time(const char *s, size_t len)
 	run.have_time = 1;
 }
 
+/*
+ * An event Wazuh cannot take whole (its limit is 65535 bytes with the
+ * "1:Azure:" header) is appended to the dead-letter file, one JSON text per
+ * line, and synced before it counts as handled: never cut, never dropped.
+ */
+static void
+dead_letter(const struct frame *f, const char *body, size_t len)
+{
+	static int fd = -1;
+	char *id = frame_strdup(f, 1);
+
+	if (fd == -1) {
+		fd =
+		    open(dead_letter_path,
+			 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+			 0600);
+		if (fd == -1)
+			fatal("cannot open the dead-letter file %s",
+			      dead_letter_path);
+	}
+	if (write_all(fd, body, len) == -1 || write_all(fd, "\n", 1) == -1 ||
+	    fsync(fd) == -1)
+		fatal("cannot write the dead-letter file %s", dead_letter_path);
+	log_warnx("event %s of %zu bytes is over Wazuh's limit of %d bytes: "
+		  "written whole to %s",
+		  *id ? id : "(no id)", len, WAZUH_EVENT_MAX, dead_letter_path);
+	free(id);
+	run.dead++;
+}
+
 static void
 event(struct frame *f)
 {
@@ -184,10 +223,14 @@ event(struct frame *f)
 		fatalx("protocol error from the fetcher: EVENT out of order");
 	note_time(f->field[0].via.str.ptr, f->field[0].via.str.size);
 	body = frame_bin(f, 2, &len);
+	run.events++;
+	if (len > WAZUH_EVENT_MAX - strlen(WAZUH_HEADER)) {
+		dead_letter(f, body, len);
+		return;
+	}
 	if (frame_pack(&fwd.q, FRAME_FWD, run.next_seq + 1, body, len) == -1)
 		fatalx("cannot queue an event for the forwarder");
 	run.next_seq++;
-	run.events++;
 }
 
 /* Handle the frames the fetcher sent, while the forwarder has room. */
@@ -307,9 +350,10 @@ loop(void)
 	for (;;) {
 		fetcher_frames();
 		forwarder_frames();
-		if (fwd.fr.eof && run.acked < run.next_seq) {
+		if (fwd.fr.eof) {
+			/* It ends only after we close its pipe. */
 			log_errorx(
-			    "the forwarder ended with %lld events not "
+			    "the forwarder ended early, %lld events not "
 			    "delivered; the checkpoint stays where it was",
 			    (long long)(run.next_seq - run.acked));
 			return 1;
@@ -366,8 +410,9 @@ loop(void)
 		    (long long)run.acked);
 		return 1;
 	}
-	log_info("%lld events delivered for %s %s", (long long)run.acked,
-		 run.table, run.key);
+	log_info("%lld events delivered for %s %s%s", (long long)run.acked,
+		 run.table, run.key,
+		 run.dead ? " (and some dead-lettered)" : "");
 	if (!run.ok) {
 		log_warnx("the fetcher did not complete its window; the "
 			  "checkpoint of %s %s stays where it was",
@@ -384,10 +429,12 @@ main(int argc, char **argv)
 	static const struct option lopts[] = {
 	    {"db", required_argument, NULL, 'b'},
 	    {"last-dates", required_argument, NULL, 'l'},
+	    {"dead-letter", required_argument, NULL, 'D'},
 	    {"debug", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
-	const char *dbpath = NULL, *last_dates = NULL, *errstr;
+	const char *dbpath = NULL, *last_dates = NULL, *dead_dir = NULL;
+	const char *errstr, *slash;
 	char err[1024];
 	int c, debug = 0, status;
 
@@ -398,6 +445,9 @@ main(int argc, char **argv)
 			break;
 		case 'l':
 			last_dates = optarg;
+			break;
+		case 'D':
+			dead_dir = optarg;
 			break;
 		case 'd':
 			debug = (int)strtonum(optarg, 0, 2, &errstr);
@@ -412,6 +462,18 @@ main(int argc, char **argv)
 	}
 	if (optind != argc || dbpath == NULL)
 		usage(EXIT_USAGE);
+	if (dead_dir != NULL)
+		c = snprintf(dead_letter_path, sizeof(dead_letter_path),
+			     "%s/%s", dead_dir, DEAD_LETTER);
+	else if ((slash = strrchr(dbpath, '/')) != NULL)
+		c = snprintf(dead_letter_path, sizeof(dead_letter_path),
+			     "%.*s/%s", (int)(slash - dbpath), dbpath,
+			     DEAD_LETTER);
+	else
+		c = snprintf(dead_letter_path, sizeof(dead_letter_path), "%s",
+			     DEAD_LETTER);
+	if (c < 0 || (size_t)c >= sizeof(dead_letter_path))
+		usage_error("--dead-letter: path too long");
 	log_init("azure-statekeeper", debug);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -432,7 +494,9 @@ main(int argc, char **argv)
 	frame_reader_init(&fetcher.fr);
 	frame_reader_init(&fwd.fr);
 	buf_init(&fetcher.q, 1u << 20);
-	buf_init(&fwd.q, FWD_QUEUE_MAX + FRAME_MAX + 64);
+	/* Room for a full queue, a largest frame and the written bytes
+	 * peer_write() keeps until they pass 1 MiB. */
+	buf_init(&fwd.q, FWD_QUEUE_MAX + FRAME_MAX + (1u << 20) + 64);
 	if (set_nonblock(fetcher.in) == -1 || set_nonblock(fetcher.out) == -1 ||
 	    set_nonblock(fwd.in) == -1 || set_nonblock(fwd.out) == -1)
 		fatal("the statekeeper's descriptors 0, 1, 3 and 4 must be "

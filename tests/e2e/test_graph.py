@@ -260,6 +260,38 @@ class Migration(PipelineTest):
         self.assertIn("storage_blob_offset", sql)
 
 
+class HostileItems(PipelineTest):
+    """Items Wazuh's Python handles that a stricter parser or a size limit
+    could lose."""
+
+    def test_oversize_event_goes_to_dead_letter(self):
+        now = utcnow()
+        items = signins(3, now - 3 * H, now - H, 31)
+        items[1]["userAgent"] = "A" * 70000
+        self.add_events(SIGNINS, items)
+        rc, got = self.run_launcher()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)),
+                         sorted(wazuh_payload(i) for i in (items[0], items[2])))
+        dead = os.path.join(self.home, "wodles", "azure", "azure-dead-letter.jsonl")
+        with open(dead, "rb") as f:
+            self.assertEqual(f.read(), wazuh_payload(items[1]) + b"\n")
+        self.assertEqual(os.stat(dead).st_mode & 0o777, 0o600)
+        self.assertIn(items[1]["id"], self.last_stderr)
+        self.assertEqual(self.row("graph", md5(SIGNINS))[3],
+                         max(i["createdDateTime"] for i in items))
+
+    def test_lone_surrogate_kept_as_wazuh_sends_it(self):
+        now = utcnow()
+        items = signins(3, now - 3 * H, now - H, 32)
+        items[0]["userAgent"] = "Mozilla\ud800 x \udc01"
+        self.add_events(SIGNINS, items)
+        rc, got = self.run_launcher()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)), sorted(wazuh_payload(i) for i in items))
+        self.assertIn(b"Mozilla\\ud800 x \\udc01", b"".join(got))
+
+
 class WazuhDown(PipelineTest):
     events = {}
 

@@ -303,8 +303,13 @@ class Resource:
         for item in items:
             t = parse_item_date(item.get(self.time_field))
             key = (t is None, -(t or 0), str(item.get("id", "")))
-            raw = json.dumps(item, ensure_ascii=False,
-                             separators=(",", ":")).encode("utf-8")
+            try:
+                raw = json.dumps(item, ensure_ascii=False,
+                                 separators=(",", ":")).encode("utf-8")
+            except UnicodeEncodeError:
+                # Lone surrogates travel escaped (\ud800), as the real
+                # service writes them.
+                raw = json.dumps(item, separators=(",", ":")).encode()
             self.entries.append((key, item, raw, t))
         self.dirty = True
 
