@@ -292,6 +292,53 @@ class HostileItems(PipelineTest):
         self.assertIn(b"Mozilla\\ud800 x \\udc01", b"".join(got))
 
 
+class Interrupted(PipelineTest):
+    def setUp(self):
+        now = utcnow()
+        self.items = signins(250, now - 5 * H, now - H, 41)
+        self.events = {SIGNINS: self.items}
+        super().setUp()
+
+    def test_terminated_mid_run_leaves_nothing_behind(self):
+        import signal
+        import subprocess
+        import time
+        from harness import LAUNCHER, TENANT
+        # The second page hangs, so the run is caught half-way.
+        self.mock.control("fail", {"match": "skiptoken", "status": 200,
+                                   "delay": 30, "count": 1})
+        p = subprocess.Popen([LAUNCHER, "--graph", "--graph_auth_path", self.auth,
+                              "--graph_tenant_domain", TENANT,
+                              "--graph_query", SIGNINS, "--graph_time_offset", "1d",
+                              "--wazuh-home", self.home, "--login-url", self.mock.url,
+                              "--graph-url", self.mock.url],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 20
+        while time.time() < deadline:  # the first page was served
+            if any(r["path"].lower().startswith("/v1.0/") for r in self.mock.requests()):
+                break
+            time.sleep(0.1)
+        time.sleep(1)  # the second page is now hanging
+        pattern = "azure-(graph|statekeeper|forwarder) .*" + self.home
+        running = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        self.assertEqual(len(running.stdout.split()), 3, "the three roles run")
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 1, err)
+        time.sleep(0.5)
+        left = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        self.assertEqual(left.stdout, "", "processes left behind")
+        row = self.row("graph", md5(SIGNINS))
+        self.assertEqual(row[2], row[3], "checkpoint moved by an interrupted run")
+        got = self.sink.take()
+        # The next run delivers every event of the window.
+        rc, again = self.run_launcher()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(again)),
+                         sorted(wazuh_payload(i) for i in self.items))
+        self.assertLessEqual(len(got), len(self.items))
+
+
 class WazuhDown(PipelineTest):
     events = {}
 
