@@ -19,31 +19,7 @@
 #define NOW "2024-05-10T12:00:00.1234567Z"
 #define CF  "createdDateTime"
 
-static int64_t
-ticks(const char *s)
-{
-	int64_t t;
-
-	if (date_parse(s, &t) != 0)
-		fail_msg("bad date in test: %s", s);
-	return t;
-}
-
-static struct window
-win(const char *min, const char *max, int64_t offset, int reparse)
-{
-	struct window w;
-
-	memset(&w, 0, sizeof(w));
-	w.min = ticks(min);
-	w.max = ticks(max);
-	w.min_str = min;
-	w.max_str = max;
-	w.offset_secs = offset;
-	w.reparse = reparse;
-	w.now = ticks(NOW);
-	return w;
-}
+#include "window_helpers.h"
 
 static void
 expect_filter(const struct window *w, const char *want)

@@ -32,6 +32,8 @@
 #define Q     "AzureActivity"
 #define ORDER " | order by TimeGenerated asc | where "
 
+#include "window_helpers.h"
+
 /* A copy of n bytes in a block of exactly n bytes, so ASan sees overreads. */
 static char *
 dupn(const char *s, size_t n)
@@ -41,32 +43,6 @@ dupn(const char *s, size_t n)
 	assert_non_null(p);
 	memcpy(p, s, n);
 	return p;
-}
-
-static int64_t
-ticks(const char *s)
-{
-	int64_t t;
-
-	if (date_parse(s, &t) != 0)
-		fail_msg("bad date in test: %s", s);
-	return t;
-}
-
-static struct window
-win(const char *min, const char *max, int64_t offset, int reparse)
-{
-	struct window w;
-
-	memset(&w, 0, sizeof(w));
-	w.min = ticks(min);
-	w.max = ticks(max);
-	w.min_str = min;
-	w.max_str = max;
-	w.offset_secs = offset;
-	w.reparse = reparse;
-	w.now = ticks(NOW);
-	return w;
 }
 
 /* The query for w and the start of its window [start, now). */
