@@ -8,7 +8,7 @@
 
 VERSION   = 0.1.0
 CC       ?= cc
-PKGS      = libcurl sqlite3 msgpack libbsd jansson libcrypto
+PKGS      = libcurl sqlite3 msgpack libbsd jansson libcrypto expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
@@ -72,7 +72,9 @@ $(BIN)/azure-forwarder: $(FWD_OBJ) $(LIBCOMMON)
 
 # Unit tests link the object files of the program they test.
 UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/fetchers/la_query.o \
-            $(OBJ)/fetchers/window.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o
+            $(OBJ)/fetchers/window.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o \
+            $(OBJ)/fetchers/storage_sign.o $(OBJ)/fetchers/storage_xml.o \
+            $(OBJ)/fetchers/storage_lines.o
 $(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Istatekeeper -Ifetchers -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)

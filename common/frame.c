@@ -14,12 +14,16 @@ static const struct {
 	const char *name;
 	const char *sig;
 } frame_sigs[FRAME_TYPE_MAX] = {
-    [FRAME_HELLO] = {"HELLO", "sssit"},
+    [FRAME_HELLO] = {"HELLO", "sssits"},
     [FRAME_CHECKPOINT] = {"CHECKPOINT", "ss"},
     [FRAME_EVENT] = {"EVENT", "ssb"},
     [FRAME_DONE] = {"DONE", "ti"},
     [FRAME_FWD] = {"FWD", "ib"},
     [FRAME_ACK] = {"ACK", "i"},
+    [FRAME_BLOBQ] = {"BLOBQ", "ss"},
+    [FRAME_BLOBSTATE] = {"BLOBSTATE", "si"},
+    [FRAME_BLOB] = {"BLOB", "sssi"},
+    [FRAME_PRUNE] = {"PRUNE", "ss"},
 };
 
 const char *

@@ -25,12 +25,17 @@
 #define FRAME_FIELDS_MAX 8 /* version, type and at most six fields */
 
 enum frame_type {
-	FRAME_HELLO = 1,  /* fetcher -> sk: service key query offset reparse */
+	FRAME_HELLO = 1,  /* fetcher -> sk: service key query offset reparse
+			     fallback */
 	FRAME_CHECKPOINT, /* sk -> fetcher: min max */
 	FRAME_EVENT,	  /* fetcher -> sk: time id body */
 	FRAME_DONE,	  /* fetcher -> sk: ok events */
 	FRAME_FWD,	  /* sk -> forwarder: seq body */
 	FRAME_ACK,	  /* forwarder -> sk: seq */
+	FRAME_BLOBQ,	  /* fetcher -> sk: container blob */
+	FRAME_BLOBSTATE,  /* sk -> fetcher: creation_time bytes (-1: none) */
+	FRAME_BLOB,  /* fetcher -> sk: container blob creation_time bytes */
+	FRAME_PRUNE, /* fetcher -> sk: container prefix */
 	FRAME_TYPE_MAX
 };
 

@@ -136,8 +136,8 @@ struct fetcher {
 };
 
 int fetcher_main(int argc, char **argv, const struct fetcher_ops *);
-void fetcher_checkpoint(struct fetcher *, const char *key, struct window *,
-			char **mn, char **mx);
+void fetcher_checkpoint(struct fetcher *, const char *key, const char *fallback,
+			struct window *, char **mn, char **mx);
 void fetcher_emit(struct fetcher *, const char *time, const char *id);
 int fetcher_request(struct fetcher *, const char *url, const char *json,
 		    size_t jsonlen, struct http_resp *);

@@ -265,16 +265,18 @@ read_frame(struct fetcher *f, struct frame *fr)
 
 /*
  * HELLO -> CHECKPOINT: fill the window of this run with Wazuh's semantics.
+ * A checkpoint not yet in azure.db starts from the row of fallback when
+ * there is one (storage: the account's legacy row), else Wazuh's new row.
  * *mn and *mx hold the strings w points to; the caller frees them.
  */
 void
-fetcher_checkpoint(struct fetcher *f, const char *key, struct window *w,
-		   char **mn, char **mx)
+fetcher_checkpoint(struct fetcher *f, const char *key, const char *fallback,
+		   struct window *w, char **mn, char **mx)
 {
 	struct frame fr;
 
 	if (frame_pack(&f->out, FRAME_HELLO, f->ops->table, key, f->o.query,
-		       f->o.offset_secs, f->o.reparse) == -1)
+		       f->o.offset_secs, f->o.reparse, fallback) == -1)
 		fatalx("%s: query too long", f->ops->service);
 	out_flush(f);
 	read_frame(f, &fr);

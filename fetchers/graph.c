@@ -178,7 +178,7 @@ first_url(struct fetcher *f, struct buf *url)
 		}
 	} else {
 		md5_hex(o->query, strlen(o->query), key);
-		fetcher_checkpoint(f, key, &w, &mn, &mx);
+		fetcher_checkpoint(f, key, "", &w, &mn, &mx);
 		graph_build_filter(field, &w, &filter);
 		free(mn);
 		free(mx);

@@ -267,7 +267,7 @@ la_run(struct fetcher *f)
 		buf_printf(&base, "%s | order by TimeGenerated asc ", o->query);
 	} else {
 		la_key(o->query, o->workspace, key);
-		fetcher_checkpoint(f, key, &w, &mn, &mx);
+		fetcher_checkpoint(f, key, "", &w, &mn, &mx);
 		if (la_build_query(o->query, &w, &base) == -1)
 			fatalx("Log Analytics: query too long");
 		la_window_start(&w, &start);

@@ -229,3 +229,122 @@ out:
 	sqlite3_finalize(st);
 	return rc;
 }
+
+/*
+ * The bytes already delivered of a blob (Wazuh's storage_blob_offset).
+ * Returns 1 with ctime and *bytes, 0 when none is stored, -1 on an error.
+ */
+int
+db_blob_get(struct db *db, const char *md5, const char *container,
+	    const char *blob, char *ctime, size_t ctimelen, int64_t *bytes,
+	    char *err, size_t errlen)
+{
+	static const char sql[] =
+	    "SELECT creation_time, processed_bytes FROM storage_blob_offset "
+	    "WHERE md5 = ?1 AND container = ?2 AND blob = ?3";
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, md5, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, container, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, blob, -1, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		t = sqlite3_column_text(st, 0);
+		strlcpy(ctime, t ? (const char *)t : "", ctimelen);
+		*bytes = sqlite3_column_int64(st, 1);
+		rc = 1;
+		break;
+	case SQLITE_DONE:
+		rc = 0;
+		break;
+	}
+out:
+	if (rc == -1)
+		snprintf(err, errlen, "%s: reading storage_blob_offset: %s",
+			 db->path, sqlite3_errmsg(db->h));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Store the bytes delivered of a blob. Returns 0 or -1. */
+int
+db_blob_put(struct db *db, const char *md5, const char *container,
+	    const char *blob, const char *ctime, int64_t bytes, char *err,
+	    size_t errlen)
+{
+	static const char sql[] =
+	    "INSERT OR REPLACE INTO storage_blob_offset (md5, container, "
+	    "blob, creation_time, processed_bytes) VALUES (?1, ?2, ?3, ?4, "
+	    "?5)";
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, md5, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, container, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, blob, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, ctime, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, bytes);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rc = 0;
+out:
+	if (rc == -1)
+		snprintf(err, errlen, "%s: writing storage_blob_offset: %s",
+			 db->path, sqlite3_errmsg(db->h));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Forget the blobs of a container, under a prefix, that are no longer
+ * listed (Wazuh's remove_stale_offsets). Returns 0 or -1.
+ */
+int
+db_blob_prune(struct db *db, const char *md5, const char *container,
+	      const char *prefix, char *const *keep, size_t nkeep, char *err,
+	      size_t errlen)
+{
+	static const char del[] =
+	    "DELETE FROM storage_blob_offset WHERE md5 = ?1 AND container = "
+	    "?2 AND substr(blob, 1, length(?3)) = ?3 AND blob NOT IN "
+	    "(SELECT blob FROM temp.azure_keep)";
+	sqlite3_stmt *ins = NULL, *st = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (db_exec(db,
+		    "CREATE TEMP TABLE IF NOT EXISTS azure_keep (blob TEXT "
+		    "PRIMARY KEY); DELETE FROM temp.azure_keep;",
+		    err, errlen) == -1)
+		return -1;
+	if (sqlite3_prepare_v2(db->h,
+			       "INSERT OR IGNORE INTO temp.azure_keep VALUES "
+			       "(?1)",
+			       -1, &ins, NULL) != SQLITE_OK)
+		goto out;
+	for (i = 0; i < nkeep; i++) {
+		sqlite3_bind_text(ins, 1, keep[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			goto out;
+		sqlite3_reset(ins);
+	}
+	if (sqlite3_prepare_v2(db->h, del, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, md5, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, container, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, prefix, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rc = 0;
+out:
+	if (rc == -1)
+		snprintf(err, errlen, "%s: pruning storage_blob_offset: %s",
+			 db->path, sqlite3_errmsg(db->h));
+	sqlite3_finalize(ins);
+	sqlite3_finalize(st);
+	return rc;
+}

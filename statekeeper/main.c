@@ -41,10 +41,21 @@ struct peer {
 	size_t qoff;  /* first unwritten byte of q */
 };
 
+/* A blob the fetcher reported in this window (storage). */
+struct blobrec {
+	char *container, *blob, *ctime;
+	int64_t bytes; /* delivered up to here; -1: only still listed */
+};
+
+/* One window: HELLO ... DONE. A run has one or several (storage: one per
+ * container), one after the other. */
 struct run {
-	char *table, *key, *query;
+	char *table, *key, *query, *fallback;
 	int hello, done, ok;
-	int64_t events, next_seq, acked, dead;
+	int64_t events, dead;
+	struct blobrec *blobs;
+	size_t nblobs, capblobs;
+	char *prune_container, *prune_prefix;
 	int64_t tmin, tmax; /* oldest and newest event time of the run */
 	char smin[DATE_STRLEN * 2], smax[DATE_STRLEN * 2];
 	int have_time;
@@ -55,6 +66,8 @@ static struct db db;
 static struct peer fetcher = {.name = "fetcher", .in = 0, .out = 1};
 static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
 static struct run run;
+static int64_t next_seq, acked; /* events numbered and acknowledged, run-wide */
+static int windows;		/* windows finished */
 static char dead_letter_path[4096];
 
 static void __attribute__((noreturn)) usage(int status)
@@ -116,12 +129,22 @@ hello(struct frame *f)
 	run.key = frame_strdup(f, 1);
 	run.query = frame_strdup(f, 2);
 	offset = frame_int(f, 3);
+	run.fallback = frame_strdup(f, 5);
 	if (!db_table_ok(service) || strlen(run.key) != 32 ||
 	    strspn(run.key, "0123456789abcdef") != 32)
 		fatalx("protocol error from the fetcher: bad HELLO");
 	run.table = service;
-	if ((found = db_get(&db, run.table, run.key, &run.ck, err,
-			    sizeof(err))) == -1)
+	found = db_get(&db, run.table, run.key, &run.ck, err, sizeof(err));
+	if (found == 0 && *run.fallback != '\0') {
+		/* A database Wazuh wrote: go on from its (shared) row. */
+		found = db_get(&db, run.table, run.fallback, &run.ck, err,
+			       sizeof(err));
+		if (found == 1)
+			log_info("%s starts from the checkpoint of %s in %s",
+				 run.key, run.fallback, run.table);
+		dirty = found == 1;
+	}
+	if (found == -1)
 		fatalx("%s", err);
 	if (!found) {
 		/* Wazuh's new row: now - offset, or today 00:00 UTC. */
@@ -141,8 +164,8 @@ hello(struct frame *f)
 			    "(\"%s\", \"%s\"): fix or delete that row of %s",
 			    run.key, run.table, run.ck.min, run.ck.max,
 			    db.path);
-		dirty = strcmp(canon, run.ck.min) != 0 ||
-			strcmp(canon2, run.ck.max) != 0;
+		dirty |= strcmp(canon, run.ck.min) != 0 ||
+			 strcmp(canon2, run.ck.max) != 0;
 		strlcpy(run.ck.min, canon, sizeof(run.ck.min));
 		strlcpy(run.ck.max, canon2, sizeof(run.ck.max));
 	}
@@ -153,6 +176,62 @@ hello(struct frame *f)
 		  run.ck.min, run.ck.max);
 	if (frame_pack(&fetcher.q, FRAME_CHECKPOINT, run.ck.min, run.ck.max))
 		fatalx("cannot queue CHECKPOINT");
+}
+
+/* BLOBQ -> BLOBSTATE: what was delivered of a blob (storage windows). */
+static void
+blob_query(struct frame *f)
+{
+	char *container = frame_strdup(f, 0), *blob = frame_strdup(f, 1);
+	char ctime[128] = "", err[512];
+	int64_t bytes = -1;
+	int found;
+
+	if (!run.hello || run.done || *run.fallback == '\0')
+		fatalx("protocol error from the fetcher: BLOBQ out of order");
+	found = db_blob_get(&db, run.fallback, container, blob, ctime,
+			    sizeof(ctime), &bytes, err, sizeof(err));
+	if (found == -1)
+		fatalx("%s", err);
+	if (frame_pack(&fetcher.q, FRAME_BLOBSTATE, found ? ctime : "",
+		       found ? bytes : (int64_t)-1) == -1)
+		fatalx("cannot queue BLOBSTATE");
+	free(container);
+	free(blob);
+}
+
+/* BLOB: the fetcher finished a blob; stored at the end of the window. */
+static void
+blob_done(struct frame *f)
+{
+	struct blobrec *b;
+
+	if (!run.hello || run.done || *run.fallback == '\0')
+		fatalx("protocol error from the fetcher: BLOB out of order");
+	if (run.nblobs == run.capblobs) {
+		run.capblobs = run.capblobs ? run.capblobs * 2 : 64;
+		run.blobs =
+		    reallocarray(run.blobs, run.capblobs, sizeof(*run.blobs));
+		if (run.blobs == NULL)
+			fatal("reallocarray");
+	}
+	b = &run.blobs[run.nblobs++];
+	b->container = frame_strdup(f, 0);
+	b->blob = frame_strdup(f, 1);
+	b->ctime = frame_strdup(f, 2);
+	b->bytes = frame_int(f, 3);
+}
+
+/* PRUNE: forget, at the end of the window, the blobs of a container under
+ * a prefix that the fetcher did not report. */
+static void
+prune(struct frame *f)
+{
+	if (!run.hello || run.done || *run.fallback == '\0' ||
+	    run.prune_container != NULL)
+		fatalx("protocol error from the fetcher: PRUNE out of order");
+	run.prune_container = frame_strdup(f, 0);
+	run.prune_prefix = frame_strdup(f, 1);
 }
 
 /* Note the event's time (a raw Azure string) for the checkpoint. */
@@ -228,12 +307,15 @@ event(struct frame *f)
 		dead_letter(f, body, len);
 		return;
 	}
-	if (frame_pack(&fwd.q, FRAME_FWD, run.next_seq + 1, body, len) == -1)
+	if (frame_pack(&fwd.q, FRAME_FWD, next_seq + 1, body, len) == -1)
 		fatalx("cannot queue an event for the forwarder");
-	run.next_seq++;
+	next_seq++;
 }
 
-/* Handle the frames the fetcher sent, while the forwarder has room. */
+/*
+ * Handle the frames the fetcher sent, while the forwarder has room and the
+ * current window is not waiting to be finished.
+ */
 static void
 fetcher_frames(void)
 {
@@ -241,7 +323,7 @@ fetcher_frames(void)
 	struct frame f;
 	int rc;
 
-	while (peer_pending(&fwd) < FWD_QUEUE_MAX &&
+	while (!run.done && peer_pending(&fwd) < FWD_QUEUE_MAX &&
 	       (rc = frame_next(&fetcher.fr, &f, &errstr)) != 0) {
 		if (rc == -1)
 			fatalx("protocol error from the fetcher: %s", errstr);
@@ -251,6 +333,15 @@ fetcher_frames(void)
 			break;
 		case FRAME_EVENT:
 			event(&f);
+			break;
+		case FRAME_BLOBQ:
+			blob_query(&f);
+			break;
+		case FRAME_BLOB:
+			blob_done(&f);
+			break;
+		case FRAME_PRUNE:
+			prune(&f);
 			break;
 		case FRAME_DONE:
 			if (!run.hello || run.done)
@@ -288,11 +379,11 @@ forwarder_frames(void)
 			    "protocol error from the forwarder: unexpected %s",
 			    frame_type_name(f.type));
 		seq = frame_int(&f, 0);
-		if (seq < run.acked || seq > run.next_seq)
+		if (seq < acked || seq > next_seq)
 			fatalx("protocol error from the forwarder: ACK %lld "
 			       "out of range",
 			       (long long)seq);
-		run.acked = seq;
+		acked = seq;
 		frame_free(&f);
 	}
 }
@@ -329,6 +420,84 @@ commit_checkpoint(void)
 		fatalx("%s", err);
 }
 
+/* What was delivered of each blob, and the blobs no longer listed. */
+static void
+commit_blobs(void)
+{
+	char err[512], **keep;
+	struct blobrec *b;
+	size_t i, n = 0;
+
+	for (i = 0; i < run.nblobs; i++) {
+		b = &run.blobs[i];
+		if (b->bytes >= 0 &&
+		    db_blob_put(&db, run.fallback, b->container, b->blob,
+				b->ctime, b->bytes, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+	}
+	if (run.prune_container == NULL)
+		return;
+	keep = xcalloc(run.nblobs, sizeof(*keep));
+	for (i = 0; i < run.nblobs; i++)
+		if (strcmp(run.blobs[i].container, run.prune_container) == 0)
+			keep[n++] = run.blobs[i].blob;
+	if (db_blob_prune(&db, run.fallback, run.prune_container,
+			  run.prune_prefix, keep, n, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	free(keep);
+}
+
+/*
+ * The window ended (DONE) and every event of it was acknowledged: move its
+ * checkpoint and blob offsets in one transaction, if the fetcher completed
+ * it. Returns 0, or -1 when the window was not complete.
+ */
+static int
+finish_window(void)
+{
+	char err[512];
+	int rc = 0;
+
+	log_info("%lld events delivered for %s %s%s", (long long)run.events,
+		 run.table, run.key,
+		 run.dead ? " (and some dead-lettered)" : "");
+	if (!run.ok) {
+		log_warnx("the fetcher did not complete its window; the "
+			  "checkpoint of %s %s stays where it was",
+			  run.table, run.key);
+		rc = -1;
+	} else {
+		if (db_exec(&db, "BEGIN IMMEDIATE", err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		commit_checkpoint();
+		commit_blobs();
+		if (db_exec(&db, "COMMIT", err, sizeof(err)) == -1)
+			fatalx("%s", err);
+	}
+	windows++;
+	return rc;
+}
+
+static void
+reset_window(void)
+{
+	size_t i;
+
+	for (i = 0; i < run.nblobs; i++) {
+		free(run.blobs[i].container);
+		free(run.blobs[i].blob);
+		free(run.blobs[i].ctime);
+	}
+	free(run.blobs);
+	free(run.table);
+	free(run.key);
+	free(run.query);
+	free(run.fallback);
+	free(run.prune_container);
+	free(run.prune_prefix);
+	memset(&run, 0, sizeof(run));
+}
+
 static void
 read_peer(struct peer *p)
 {
@@ -339,13 +508,15 @@ read_peer(struct peer *p)
 }
 
 /*
- * The loop. Returns the exit status: 0 when the fetcher's window was
- * complete and delivered (checkpoint committed), 1 otherwise.
+ * The loop. Returns the exit status: 0 when every window the fetcher
+ * opened was complete and delivered (its checkpoint committed), 1
+ * otherwise.
  */
 static int
 loop(void)
 {
 	struct pollfd pfd[4];
+	int failed = 0;
 
 	for (;;) {
 		fetcher_frames();
@@ -355,15 +526,17 @@ loop(void)
 			log_errorx(
 			    "the forwarder ended early, %lld events not "
 			    "delivered; the checkpoint stays where it was",
-			    (long long)(run.next_seq - run.acked));
+			    (long long)(next_seq - acked));
 			return 1;
 		}
-		if (run.done && run.acked == run.next_seq &&
-		    peer_pending(&fwd) == 0 && peer_pending(&fetcher) == 0)
-			break;
-		if (fetcher.fr.eof && !run.done &&
-		    !frame_pending(&fetcher.fr) && run.acked == run.next_seq &&
-		    peer_pending(&fwd) == 0)
+		if (run.done && acked == next_seq && peer_pending(&fwd) == 0) {
+			if (finish_window() == -1)
+				failed = 1;
+			reset_window();
+			continue; /* the next window may be buffered already */
+		}
+		if (fetcher.fr.eof && !frame_pending(&fetcher.fr) &&
+		    acked == next_seq && peer_pending(&fwd) == 0)
 			break;
 		if (fetcher.fr.eof && !run.done && frame_pending(&fetcher.fr) &&
 		    peer_pending(&fwd) < FWD_QUEUE_MAX)
@@ -372,7 +545,8 @@ loop(void)
 		pfd[1] = (struct pollfd){.fd = -1};
 		pfd[2] = (struct pollfd){.fd = -1};
 		pfd[3] = (struct pollfd){.fd = fwd.in, .events = POLLIN};
-		if (!fetcher.fr.eof && peer_pending(&fwd) < FWD_QUEUE_MAX)
+		if (!fetcher.fr.eof && !run.done &&
+		    peer_pending(&fwd) < FWD_QUEUE_MAX)
 			pfd[0] =
 			    (struct pollfd){.fd = fetcher.in, .events = POLLIN};
 		if (peer_pending(&fetcher))
@@ -399,28 +573,18 @@ loop(void)
 		if (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))
 			read_peer(&fwd);
 	}
-	if (!run.hello) {
-		log_debug("the fetcher ended before asking for a checkpoint");
-		return 1;
-	}
-	if (!run.done) {
+	if (run.hello) {
 		log_errorx(
 		    "the fetcher ended before finishing its window; %lld "
 		    "events were delivered, the checkpoint stays where it was",
-		    (long long)run.acked);
+		    (long long)run.events);
 		return 1;
 	}
-	log_info("%lld events delivered for %s %s%s", (long long)run.acked,
-		 run.table, run.key,
-		 run.dead ? " (and some dead-lettered)" : "");
-	if (!run.ok) {
-		log_warnx("the fetcher did not complete its window; the "
-			  "checkpoint of %s %s stays where it was",
-			  run.table, run.key);
+	if (windows == 0) {
+		log_debug("the fetcher ended before asking for a checkpoint");
 		return 1;
 	}
-	commit_checkpoint();
-	return 0;
+	return failed;
 }
 
 int
@@ -508,8 +672,6 @@ main(int argc, char **argv)
 	frame_reader_free(&fwd.fr);
 	buf_free(&fetcher.q);
 	buf_free(&fwd.q);
-	free(run.table);
-	free(run.key);
-	free(run.query);
+	reset_window();
 	return status;
 }

@@ -29,6 +29,16 @@ int db_put(struct db *, const char *table, const char *md5, const char *query,
 	   const struct ckpt *, int insert_only, char *err, size_t errlen);
 int db_exec(struct db *, const char *sql, char *err, size_t errlen);
 
+int db_blob_get(struct db *, const char *md5, const char *container,
+		const char *blob, char *ctime, size_t ctimelen, int64_t *bytes,
+		char *err, size_t errlen);
+int db_blob_put(struct db *, const char *md5, const char *container,
+		const char *blob, const char *ctime, int64_t bytes, char *err,
+		size_t errlen);
+int db_blob_prune(struct db *, const char *md5, const char *container,
+		  const char *prefix, char *const *keep, size_t nkeep,
+		  char *err, size_t errlen);
+
 int migrate_last_dates(struct db *, const char *path, int64_t now, char *err,
 		       size_t errlen);
 

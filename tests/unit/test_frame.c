@@ -104,15 +104,43 @@ test_roundtrip_hello(void **state)
 	buf_init(&b, FRAME_MAX + 4);
 	assert_int_equal(frame_pack(&b, FRAME_HELLO, "graph",
 				    "2012f3812bfc764b6a927f00ddcd7c16",
-				    "auditLogs/signIns", (int64_t)3600, 1),
+				    "auditLogs/signIns", (int64_t)3600, 1,
+				    "fallback"),
 			 0);
 	read_one(&b, &fr, &f, FRAME_HELLO);
-	assert_int_equal(f.nfield, 5);
+	assert_int_equal(f.nfield, 6);
+	expect_str(&f, 5, "fallback");
 	expect_str(&f, 0, "graph");
 	expect_str(&f, 1, "2012f3812bfc764b6a927f00ddcd7c16");
 	expect_str(&f, 2, "auditLogs/signIns");
 	assert_int_equal(frame_int(&f, 3), 3600);
 	assert_true(frame_bool(&f, 4));
+	finish(&fr, &f);
+	buf_free(&b);
+}
+
+/* The storage frames: BLOBQ, BLOBSTATE, BLOB and PRUNE. */
+static void
+test_roundtrip_storage(void **state)
+{
+	struct frame_reader fr;
+	struct frame f;
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, FRAME_MAX + 4);
+	assert_int_equal(frame_pack(&b, FRAME_BLOB, "c", "a/b.log",
+				    "Thu, 16 Jan 2020 21:38:42 GMT",
+				    (int64_t)56318),
+			 0);
+	read_one(&b, &fr, &f, FRAME_BLOB);
+	expect_str(&f, 1, "a/b.log");
+	assert_int_equal(frame_int(&f, 3), 56318);
+	finish(&fr, &f);
+	buf_reset(&b);
+	assert_int_equal(frame_pack(&b, FRAME_BLOBSTATE, "", (int64_t)-1), 0);
+	read_one(&b, &fr, &f, FRAME_BLOBSTATE);
+	assert_int_equal(frame_int(&f, 1), -1);
 	finish(&fr, &f);
 	buf_free(&b);
 }
@@ -127,7 +155,7 @@ test_roundtrip_hello_no_offset(void **state)
 	(void)state;
 	buf_init(&b, FRAME_MAX + 4);
 	assert_int_equal(frame_pack(&b, FRAME_HELLO, "log_analytics", "k", "",
-				    (int64_t)-1, 0),
+				    (int64_t)-1, 0, ""),
 			 0);
 	read_one(&b, &fr, &f, FRAME_HELLO);
 	expect_str(&f, 2, "");
@@ -378,8 +406,8 @@ test_one_byte_at_a_time(void **state)
 	(void)state;
 	buf_init(&b, FRAME_MAX + 4);
 	assert_int_equal(frame_pack(&b, FRAME_HELLO, "graph", "key",
-				    "auditLogs/directoryAudits", (int64_t)-1,
-				    0),
+				    "auditLogs/directoryAudits", (int64_t)-1, 0,
+				    ""),
 			 0);
 	first_len = b.len;
 	assert_int_equal(frame_pack(&b, FRAME_ACK, (int64_t)-5), 0);
@@ -941,7 +969,7 @@ test_negative_int_fields_handmade(void **state)
 	(void)state;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 7);
+	msgpack_pack_array(&pk, 8);
 	msgpack_pack_int(&pk, FRAME_VERSION);
 	msgpack_pack_int(&pk, FRAME_HELLO);
 	msgpack_pack_str(&pk, 5);
@@ -952,6 +980,7 @@ test_negative_int_fields_handmade(void **state)
 	msgpack_pack_str_body(&pk, "q", 1);
 	msgpack_pack_int8(&pk, -1);
 	msgpack_pack_false(&pk);
+	msgpack_pack_str(&pk, 0);
 	frame_reader_init(&fr);
 	feed_raw(&fr, sb.data, sb.size);
 	assert_int_equal(frame_next(&fr, &f, &errstr), 1);
@@ -968,6 +997,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roundtrip_hello),
 	    cmocka_unit_test(test_roundtrip_hello_no_offset),
+	    cmocka_unit_test(test_roundtrip_storage),
 	    cmocka_unit_test(test_roundtrip_checkpoint),
 	    cmocka_unit_test(test_roundtrip_event_with_nul_bytes),
 	    cmocka_unit_test(test_roundtrip_event_empty),
