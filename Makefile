@@ -30,6 +30,8 @@ COMMON_SRC = common/log.c common/buf.c common/frame.c common/date.c \
 FETCH_SRC  = fetchers/fetcher.c fetchers/window.c fetchers/http.c fetchers/token.c
 GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c
 LA_SRC     = fetchers/la.c fetchers/la_query.c
+STORAGE_SRC = fetchers/storage.c fetchers/storage_sign.c \
+             fetchers/storage_xml.c fetchers/storage_lines.c
 SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c
 FWD_SRC    = forwarder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -38,10 +40,12 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(OBJ)/%.o)
 FETCH_OBJ  = $(FETCH_SRC:%.c=$(OBJ)/%.o)
 GRAPH_OBJ  = $(GRAPH_SRC:%.c=$(OBJ)/%.o)
 LA_OBJ     = $(LA_SRC:%.c=$(OBJ)/%.o)
+STORAGE_OBJ = $(STORAGE_SRC:%.c=$(OBJ)/%.o)
 SK_OBJ     = $(SK_SRC:%.c=$(OBJ)/%.o)
 FWD_OBJ    = $(FWD_SRC:%.c=$(OBJ)/%.o)
 LIBCOMMON  = $(OBJ)/libcommon.a
-PROGS      = $(BIN)/azure-graph $(BIN)/azure-la $(BIN)/azure-statekeeper \
+PROGS      = $(BIN)/azure-graph $(BIN)/azure-la $(BIN)/azure-storage \
+             $(BIN)/azure-statekeeper \
              $(BIN)/azure-forwarder
 UNITS      = $(UNIT_SRC:tests/unit/%.c=$(OBJ)/tests/%)
 
@@ -59,6 +63,10 @@ $(BIN)/azure-graph: $(GRAPH_OBJ) $(FETCH_OBJ) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/azure-la: $(LA_OBJ) $(FETCH_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/azure-storage: $(STORAGE_OBJ) $(FETCH_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -124,7 +132,7 @@ lint:
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 	    --include=tests/lint/cppcheck-macros.h \
 	    common fetchers statekeeper forwarder
-	clang-tidy --quiet $(COMMON_SRC) $(FETCH_SRC) $(GRAPH_SRC) $(LA_SRC) $(SK_SRC) $(FWD_SRC) -- $(ALL_CFLAGS)
+	clang-tidy --quiet $(COMMON_SRC) $(FETCH_SRC) $(GRAPH_SRC) $(LA_SRC) $(STORAGE_SRC) $(SK_SRC) $(FWD_SRC) -- $(ALL_CFLAGS)
 
 FMT_FILES = $(wildcard common/*.[ch] fetchers/*.[ch] statekeeper/*.[ch] forwarder/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 fmt:

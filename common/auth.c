@@ -46,6 +46,29 @@ auth_take(const char *key, const char *want, const char *value, char **slot)
 }
 
 /*
+ * The second field may have alternatives, "account_key|sas_token": take
+ * the value of any of them and remember which (the last line wins).
+ */
+static void
+auth_take_alt(const char *key, const char *want, const char *value,
+	      struct auth_pair *a)
+{
+	size_t n, len = strlen(key);
+	int i;
+
+	for (i = 0; *want != '\0'; i++) {
+		n = strcspn(want, "|");
+		if (n == len && strncmp(key, want, n) == 0) {
+			secret_free(a->second);
+			a->second = xstrdup(value);
+			a->second_alt = i;
+			return;
+		}
+		want += n + (want[n] == '|');
+	}
+}
+
+/*
  * Parse the text of an authentication file. Each line loses its spaces and
  * line end; a line without "=" is a format error, as in Wazuh.
  */
@@ -77,13 +100,13 @@ auth_parse(char *text, const char *f1, const char *f2, struct auth_pair *a,
 		if (*eq == '\0')
 			continue;
 		auth_take(line, f1, eq, &a->first);
-		auth_take(line, f2, eq, &a->second);
+		auth_take_alt(line, f2, eq, a);
 	}
 	if (a->first == NULL || a->second == NULL) {
 		snprintf(err, errlen,
 			 "Error: The authentication file does not "
-			 "contains the expected \"%s\" and \"%s\" fields.",
-			 f1, f2);
+			 "contains the expected \"%s\" and \"%.*s\" fields.",
+			 f1, (int)strcspn(f2, "|"), f2);
 		return -1;
 	}
 	return 0;

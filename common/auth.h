@@ -9,8 +9,9 @@
 #include <stddef.h>
 
 struct auth_pair {
-	char *first;  /* e.g. application_id */
-	char *second; /* e.g. application_key: a secret */
+	char *first;	/* e.g. application_id */
+	char *second;	/* e.g. application_key: a secret */
+	int second_alt; /* which alternative of "a|b" named the second */
 };
 
 int auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *,

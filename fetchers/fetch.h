@@ -25,18 +25,27 @@ struct http {
 	const char *service;	 /* for messages: "Graph" */
 	int max_attempts;	 /* per request, for 429/5xx/transport errors */
 	int prefer_wait;	 /* "Prefer: wait=N" on JSON requests if > 0 */
-	long timeout;		 /* seconds per request */
+	struct curl_slist
+	    *raw; /* HTTP_RAW: every header, built by the caller */
+	/* Where a 200/206 body goes instead of resp.body, if set: returns
+	 * -1 to abort the transfer. */
+	int (*sink)(void *arg, const char *p, size_t n);
+	void *sink_arg;
+	long timeout; /* seconds per request */
 };
 
 struct http_resp {
+	struct http *h;
 	long status;
 	struct buf body;
 	double retry_after; /* seconds; < 0 when the header was absent */
 	int too_big;	    /* the body passed HTTP_BODY_MAX: not retried */
+	int sink_failed;    /* the sink refused the body */
+	int64_t sunk;	    /* bytes given to the sink */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
-enum { HTTP_GET, HTTP_FORM, HTTP_JSON };
+enum { HTTP_GET, HTTP_FORM, HTTP_JSON, HTTP_RAW };
 
 void http_init(struct http *, const char *service);
 void http_free(struct http *);
@@ -105,8 +114,9 @@ int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 struct fopts {
 	const char *tenant, *query, *workspace, *auth_file, *tag, *offset;
 	const char *login_url, *api_url, *since, *until;
+	const char *container, *blobs, *format, *prefix; /* storage */
 	int auth_fd, reparse, json, debug, wait;
-	int64_t offset_secs;
+	int64_t offset_secs, max_json;
 };
 
 struct fetcher;
@@ -119,6 +129,8 @@ struct fetcher_ops {
 	const char *default_url; /* "https://graph.microsoft.com" */
 	const char *usage;	 /* the whole --help text */
 	int la;			 /* takes --workspace and --wait */
+	int storage; /* takes --container etc.; no tenant, no token */
+	const char *auth_first, *auth_second; /* the auth file's fields */
 	void (*run)(struct fetcher *);
 };
 
@@ -132,6 +144,8 @@ struct fetcher {
 	struct frame_reader in;
 	struct buf body; /* scratch for one event payload */
 	int64_t events;
+	int64_t window_events; /* since the last HELLO */
+	int window_open;
 	int failed;
 };
 
@@ -141,5 +155,12 @@ void fetcher_checkpoint(struct fetcher *, const char *key, const char *fallback,
 void fetcher_emit(struct fetcher *, const char *time, const char *id);
 int fetcher_request(struct fetcher *, const char *url, const char *json,
 		    size_t jsonlen, struct http_resp *);
+void fetcher_done(struct fetcher *, int ok);
+int64_t fetcher_blob_state(struct fetcher *, const char *container,
+			   const char *blob, char **ctime);
+void fetcher_blob_done(struct fetcher *, const char *container,
+		       const char *blob, const char *ctime, int64_t bytes);
+void fetcher_blob_prune(struct fetcher *, const char *container,
+			const char *prefix);
 
 #endif

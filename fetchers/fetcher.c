@@ -35,6 +35,11 @@
 
 enum {
 	O_TENANT = 256,
+	O_CONTAINER,
+	O_BLOBS,
+	O_FORMAT,
+	O_PREFIX,
+	O_MAX_JSON,
 	O_QUERY,
 	O_WORKSPACE,
 	O_AUTH_FILE,
@@ -106,10 +111,14 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"json", no_argument, NULL, O_JSON},
 	    {"debug", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
-	    /* Log Analytics only: for the others the list ends here. */
-	    {ops->la ? "workspace" : NULL, required_argument, NULL,
-	     O_WORKSPACE},
+	    /* Log Analytics and storage only (checked below) */
+	    {"workspace", required_argument, NULL, O_WORKSPACE},
 	    {"wait", required_argument, NULL, O_WAIT},
+	    {"container", required_argument, NULL, O_CONTAINER},
+	    {"blobs", required_argument, NULL, O_BLOBS},
+	    {"format", required_argument, NULL, O_FORMAT},
+	    {"prefix", required_argument, NULL, O_PREFIX},
+	    {"max-json-bytes", required_argument, NULL, O_MAX_JSON},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -162,6 +171,22 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 		case O_WAIT:
 			o->wait = parse_int("--wait", optarg, 0, 600);
 			break;
+		case O_CONTAINER:
+			o->container = optarg;
+			break;
+		case O_BLOBS:
+			o->blobs = optarg;
+			break;
+		case O_FORMAT:
+			o->format = optarg;
+			break;
+		case O_PREFIX:
+			o->prefix = optarg;
+			break;
+		case O_MAX_JSON:
+			o->max_json = parse_int("--max-json-bytes", optarg,
+						1024, 1 << 30);
+			break;
 		case 'd':
 			o->debug = parse_int("-d", optarg, 0, 2);
 			break;
@@ -175,12 +200,25 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	}
 	if (optind != argc)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (!ops->la && (o->workspace || o->wait))
+		usage_error("--workspace and --wait are for azure-la");
+	if (!ops->storage &&
+	    (o->container || o->blobs || o->format || o->prefix || o->max_json))
+		usage_error("--container, --blobs, --format, --prefix and "
+			    "--max-json-bytes are for azure-storage");
+	if (o->format && strcmp(o->format, "plain") != 0 &&
+	    strcmp(o->format, "json_file") != 0 &&
+	    strcmp(o->format, "json_inline") != 0)
+		usage_error("--format must be plain, json_file or json_inline");
+	if (o->max_json == 0)
+		o->max_json = 64 * 1024 * 1024;
 	if (o->json != (o->since != NULL))
 		usage_error("--since and --json go together");
 	if (o->until && !o->since)
 		usage_error("--until needs --since");
 	strip_slash(&o->login_url);
-	strip_slash(&o->api_url);
+	if (o->api_url != NULL)
+		strip_slash(&o->api_url);
 }
 
 static int
@@ -199,13 +237,15 @@ check_opts(const struct fetcher_ops *ops, struct fopts *o)
 	char err[512];
 	int64_t t;
 
-	if (o->tenant == NULL || *o->tenant == '\0' ||
+	if ((!ops->storage && (o->tenant == NULL || *o->tenant == '\0')) ||
 	    (o->auth_file == NULL && o->auth_fd < 0))
 		fatalx("%s: No parameters have been provided for "
 		       "authentication.",
 		       ops->service);
-	if (o->query == NULL || *o->query == '\0')
+	if (!ops->storage && (o->query == NULL || *o->query == '\0'))
 		fatalx("%s: No query has been provided.", ops->service);
+	if (ops->storage && (o->container == NULL || *o->container == '\0'))
+		fatalx("%s: No container has been provided.", ops->service);
 	if (o->tag != NULL && utf8_check(o->tag, strlen(o->tag)) == -1)
 		fatalx("%s: the tag is not valid UTF-8", ops->service);
 	if (ops->la && (o->workspace == NULL || *o->workspace == '\0'))
@@ -217,7 +257,8 @@ check_opts(const struct fetcher_ops *ops, struct fopts *o)
 		exit(EXIT_RUNTIME);
 	}
 	if (url_check_endpoint(o->login_url, err, sizeof(err)) == -1 ||
-	    url_check_endpoint(o->api_url, err, sizeof(err)) == -1)
+	    (o->api_url != NULL &&
+	     url_check_endpoint(o->api_url, err, sizeof(err)) == -1))
 		fatalx("%s: %s", ops->service, err);
 	if ((o->since && date_parse(o->since, &t) == -1) ||
 	    (o->until && date_parse(o->until, &t) == -1))
@@ -275,6 +316,8 @@ fetcher_checkpoint(struct fetcher *f, const char *key, const char *fallback,
 {
 	struct frame fr;
 
+	f->window_open = 1;
+	f->window_events = 0;
 	if (frame_pack(&f->out, FRAME_HELLO, f->ops->table, key, f->o.query,
 		       f->o.offset_secs, f->o.reparse, fallback) == -1)
 		fatalx("%s: query too long", f->ops->service);
@@ -306,8 +349,68 @@ fetcher_emit(struct fetcher *f, const char *time, const char *id)
 			      id ? id : "", f->body.data, f->body.len) == -1)
 		fatalx("%s: output buffer full", f->ops->service);
 	f->events++;
+	f->window_events++;
 	if (f->out.len >= OUT_FLUSH)
 		out_flush(f);
+}
+
+/*
+ * BLOBQ -> BLOBSTATE: the bytes of a blob already delivered (-1: none) and
+ * the creation time they belong to (*ctime, caller frees).
+ */
+int64_t
+fetcher_blob_state(struct fetcher *f, const char *container, const char *blob,
+		   char **ctime)
+{
+	struct frame fr;
+	int64_t bytes;
+
+	if (frame_pack(&f->out, FRAME_BLOBQ, container, blob) == -1)
+		fatalx("%s: blob name too long", f->ops->service);
+	out_flush(f);
+	read_frame(f, &fr);
+	if (fr.type != FRAME_BLOBSTATE)
+		fatalx("%s: the statekeeper sent %s instead of BLOBSTATE",
+		       f->ops->service, frame_type_name(fr.type));
+	*ctime = frame_strdup(&fr, 0);
+	bytes = frame_int(&fr, 1);
+	frame_free(&fr);
+	return bytes;
+}
+
+/* BLOB: a blob still listed, and the bytes of it now delivered (-1: not
+ * tracked). */
+void
+fetcher_blob_done(struct fetcher *f, const char *container, const char *blob,
+		  const char *ctime, int64_t bytes)
+{
+	if (f->o.json)
+		return;
+	if (frame_pack(&f->out, FRAME_BLOB, container, blob, ctime, bytes) ==
+	    -1)
+		fatalx("%s: blob name too long", f->ops->service);
+}
+
+/* PRUNE: offsets of blobs of container under prefix not reported go. */
+void
+fetcher_blob_prune(struct fetcher *f, const char *container, const char *prefix)
+{
+	if (f->o.json)
+		return;
+	if (frame_pack(&f->out, FRAME_PRUNE, container, prefix) == -1)
+		fatalx("%s: prefix too long", f->ops->service);
+}
+
+/* End the open window: DONE tells the statekeeper whether it is complete. */
+void
+fetcher_done(struct fetcher *f, int ok)
+{
+	if (f->o.json || !f->window_open)
+		return;
+	if (frame_pack(&f->out, FRAME_DONE, ok, f->window_events) == -1)
+		fatalx("%s: output buffer full", f->ops->service);
+	f->window_open = 0;
+	out_flush(f);
 }
 
 static void
@@ -350,15 +453,15 @@ read_credentials(struct fetcher *f)
 	int rc;
 
 	if (o->auth_fd >= 0) {
-		rc =
-		    auth_read_fd(o->auth_fd, "application_id",
-				 "application_key", &f->cred, err, sizeof(err));
+		rc = auth_read_fd(o->auth_fd, f->ops->auth_first,
+				  f->ops->auth_second, &f->cred, err,
+				  sizeof(err));
 		close(o->auth_fd);
 	} else {
 		log_debug("%s: Using the auth file %s for authentication",
 			  f->ops->service, o->auth_file);
-		rc = auth_read_file(o->auth_file, "application_id",
-				    "application_key", &f->cred, err,
+		rc = auth_read_file(o->auth_file, f->ops->auth_first,
+				    f->ops->auth_second, &f->cred, err,
 				    sizeof(err));
 	}
 	if (rc == -1) {
@@ -401,14 +504,14 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 	f.http.prefer_wait = f.o.wait;
 	if (ops->la) /* the service may run a query this long, then answer */
 		f.http.timeout = (f.o.wait > 0 ? f.o.wait : 180) + 60;
-	log_info("%s: Getting authentication token.", ops->service);
-	refresh_token(&f);
+	if (ops->scope != NULL) {
+		log_info("%s: Getting authentication token.", ops->service);
+		refresh_token(&f);
+	}
 
 	ops->run(&f);
 
-	if (!f.o.json &&
-	    frame_pack(&f.out, FRAME_DONE, !f.failed, f.events) == -1)
-		fatalx("%s: output buffer full", ops->service);
+	fetcher_done(&f, !f.failed);
 	out_flush(&f);
 	log_info("%s: %lld events%s", ops->service, (long long)f.events,
 		 f.failed ? ", stopped by an error: the checkpoint stays" : "");

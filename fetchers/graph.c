@@ -245,6 +245,8 @@ static const struct fetcher_ops graph_ops = {
     .url_option = "graph-url",
     .default_url = "https://graph.microsoft.com",
     .usage = usage,
+    .auth_first = "application_id",
+    .auth_second = "application_key",
     .run = graph_run,
 };
 

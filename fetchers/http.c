@@ -78,6 +78,20 @@ static size_t
 http_body_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct http_resp *r = arg;
+	struct http *h = r->h;
+	long status = 0;
+
+	if (h->sink != NULL) {
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status == 200 || status == 206) {
+			if (h->sink(h->sink_arg, p, size * n) == -1) {
+				r->sink_failed = 1;
+				return 0;
+			}
+			r->sunk += (int64_t)(size * n);
+			return size * n;
+		}
+	}
 
 	if (buf_append(&r->body, p, size * n) == -1)
 		return 0; /* aborts the transfer: body over its maximum */
@@ -181,6 +195,9 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	buf_init(&r->body, HTTP_BODY_MAX);
 	r->status = 0;
 	r->too_big = 0;
+	r->sink_failed = 0;
+	r->sunk = 0;
+	r->h = h;
 	r->retry_after = -1;
 	r->curl_err[0] = '\0';
 	curl_easy_reset(c);
@@ -203,7 +220,9 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)bodylen);
 	}
-	if (kind != HTTP_FORM) {
+	if (kind == HTTP_RAW)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->raw);
+	else if (kind != HTTP_FORM) {
 		hdrs = http_api_headers(h, kind == HTTP_JSON);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	}
@@ -226,8 +245,9 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 static int
 http_retryable(const struct http_resp *r, int ok)
 {
-	if (!ok)
-		return !r->too_big; /* timeouts, resets, truncated bodies */
+	if (!ok) /* timeouts, resets, truncated bodies: unless some of it
+		    was already used */
+		return !r->too_big && !r->sink_failed && r->sunk == 0;
 	return r->status == 429 || r->status >= 500;
 }
 

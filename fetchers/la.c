@@ -303,6 +303,8 @@ static const struct fetcher_ops la_ops = {
     .url_option = "la-url",
     .default_url = "https://api.loganalytics.io",
     .usage = usage,
+    .auth_first = "application_id",
+    .auth_second = "application_key",
     .la = 1,
     .run = la_run,
 };

@@ -218,7 +218,9 @@ put_tag(struct buf *out, const char *tag)
 		else if (*t == '\f')
 			e[1] = 'f';
 		else if (*t < 0x20 || *t == 0x7f) {
-			memcpy(e + 1, "u00", 3);
+			e[1] = 'u';
+			e[2] = '0';
+			e[3] = '0';
 			e[4] = hex[*t >> 4];
 			e[5] = hex[*t & 15];
 			n = 6;

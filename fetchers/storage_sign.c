@@ -15,10 +15,17 @@
 
 /* The standard headers of the StringToSign, in order. */
 static const char *const std_headers[] = {
-    "Content-Encoding", "Content-Language",    "Content-Length",
-    "Content-MD5",	"Content-Type",	       "Date",
-    "If-Modified-Since", "If-Match",	       "If-None-Match",
-    "If-Unmodified-Since", "Range",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-MD5",
+    "Content-Type",
+    "Date",
+    "If-Modified-Since",
+    "If-Match",
+    "If-None-Match",
+    "If-Unmodified-Since",
+    "Range",
 };
 
 /* Value of the first header called name (any case), or NULL. */
@@ -37,10 +44,12 @@ header_value(const struct storage_signreq *r, const char *name)
 static int
 put_lower(struct buf *out, const char *s)
 {
-	char c;
+	unsigned char c;
 
 	for (; *s; s++) {
-		c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+		c = (unsigned char)*s;
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
 		if (buf_append(out, &c, 1) == -1)
 			return -1;
 	}
@@ -62,57 +71,60 @@ put_trimmed(struct buf *out, const char *s)
 	return buf_append(out, s, n);
 }
 
-/* qsort order of storage_kv pointers: name (any case), then value. */
+/* A header or query parameter, with its position for a stable sort. */
+struct kvref {
+	const struct storage_kv *kv;
+	size_t pos;
+};
+
+/* qsort order of query parameters: name (any case), then value. */
 static int
 kv_cmp_name_value(const void *a, const void *b)
 {
-	const struct storage_kv *x = *(const struct storage_kv *const *)a;
-	const struct storage_kv *y = *(const struct storage_kv *const *)b;
+	const struct kvref *x = a, *y = b;
 	int c;
 
-	if ((c = strcasecmp(x->name, y->name)) != 0)
+	if ((c = strcasecmp(x->kv->name, y->kv->name)) != 0)
 		return c;
-	return strcmp(x->value, y->value);
+	return strcmp(x->kv->value, y->kv->value);
 }
 
-/* qsort order of storage_kv pointers: name (any case), then position. */
+/* qsort order of headers: name (any case), then position. */
 static int
 kv_cmp_name_pos(const void *a, const void *b)
 {
-	const struct storage_kv *x = *(const struct storage_kv *const *)a;
-	const struct storage_kv *y = *(const struct storage_kv *const *)b;
+	const struct kvref *x = a, *y = b;
 	int c;
 
-	if ((c = strcasecmp(x->name, y->name)) != 0)
+	if ((c = strcasecmp(x->kv->name, y->kv->name)) != 0)
 		return c;
-	return x < y ? -1 : x > y;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 /*
- * Append "name:v1,v2\n" (headers) or "\nname:v1,v2" (query) for sorted
- * pointers v[0..n), one entry per distinct name (case-insensitive).
+ * Append "name:v1,v2\n" (headers) or "\nname:v1,v2" (query) for the sorted
+ * v[0..n), one entry per distinct name (case-insensitive).
  */
 static int
-put_sorted(struct buf *out, const struct storage_kv **v, size_t n,
-	   int headers)
+put_sorted(struct buf *out, const struct kvref *v, size_t n, int headers)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (i > 0 && strcasecmp(v[i - 1]->name, v[i]->name) == 0) {
+		if (i > 0 &&
+		    strcasecmp(v[i - 1].kv->name, v[i].kv->name) == 0) {
 			if (buf_append(out, ",", 1) == -1)
 				return -1;
 		} else {
-			if (i > 0 && headers && buf_append(out, "\n", 1) == -1)
+			if ((i > 0 || !headers) &&
+			    buf_append(out, "\n", 1) == -1)
 				return -1;
-			if (!headers && buf_append(out, "\n", 1) == -1)
-				return -1;
-			if (put_lower(out, v[i]->name) == -1 ||
+			if (put_lower(out, v[i].kv->name) == -1 ||
 			    buf_append(out, ":", 1) == -1)
 				return -1;
 		}
-		if ((headers ? put_trimmed(out, v[i]->value)
-			     : buf_puts(out, v[i]->value)) == -1)
+		if ((headers ? put_trimmed(out, v[i].kv->value)
+			     : buf_puts(out, v[i].kv->value)) == -1)
 			return -1;
 	}
 	if (headers && n > 0 && buf_append(out, "\n", 1) == -1)
@@ -124,15 +136,18 @@ put_sorted(struct buf *out, const struct storage_kv **v, size_t n,
 static int
 put_canon_headers(const struct storage_signreq *r, struct buf *out)
 {
-	const struct storage_kv **v;
+	struct kvref *v;
 	size_t i, n = 0;
 	int rc;
 
-	v = xcalloc(r->nheaders ? r->nheaders : 1, sizeof(*v));
+	v = xcalloc(r->nheaders ? r->nheaders : 1, sizeof(struct kvref));
 	for (i = 0; i < r->nheaders; i++)
-		if (strncasecmp(r->headers[i].name, "x-ms-", 5) == 0)
-			v[n++] = &r->headers[i];
-	qsort(v, n, sizeof(*v), kv_cmp_name_pos);
+		if (strncasecmp(r->headers[i].name, "x-ms-", 5) == 0) {
+			v[n].kv = &r->headers[i];
+			v[n].pos = i;
+			n++;
+		}
+	qsort(v, n, sizeof(struct kvref), kv_cmp_name_pos);
 	rc = put_sorted(out, v, n, 1);
 	free(v);
 	return rc;
@@ -142,17 +157,19 @@ put_canon_headers(const struct storage_signreq *r, struct buf *out)
 static int
 put_canon_resource(const struct storage_signreq *r, struct buf *out)
 {
-	const struct storage_kv **v;
+	struct kvref *v;
 	size_t i;
 	int rc;
 
 	if (buf_append(out, "/", 1) == -1 || buf_puts(out, r->account) == -1 ||
 	    storage_url_encode(r->path, 1, out) == -1)
 		return -1;
-	v = xcalloc(r->nquery ? r->nquery : 1, sizeof(*v));
-	for (i = 0; i < r->nquery; i++)
-		v[i] = &r->query[i];
-	qsort(v, r->nquery, sizeof(*v), kv_cmp_name_value);
+	v = xcalloc(r->nquery ? r->nquery : 1, sizeof(struct kvref));
+	for (i = 0; i < r->nquery; i++) {
+		v[i].kv = &r->query[i];
+		v[i].pos = i;
+	}
+	qsort(v, r->nquery, sizeof(struct kvref), kv_cmp_name_value);
 	rc = put_sorted(out, v, r->nquery, 0);
 	free(v);
 	return rc;
@@ -172,7 +189,8 @@ storage_string_to_sign(const struct storage_signreq *r, struct buf *out)
 		return -1;
 	for (i = 0; i < sizeof(std_headers) / sizeof(std_headers[0]); i++) {
 		v = header_value(r, std_headers[i]);
-		if (v != NULL && strcmp(std_headers[i], "Content-Length") == 0 &&
+		if (v != NULL &&
+		    strcmp(std_headers[i], "Content-Length") == 0 &&
 		    strcmp(v, "0") == 0)
 			v = NULL;
 		if (v != NULL && strcmp(std_headers[i], "Date") == 0 &&
@@ -241,8 +259,8 @@ storage_decode_key(const char *base64, unsigned char **key, size_t *keylen)
  * 0, or -1 if out is full or HMAC failed.
  */
 int
-storage_authorization(const struct storage_signreq *r,
-		      const unsigned char *key, size_t keylen, struct buf *out)
+storage_authorization(const struct storage_signreq *r, const unsigned char *key,
+		      size_t keylen, struct buf *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE], b64[4 * EVP_MAX_MD_SIZE / 3 + 8];
 	unsigned int mdlen = 0;

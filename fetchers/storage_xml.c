@@ -77,10 +77,10 @@ struct storage_list {
 	struct storage_list_cb cb;
 	enum elem stack[STORAGE_XML_DEPTH_MAX];
 	int depth;
-	int field;     /* the field whose text is being read, or -1 */
-	int truncate;  /* that field is cut at its maximum, not an error */
-	int failed;    /* the parse stopped: error says why */
-	int is_error;  /* the root is <Error> */
+	int field;    /* the field whose text is being read, or -1 */
+	int truncate; /* that field is cut at its maximum, not an error */
+	int failed;   /* the parse stopped: error says why */
+	int is_error; /* the root is <Error> */
 	struct buf f[F_COUNT];
 	struct buf error;
 };
@@ -110,8 +110,8 @@ elem_lookup(const char *name)
 
 /* Is the element stack exactly a, b, c, ... (up to 5 levels)? */
 static int
-at(const struct storage_list *l, int n, enum elem a, enum elem b,
-   enum elem c, enum elem d, enum elem e)
+at(const struct storage_list *l, int n, enum elem a, enum elem b, enum elem c,
+   enum elem d, enum elem e)
 {
 	const enum elem want[5] = {a, b, c, d, e};
 	int i;
@@ -237,8 +237,8 @@ parse_rfc1123(const char *s, int64_t *ticks)
 	int d, y, h, mi, sec, m;
 
 	if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' ||
-	    read_digits(s + 5, 2, &d) == -1 || s[7] != ' ' ||
-	    s[11] != ' ' || s[16] != ' ' || s[19] != ':' || s[22] != ':' ||
+	    read_digits(s + 5, 2, &d) == -1 || s[7] != ' ' || s[11] != ' ' ||
+	    s[16] != ' ' || s[19] != ':' || s[22] != ':' ||
 	    strcmp(s + 25, " GMT") != 0)
 		return -1;
 	for (m = 0; m < 12; m++)
@@ -263,7 +263,7 @@ parse_size(const char *s, int64_t *v)
 	if (*s == '\0')
 		return -1;
 	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || n > (INT64_MAX - 9) / 10)
+		if (*s < '0' || *s > '9' || n > (INT64_MAX - (*s - '0')) / 10)
 			return -1;
 		n = n * 10 + (*s - '0');
 	}
@@ -344,10 +344,9 @@ on_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
 }
 
 static void XMLCALL
-on_entity(void *arg, const XML_Char *name, int is_param,
-	  const XML_Char *value, int value_len, const XML_Char *base,
-	  const XML_Char *sysid, const XML_Char *pubid,
-	  const XML_Char *notation)
+on_entity(void *arg, const XML_Char *name, int is_param, const XML_Char *value,
+	  int value_len, const XML_Char *base, const XML_Char *sysid,
+	  const XML_Char *pubid, const XML_Char *notation)
 {
 	(void)name;
 	(void)is_param;
@@ -401,15 +400,16 @@ storage_list_feed(struct storage_list *l, const char *p, size_t n, int final)
 		return -1;
 	do {
 		chunk = n > (1 << 20) ? (1 << 20) : n;
-		if (XML_Parse(l->parser, p, (int)chunk,
-			      final && chunk == n) != XML_STATUS_OK) {
+		if (XML_Parse(l->parser, p, (int)chunk, final && chunk == n) !=
+		    XML_STATUS_OK) {
 			if (!l->failed) {
 				buf_reset(&l->error);
-				buf_printf(&l->error, "XML error at line %lu: %s",
-					   (unsigned long)XML_GetCurrentLineNumber(
-					       l->parser),
-					   XML_ErrorString(
-					       XML_GetErrorCode(l->parser)));
+				buf_printf(
+				    &l->error, "XML error at line %lu: %s",
+				    (unsigned long)XML_GetCurrentLineNumber(
+					l->parser),
+				    XML_ErrorString(
+					XML_GetErrorCode(l->parser)));
 				l->failed = 1;
 			}
 			return -1;

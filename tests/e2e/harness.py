@@ -2,7 +2,8 @@
 real AF_UNIX datagram socket in place of Wazuh's queue, and runs of the real
 launcher (scripts/azure-logs) with the real roles.
 
-Environment: AZURE_LOGS_BINDIR (the roles; default <top>/bin).
+Environment: AZURE_LOGS_BINDIR (the roles; default <top>/bin). The Storage
+tests (StorageTest) run against Azurite (tests/azurite/azurite.py).
 """
 
 import datetime
@@ -19,10 +20,13 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "mock"))
+sys.path.insert(0, os.path.join(TOP, "tests", "azurite"))
+import azurite  # noqa: E402
 import gen_graph  # noqa: E402
 
 LAUNCHER = os.path.join(TOP, "scripts", "azure-logs")
@@ -228,3 +232,173 @@ class PipelineTest(unittest.TestCase):
             self.assertTrue(d.startswith(HEADER), d[:40])
             out.append(d[len(HEADER):])
         return out
+
+
+# ------------------------------------------------------------------ Storage
+
+def storage_lines(data):
+    """The lines Wazuh's Python sends of a blob: str.splitlines() of its
+    UTF-8 text, empty ones skipped."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8")
+    return [s for s in data.splitlines() if s]
+
+
+def storage_payload(line, tag=None, json_inline=False):
+    """Wazuh's payload for one line of a blob (plain text or json_inline)."""
+    if json_inline:
+        msg = '{"azure_tag": "azure-storage"'
+        if tag:
+            msg = '%s, "azure_storage_tag": "%s"' % (msg, tag)
+        msg = "%s, %s" % (msg, line[1:])
+    else:
+        msg = "azure_tag: azure-storage."
+        if tag:
+            msg = "%s azure_storage_tag: %s." % (msg, tag)
+        msg = "%s %s" % (msg, line)
+    return msg.encode()
+
+
+def storage_record(record, tag=None):
+    """Wazuh's payload for one element of a json_file blob's records."""
+    record = json.loads(json.dumps(record))
+    record["azure_tag"] = "azure-storage"
+    if tag:
+        record["azure_storage_tag"] = tag
+    return json.dumps(record).encode()
+
+
+def wazuh_date(dt):
+    """Wazuh's form of a checkpoint date: %Y-%m-%dT%H:%M:%S.%fZ (UTC)."""
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def storage_key(container, account=azurite.ACCOUNT):
+    return md5("account=%s|container=%s" % (account, container))
+
+
+class StorageTest(unittest.TestCase):
+    """A fresh Wazuh home and socket per test, against the Azurite that the
+    test module starts once (setUpModule: StorageTest.start_azurite();
+    tearDownModule: StorageTest.stop_azurite()). Each test's containers are
+    deleted after it."""
+
+    server = None  # the module's Azurite
+
+    @classmethod
+    def start_azurite(cls):
+        if StorageTest.server is None:
+            StorageTest.server = azurite.Azurite().start()
+
+    @classmethod
+    def stop_azurite(cls):
+        if StorageTest.server is not None:
+            StorageTest.server.stop()
+            StorageTest.server = None
+
+    def setUp(self):
+        self.start_azurite()
+        self.blob = self.server.client()
+        self.home = tempfile.mkdtemp(prefix="azure-e2e-")
+        os.makedirs(os.path.join(self.home, "wodles", "azure"))
+        os.makedirs(os.path.join(self.home, "queue", "sockets"))
+        self.db = os.path.join(self.home, "wodles", "azure", "azure.db")
+        self.secrets = [azurite.KEY]
+        self.auth = self.write_storage_auth("auth")
+        self.containers = []
+        self.sink = DgramSink(os.path.join(self.home, "queue", "sockets", "queue"))
+
+    def tearDown(self):
+        self.sink.close()
+        for c in self.containers:
+            self.blob.delete_container(c)
+        if os.environ.get("KEEP_E2E") is None:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def container(self, label="logs"):
+        """A new container with a unique name (label kept in it)."""
+        name = ("t%s-%s" % (secrets.token_hex(4), label))[:63]
+        self.blob.create_container(name)
+        self.containers.append(name)
+        return name
+
+    def write_storage_auth(self, name, account=azurite.ACCOUNT, key=azurite.KEY,
+                           sas=None, mode=0o600):
+        path = os.path.join(self.home, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with open(fd, "w") as f:
+            f.write("account_name = %s\n" % account)
+            if sas is not None:
+                f.write("sas_token = %s\n" % sas)
+                sig = urllib.parse.parse_qs(sas)["sig"][0]
+                self.secrets += [sig, urllib.parse.quote(sig, safe="")]
+            else:
+                f.write("account_key = %s\n" % key)
+                self.secrets.append(key)
+        os.chmod(path, mode)
+        return path
+
+    def run_storage(self, container, blobs=None, tag=None, json_file=False,
+                    json_inline=False, offset="1h", prefix=None, reparse=False,
+                    auth=None, extra=(), debug="2", timeout=60):
+        """scripts/azure-logs --storage ... against Azurite: (exit status,
+        datagrams received)."""
+        argv = [LAUNCHER, "--storage", "--storage_auth_path", auth or self.auth,
+                "--container", container]
+        if blobs is not None:
+            argv += ["--blobs", blobs]
+        if tag is not None:
+            argv += ["--storage_tag", tag]
+        if json_file:
+            argv.append("--json_file")
+        if json_inline:
+            argv.append("--json_inline")
+        if offset is not None:
+            argv += ["--storage_time_offset", offset]
+        if prefix is not None:
+            argv += ["--prefix", prefix]
+        if reparse:
+            argv.append("--reparse")
+        argv += list(extra) + ["--blob-url", self.server.url,
+                               "--wazuh-home", self.home, "-d", debug]
+        p = subprocess.run(argv, capture_output=True, timeout=timeout)
+        self.last_stderr = p.stderr.decode(errors="replace")
+        for s in self.secrets:
+            self.assertNotIn(s, self.last_stderr)
+            self.assertNotIn(s, p.stdout.decode(errors="replace"))
+        return p.returncode, self.sink.take()
+
+    payloads = PipelineTest.payloads
+
+    def _query(self, sql, args=()):
+        if not os.path.exists(self.db):
+            return []
+        con = sqlite3.connect(self.db)
+        try:
+            return con.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:  # no such table yet
+            return []
+        finally:
+            con.close()
+
+    def storage_row(self, container, account=azurite.ACCOUNT):
+        """(md5, query, min, max) of a container's checkpoint, or None."""
+        key = storage_key(container, account)
+        r = self._query("SELECT md5, query, min_processed_date, max_processed_date "
+                        "FROM storage WHERE md5 = ?", (key,))
+        return r[0] if r else None
+
+    def blob_offsets(self, container, account=azurite.ACCOUNT):
+        """{blob: (creation_time, processed_bytes)} of a container."""
+        return {b: (c, n) for b, c, n in self._query(
+            "SELECT blob, creation_time, processed_bytes FROM storage_blob_offset "
+            "WHERE md5 = ? AND container = ?", (md5(account), container))}
+
+    def wait_past(self, response):
+        """Sleep until the clock is past the second of a write's
+        Last-Modified, so that the next write has a newer one."""
+        lm = response.last_modified().timestamp()
+        while time.time() < lm + 1.05:
+            time.sleep(0.05)

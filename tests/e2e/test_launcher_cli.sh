@@ -57,7 +57,7 @@ name=${0##*/}
 name=${name#azure-}
 log=${FAKE_LOG:?}
 case $name in
-graph | la) mode=${FAKE_GRAPH:-pipe} ;;
+graph | la | storage) mode=${FAKE_GRAPH:-pipe} ;;
 statekeeper) mode=${FAKE_STATEKEEPER:-pipe} ;;
 *) mode=${FAKE_FORWARDER:-pipe} ;;
 esac
@@ -93,7 +93,7 @@ fi
 case $mode in
 pipe)
 	case $name in
-	graph | la)
+	graph | la | storage)
 		printf 'frame\n'
 		IFS= read -r reply
 		printf '%s\n' "$reply" >"$log/$name.reply"
@@ -121,6 +121,7 @@ exit 99
 EOF
 chmod 0755 "$bin/azure-graph"
 cp "$bin/azure-graph" "$bin/azure-la"
+cp "$bin/azure-graph" "$bin/azure-storage"
 cp "$bin/azure-graph" "$bin/azure-statekeeper"
 cp "$bin/azure-graph" "$bin/azure-forwarder"
 cp "$bin/azure-graph" "$base/empty/azure-statekeeper"
@@ -449,11 +450,20 @@ run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
     --la_query q --workspace w --la-wait x --wazuh-home "$home"
 check "--la-wait must be seconds (2)" \
     usage_is "argument --la-wait: invalid value: 'x' (seconds, 0 to 600)"
-run --storage --storage_auth_path "$auth" --container '"c"' --blobs '"*"' \
-    --storage_tag t --json_file --json_inline --storage_time_offset 1h -p x \
-    --prefix=y -d 2
-check "--storage: not implemented yet (1)" \
-    error_is 'Storage is not implemented yet in azure-logs'
+run --storage --container '"c"' --wazuh-home "$home"
+check "--storage without auth file: missing authentication (1)" \
+    error_is 'Storage: No parameters have been provided for authentication.'
+run --storage --storage_auth_path "$auth" --wazuh-home "$home"
+check "--storage without container (1)" \
+    error_is 'Storage: No container has been provided.'
+run --storage --storage_auth_path "$auth" --container '"c"' \
+    --blobs '"*.log"' --storage_tag 't t' --json_file --json_inline \
+    --storage_time_offset 1h -p x --prefix=a/b --reparse \
+    --blob-url http://127.0.0.1:9/acct --wazuh-home "$home"
+check "--storage: Wazuh's cleaning, every option reaches azure-storage" \
+    argv_is storage --container c --auth-file "$auth" --blobs .log \
+    --tag 't t' --format json_file --offset 1h --prefix a/b --reparse \
+    --blob-url http://127.0.0.1:9/acct -d 0
 
 run --graph --wazuh-home "$home"
 check "--graph alone: missing authentication (1)" \

@@ -1,0 +1,634 @@
+/*
+ * azure-storage: the Blob Storage fetcher. For each container (every one
+ * with --container '*') it asks the statekeeper for the container's
+ * checkpoint, lists the blobs (marker paging, XML streamed through expat),
+ * selects them as Wazuh does, and streams each one through a line
+ * splitter into events: an append blob from the byte offset already
+ * delivered, so only new lines are sent and a partial last line waits for
+ * the next run. Requests are signed with Shared Key, or carry a SAS token.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bsd/string.h>
+
+#include "auth.h"
+#include "date.h"
+#include "fetch.h"
+#include "log.h"
+#include "storage.h"
+#include "util.h"
+
+#define MS_VERSION   "2021-08-06"
+#define LIST_MAX     5000	       /* maxresults per list request */
+#define LINE_MAX_LEN (4 * 1024 * 1024) /* longest line of a blob */
+#define ATTEMPTS     5
+
+static const char usage[] =
+    "usage: azure-storage --container NAME|'*' (--auth-file PATH | "
+    "--auth-fd N)\n"
+    "                     [--blobs EXT] [--prefix PATH] [--tag TAG]\n"
+    "                     [--format plain|json_file|json_inline]\n"
+    "                     [--offset OFFSET] [--reparse] [--blob-url URL]\n"
+    "                     [--max-json-bytes N] [-d N]\n"
+    "                     [--since TIME --json]\n"
+    "\n"
+    "Sends the lines (or JSON records) of the blobs of a storage account.\n"
+    "The auth file holds account_name and account_key (Shared Key) or\n"
+    "sas_token, and must not be readable by group or others. --blob-url\n"
+    "defaults to https://ACCOUNT.blob.core.windows.net. Without --json it\n"
+    "speaks frames with azure-statekeeper on fd 0/1 (docs/internals.md).\n"
+    "Exit status: 0 success, 1 failure, 100 usage error.\n";
+
+struct blobinfo {
+	char *name, *etag, *ctime;
+	int64_t size, modified;
+	int append;
+};
+
+struct storage {
+	struct fetcher *f;
+	const char *account, *base; /* base: https://acct.blob.core... */
+	const char *sas;	    /* or NULL */
+	unsigned char *key;	    /* Shared Key, or NULL */
+	size_t keylen;
+	const char *container; /* being read */
+	char **containers;
+	size_t ncontainers;
+	struct blobinfo *blobs; /* of the container being read */
+	size_t nblobs, capblobs;
+	/* the blob being read */
+	struct storage_lines lines;
+	const char *time; /* its Last-Modified, Wazuh's form */
+	struct buf doc;	  /* json_file: the whole document */
+	int failed_line;
+};
+
+static char *
+path_of(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? strchr(p + 3, '/') : NULL;
+	return xstrdup(p ? p : "/");
+}
+
+/*
+ * One signed request: GET base/path?query (query values decoded, encoded
+ * here), with extra headers. Retries 429/5xx and transport errors that
+ * delivered nothing. Returns 0 when a response arrived, -1 otherwise.
+ */
+static int
+storage_get(struct storage *s, const char *path, const struct storage_kv *q,
+	    size_t nq, const struct storage_kv *xh, size_t nxh,
+	    struct http_resp *r)
+{
+	struct storage_kv h[8];
+	struct storage_signreq req;
+	struct buf url, line, auth;
+	char date[64], *fullpath;
+	struct tm tm;
+	time_t now;
+	size_t i, nh;
+	int attempt, ok = 0;
+
+	buf_init(&url, 1 << 20);
+	buf_init(&line, 1 << 16);
+	buf_init(&auth, 1024);
+	buf_puts(&url, s->base);
+	storage_url_encode(path, 1, &url);
+	for (i = 0; i < nq; i++) {
+		buf_printf(&url, "%c%s=", i ? '&' : '?', q[i].name);
+		storage_url_encode(q[i].value, 0, &url);
+	}
+	if (s->sas)
+		buf_printf(&url, "%c%s", nq ? '&' : '?',
+			   s->sas[0] == '?' ? s->sas + 1 : s->sas);
+	fullpath = path_of(s->base);
+	if (strcmp(fullpath, "/") == 0)
+		fullpath[0] = '\0';
+	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		now = time(NULL);
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		nh = 0;
+		h[nh++] = (struct storage_kv){"x-ms-date", date};
+		h[nh++] = (struct storage_kv){"x-ms-version", MS_VERSION};
+		for (i = 0; i < nxh && nh < 8; i++)
+			h[nh++] = xh[i];
+		curl_slist_free_all(s->f->http.raw);
+		s->f->http.raw = NULL;
+		for (i = 0; i < nh; i++) {
+			buf_reset(&line);
+			buf_printf(&line, "%s: %s", h[i].name, h[i].value);
+			s->f->http.raw =
+			    curl_slist_append(s->f->http.raw, line.data);
+		}
+		if (s->key != NULL) {
+			buf_reset(&line);
+			buf_printf(&line, "%s%s", fullpath, path);
+			req = (struct storage_signreq){
+			    .verb = "GET",
+			    .account = s->account,
+			    .path = line.data,
+			    .query = q,
+			    .nquery = nq,
+			    .headers = h,
+			    .nheaders = nh,
+			};
+			buf_reset(&auth);
+			buf_puts(&auth, "Authorization: ");
+			if (storage_authorization(&req, s->key, s->keylen,
+						  &auth) == -1)
+				fatalx("Storage: cannot sign a request");
+			s->f->http.raw =
+			    curl_slist_append(s->f->http.raw, auth.data);
+			explicit_bzero(auth.data, auth.len);
+		}
+		ok = http_request(&s->f->http, url.data, NULL, 0, HTTP_RAW,
+				  r) == 0;
+		if (ok && r->status != 429 && r->status < 500)
+			break;
+		if (!ok && (r->too_big || r->sink_failed || r->sunk > 0))
+			break;
+		if (attempt < ATTEMPTS) {
+			log_warnx("Storage: %s, retrying",
+				  ok ? "server busy" : r->curl_err);
+			sleep_seconds(http_retry_wait(r, attempt));
+		}
+	}
+	curl_slist_free_all(s->f->http.raw);
+	s->f->http.raw = NULL;
+	free(fullpath);
+	buf_free(&url);
+	buf_free(&line);
+	buf_free(&auth);
+	return ok ? 0 : -1;
+}
+
+/* The Code and Message of an XML error answer, for messages. */
+static void
+error_text(struct http_resp *r, char *out, size_t outlen)
+{
+	const char *b = buf_cstr(&r->body), *c, *m;
+
+	if (b && (c = strstr(b, "<Code>")) != NULL &&
+	    (m = strstr(b, "</Code>")) != NULL && m > c)
+		snprintf(out, outlen, "HTTP %ld %.*s", r->status,
+			 (int)(m - c - 6), c + 6);
+	else
+		snprintf(out, outlen, "HTTP %ld", r->status);
+}
+
+static int
+on_container(void *arg, const char *name)
+{
+	struct storage *s = arg;
+
+	s->containers =
+	    reallocarray(s->containers, s->ncontainers + 1, sizeof(char *));
+	if (s->containers == NULL)
+		fatal("reallocarray");
+	s->containers[s->ncontainers++] = xstrdup(name);
+	return 0;
+}
+
+static int
+on_blob(void *arg, const struct storage_blob *b)
+{
+	struct storage *s = arg;
+	struct blobinfo *bi;
+
+	if (s->nblobs == s->capblobs) {
+		s->capblobs = s->capblobs ? s->capblobs * 2 : 256;
+		s->blobs =
+		    reallocarray(s->blobs, s->capblobs, sizeof(*s->blobs));
+		if (s->blobs == NULL)
+			fatal("reallocarray");
+	}
+	bi = &s->blobs[s->nblobs++];
+	bi->name = xstrdup(b->name);
+	bi->etag = xstrdup(b->etag);
+	bi->ctime = xstrdup(b->created_str);
+	bi->size = b->size;
+	bi->modified = b->modified;
+	bi->append = strcmp(b->blob_type, "AppendBlob") == 0;
+	return 0;
+}
+
+/*
+ * List containers (container NULL) or the blobs of one, every page.
+ * Returns 0, or -1 with a message logged; *status gets the HTTP status of
+ * a failed answer (404: no such container).
+ */
+static int
+list(struct storage *s, const char *container, const char *prefix, long *status)
+{
+	struct storage_list_cb cb = {on_container, on_blob, s};
+	struct storage_kv q[6];
+	struct http_resp r = {0};
+	struct storage_list *l;
+	struct buf path;
+	char marker[STORAGE_XML_NAME_MAX + 1] = "", err[512], max[16];
+	size_t nq;
+	int rc = -1;
+
+	*status = 0;
+	snprintf(max, sizeof(max), "%d", LIST_MAX);
+	buf_init(&path, 8192);
+	buf_printf(&path, "/%s", container ? container : "");
+	do {
+		nq = 0;
+		q[nq++] = (struct storage_kv){"comp", "list"};
+		if (*marker)
+			q[nq++] = (struct storage_kv){"marker", marker};
+		q[nq++] = (struct storage_kv){"maxresults", max};
+		if (container && prefix && *prefix)
+			q[nq++] = (struct storage_kv){"prefix", prefix};
+		if (container)
+			q[nq++] = (struct storage_kv){"restype", "container"};
+		if (storage_get(s, path.data, q, nq, NULL, 0, &r) == -1) {
+			log_errorx("Storage: listing %s failed: %s",
+				   container ? container : "the containers",
+				   r.curl_err);
+			goto out;
+		}
+		if (r.status != 200) {
+			*status = r.status;
+			error_text(&r, err, sizeof(err));
+			if (r.status != 404)
+				log_errorx("Storage: listing %s failed: %s",
+					   container ? container
+						     : "the containers",
+					   err);
+			goto out;
+		}
+		l = storage_list_new(&cb);
+		if (storage_list_feed(l, r.body.data, r.body.len, 1) == -1) {
+			log_errorx("Storage: the list of %s is not valid: %s",
+				   container ? container : "the containers",
+				   storage_list_error(l));
+			storage_list_free(l);
+			goto out;
+		}
+		strlcpy(marker, storage_list_next_marker(l), sizeof(marker));
+		storage_list_free(l);
+	} while (*marker);
+	rc = 0;
+out:
+	http_resp_free(&r);
+	buf_free(&path);
+	return rc;
+}
+
+static int
+emit_payload(void *arg, const struct buf *payload)
+{
+	struct storage *s = arg;
+	struct fetcher *f = s->f;
+
+	buf_reset(&f->body);
+	if (buf_append(&f->body, payload->data, payload->len) == -1)
+		return -1;
+	fetcher_emit(f, s->time, "");
+	return 0;
+}
+
+/* One line of a blob: Wazuh's payload, sent. */
+static int
+on_line(void *arg, const char *line, size_t len)
+{
+	struct storage *s = arg;
+	struct fetcher *f = s->f;
+	int rc;
+
+	buf_reset(&f->body);
+	if (f->o.format && strcmp(f->o.format, "json_inline") == 0)
+		rc = storage_inline_event(line, len, f->o.tag, &f->body);
+	else
+		rc = storage_plain_event(line, len, f->o.tag, &f->body);
+	if (rc == -1) {
+		s->failed_line = 1;
+		return -1;
+	}
+	fetcher_emit(f, s->time, "");
+	return 0;
+}
+
+static int
+sink_lines(void *arg, const char *p, size_t n)
+{
+	struct storage *s = arg;
+
+	return storage_lines_feed(&s->lines, p, n, on_line, s);
+}
+
+static int
+sink_doc(void *arg, const char *p, size_t n)
+{
+	struct storage *s = arg;
+
+	return buf_append(&s->doc, p, n);
+}
+
+/*
+ * Read a blob from byte `from` and send its content. For a tracked append
+ * blob only complete lines are sent and *done is the offset past the last
+ * one; otherwise the whole blob counts. Returns 0, or -1 (not done).
+ */
+static int
+read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
+	  int tracked, int64_t *done)
+{
+	struct fetcher *f = s->f;
+	struct storage_kv h[2];
+	struct http_resp r = {0};
+	struct buf path;
+	char range[64], etag[256], err[512], when[DATE_STRLEN];
+	int json_file = f->o.format && strcmp(f->o.format, "json_file") == 0;
+	int rc = -1, attempt;
+	size_t nh;
+
+	date_format(b->modified, when);
+	s->time = when;
+	buf_init(&path, 8192);
+	buf_printf(&path, "/%s/%s", s->container, b->name);
+	for (attempt = 1; attempt <= 3; attempt++) {
+		storage_lines_init(&s->lines, LINE_MAX_LEN);
+		buf_init(&s->doc, (size_t)f->o.max_json);
+		s->failed_line = 0;
+		f->http.sink = json_file ? sink_doc : sink_lines;
+		f->http.sink_arg = s;
+		nh = 0;
+		snprintf(etag, sizeof(etag), "%s", b->etag);
+		h[nh++] = (struct storage_kv){"If-Match", etag};
+		if (from > 0) {
+			snprintf(range, sizeof(range), "bytes=%lld-",
+				 (long long)from);
+			h[nh++] = (struct storage_kv){"x-ms-range", range};
+		}
+		log_info("Storage: Getting data from blob %s%s", b->name,
+			 from > 0 ? " from its last offset" : "");
+		if (storage_get(s, path.data, NULL, 0, h, nh, &r) == -1) {
+			if (json_file && r.sink_failed)
+				log_errorx("Storage: blob %s is larger than "
+					   "--max-json-bytes (%lld): not read",
+					   b->name, (long long)f->o.max_json);
+			else if (s->failed_line)
+				log_errorx("Storage: blob %s has a line over "
+					   "%d bytes",
+					   b->name, LINE_MAX_LEN);
+			else
+				log_errorx("Storage: Error reading the blob "
+					   "data: %s: %s",
+					   b->name, r.curl_err);
+			break;
+		}
+		if (r.status == 412 && attempt < 3) {
+			log_info("Blob %s was modified while downloading, "
+				 "retrying download.",
+				 b->name);
+			storage_lines_free(&s->lines);
+			buf_free(&s->doc);
+			continue; /* the next run sees its new etag */
+		}
+		if (r.status == 416) { /* nothing after the offset */
+			*done = from;
+			rc = 0;
+			break;
+		}
+		if (r.status != 200 && r.status != 206) {
+			error_text(&r, err, sizeof(err));
+			log_errorx(
+			    "Storage: Error reading the blob data: %s: %s",
+			    b->name, err);
+			break;
+		}
+		if (json_file) {
+			rc = storage_json_file_events(s->doc.data, s->doc.len,
+						      f->o.tag, emit_payload, s,
+						      err, sizeof(err));
+			if (rc == -1)
+				log_errorx("Storage: Error reading the "
+					   "contents of the blob %s: %s",
+					   b->name, err);
+			*done = from + (int64_t)s->doc.len;
+		} else if (tracked) {
+			rc = 0;
+			*done = from + s->lines.done;
+		} else {
+			rc = storage_lines_finish(&s->lines, on_line, s);
+			*done = from + s->lines.fed;
+		}
+		break;
+	}
+	f->http.sink = NULL;
+	storage_lines_free(&s->lines);
+	buf_free(&s->doc);
+	http_resp_free(&r);
+	buf_free(&path);
+	return rc;
+}
+
+/* BLOBQ -> BLOBSTATE: bytes already delivered of this blob, or -1. */
+static int64_t
+delivered(struct storage *s, const struct blobinfo *b)
+{
+	struct fetcher *f = s->f;
+	int64_t bytes;
+	char *ctime;
+
+	if (f->o.json)
+		return -1;
+	bytes = fetcher_blob_state(f, s->container, b->name, &ctime);
+	if (bytes >= 0 && strcmp(ctime, b->ctime) != 0)
+		bytes = 0; /* created again since: read it all */
+	free(ctime);
+	return bytes;
+}
+
+/* Wazuh's selection, then the read; reports the blob to the statekeeper. */
+static void
+do_blob(struct storage *s, const struct blobinfo *b, const struct window *w,
+	int64_t desired)
+{
+	struct fetcher *f = s->f;
+	const char *ext = f->o.blobs;
+	int json_file = f->o.format && strcmp(f->o.format, "json_file") == 0;
+	int tracked = b->append && !json_file;
+	int64_t processed = -1, done = -1;
+
+	if (b->size == 0) {
+		log_debug("Empty blob %s, skipping", b->name);
+		goto report;
+	}
+	if (ext && *ext && strstr(b->name, ext) == NULL) {
+		log_debug(
+		    "Skipped blob, name %s does not match with the format "
+		    "\"%s\"",
+		    b->name, ext);
+		goto report;
+	}
+	if (tracked && !f->o.reparse)
+		processed = delivered(s, b);
+	if (processed >= 0) {
+		if (b->size == processed) {
+			log_info("Storage: Skipping blob %s due to being "
+				 "already processed",
+				 b->name);
+			done = processed;
+			goto report;
+		}
+	} else if (!f->o.reparse && !f->o.json &&
+		   (b->modified < desired ||
+		    (w->min <= b->modified && b->modified <= w->max))) {
+		log_info("Storage: Skipping blob %s due to being already "
+			 "processed",
+			 b->name);
+		goto report;
+	}
+	if (read_blob(s, b, processed > 0 ? processed : 0, tracked, &done) ==
+	    -1) {
+		f->failed = 1;
+		return; /* not reported: its offset stays as it was */
+	}
+report:
+	fetcher_blob_done(f, s->container, b->name, b->ctime,
+			  tracked ? done : -1);
+}
+
+static void
+free_blobs(struct storage *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nblobs; i++) {
+		free(s->blobs[i].name);
+		free(s->blobs[i].etag);
+		free(s->blobs[i].ctime);
+	}
+	s->nblobs = 0;
+}
+
+/* One container: its window, its blobs, its DONE. */
+static void
+do_container(struct storage *s, const char *container)
+{
+	struct fetcher *f = s->f;
+	char key[MD5_HEXLEN], legacy[MD5_HEXLEN], *mn = NULL, *mx = NULL;
+	struct window w = {0};
+	struct buf k;
+	int64_t desired;
+	long status;
+	size_t i;
+	int failed_before = f->failed;
+
+	s->container = container;
+	f->failed = 0;
+	buf_init(&k, 8192);
+	buf_printf(&k, "account=%s|container=%s", s->account, container);
+	md5_hex(k.data, k.len, key);
+	md5_hex(s->account, strlen(s->account), legacy);
+	buf_free(&k);
+	if (list(s, container, f->o.prefix, &status) == -1) {
+		if (status == 404)
+			log_errorx("Storage: The \"%s\" container does not "
+				   "exists.",
+				   container);
+		f->failed = 1;
+		goto out;
+	}
+	if (f->o.json) {
+		date_parse(f->o.since, &desired);
+		w.min = w.max = desired;
+		w.max--; /* an empty [min, max]: nothing counts as seen */
+	} else {
+		f->o.query = container;
+		fetcher_checkpoint(f, key, legacy, &w, &mn, &mx);
+		desired = window_desired(&w);
+	}
+	log_info("Storage: The search starts from the date: %s for blobs in "
+		 "container: \"%s\" and prefix: \"/%s\"",
+		 mn ? mn : f->o.since, container,
+		 f->o.prefix ? f->o.prefix : "");
+	for (i = 0; i < s->nblobs; i++)
+		do_blob(s, &s->blobs[i], &w, desired);
+	fetcher_blob_prune(f, container, f->o.prefix ? f->o.prefix : "");
+out:
+	fetcher_done(f, !f->failed);
+	free_blobs(s);
+	free(mn);
+	free(mx);
+	f->failed |= failed_before;
+}
+
+static void
+read_account(struct storage *s)
+{
+	struct fetcher *f = s->f;
+	static struct buf base;
+
+	s->account = f->cred.first;
+	if (f->cred.second_alt == 1)
+		s->sas = f->cred.second;
+	else if (storage_decode_key(f->cred.second, &s->key, &s->keylen) == -1)
+		fatalx("Error: The account_key of the authentication file is "
+		       "not base64.");
+	if (f->o.api_url == NULL) {
+		buf_init(&base, 1024);
+		buf_printf(&base, "https://%s.blob.core.windows.net",
+			   s->account);
+		s->base = base.data;
+	} else
+		s->base = f->o.api_url;
+}
+
+static void
+storage_run(struct fetcher *f)
+{
+	struct storage s = {.f = f};
+	long status;
+	size_t i;
+
+	read_account(&s);
+	log_info("Storage: Authenticated.");
+	if (strcmp(f->o.container, "*") == 0) {
+		log_info("Storage: Getting all containers.");
+		if (list(&s, NULL, NULL, &status) == -1) {
+			log_errorx("Storage: Unable to list the containers.");
+			f->failed = 1;
+		}
+	} else
+		on_container(&s, f->o.container);
+	for (i = 0; i < s.ncontainers; i++)
+		do_container(&s, s.containers[i]);
+	for (i = 0; i < s.ncontainers; i++)
+		free(s.containers[i]);
+	free(s.containers);
+	free(s.blobs);
+	if (s.key) {
+		explicit_bzero(s.key, s.keylen);
+		free(s.key);
+	}
+	log_info("Storage: End");
+}
+
+static const struct fetcher_ops storage_ops = {
+    .prog = "azure-storage",
+    .service = "Storage",
+    .table = "storage",
+    .url_option = "blob-url",
+    .usage = usage,
+    .storage = 1,
+    .auth_first = "account_name",
+    .auth_second = "account_key|sas_token",
+    .run = storage_run,
+};
+
+int
+main(int argc, char **argv)
+{
+	return fetcher_main(argc, argv, &storage_ops);
+}
