@@ -160,4 +160,5 @@ clean:
 # Benchmarks print figures; they never pass or fail on time.
 bench: all
 	AZURE_LOGS_BINDIR=$(CURDIR)/$(BIN) python3 tests/bench/bench_la.py
+	AZURE_LOGS_BINDIR=$(CURDIR)/$(BIN) python3 tests/bench/bench_storage.py
 .PHONY: bench
