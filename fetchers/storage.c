@@ -258,7 +258,17 @@ list(struct storage *s, const char *container, const char *prefix, long *status)
 		if (r.status != 200) {
 			*status = r.status;
 			error_text(&r, err, sizeof(err));
-			if (r.status != 404)
+			if (r.status == 403 && container != NULL)
+				log_errorx(
+				    "Storage: Invalid credentials for "
+				    "accessing the \"%s\" container (%s).",
+				    container, err);
+			else if (r.status == 403)
+				log_errorx(
+				    "Storage: Unable to list the "
+				    "containers. Invalid credentials (%s).",
+				    err);
+			else if (r.status != 404)
 				log_errorx("Storage: listing %s failed: %s",
 					   container ? container
 						     : "the containers",
@@ -596,10 +606,8 @@ storage_run(struct fetcher *f)
 	log_info("Storage: Authenticated.");
 	if (strcmp(f->o.container, "*") == 0) {
 		log_info("Storage: Getting all containers.");
-		if (list(&s, NULL, NULL, &status) == -1) {
-			log_errorx("Storage: Unable to list the containers.");
+		if (list(&s, NULL, NULL, &status) == -1)
 			f->failed = 1;
-		}
 	} else
 		on_container(&s, f->o.container);
 	for (i = 0; i < s.ncontainers; i++)

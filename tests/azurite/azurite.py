@@ -25,9 +25,11 @@ that may appear in this repository.
 import base64
 import datetime
 import email.utils
+import fcntl
 import hashlib
 import hmac
 import http.client
+import json
 import os
 import re
 import shutil
@@ -63,12 +65,22 @@ def blob_bin(cache=None):
     return os.path.join(cache or cache_dir(), "node_modules", ".bin", "azurite-blob")
 
 
+def installed_version(cache=None):
+    """The version of Azurite in the cache, or None."""
+    try:
+        with open(os.path.join(cache or cache_dir(), "node_modules", "azurite",
+                               "package.json")) as f:
+            return json.load(f).get("version")
+    except (OSError, ValueError):
+        return None
+
+
 def ensure_installed(cache=None, quiet=True):
-    """npm install azurite@AZURITE_VERSION into the cache, once. Returns
-    the path of azurite-blob."""
+    """npm install azurite@AZURITE_VERSION into the cache, once (again if
+    the cache holds another version). Returns the path of azurite-blob."""
     cache = cache or cache_dir()
     exe = blob_bin(cache)
-    if os.path.exists(exe):
+    if os.path.exists(exe) and installed_version(cache) == AZURITE_VERSION:
         return exe
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
@@ -76,16 +88,20 @@ def ensure_installed(cache=None, quiet=True):
             "Azurite needs Node.js and npm, which are not installed: run "
             "scripts/install-deps (Debian packages nodejs and npm)")
     os.makedirs(cache, exist_ok=True)
-    argv = [npm, "install", "--no-audit", "--no-fund", "--prefix", cache,
-            "azurite@" + AZURITE_VERSION]
-    if not quiet:
-        print("azurite: " + " ".join(argv), file=sys.stderr)
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=900)
-    if p.returncode != 0 or not os.path.exists(exe):
-        raise AzuriteError("npm install azurite@%s failed (exit %d):\n%s" % (
-            AZURITE_VERSION, p.returncode,
-            p.stdout.decode(errors="replace")[-3000:]))
+    with open(os.path.join(cache, ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one npm install at a time
+        if os.path.exists(exe) and installed_version(cache) == AZURITE_VERSION:
+            return exe
+        argv = [npm, "install", "--no-audit", "--no-fund", "--save-exact",
+                "--prefix", cache, "azurite@" + AZURITE_VERSION]
+        if not quiet:
+            print("azurite: " + " ".join(argv), file=sys.stderr)
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=900)
+        if p.returncode != 0 or not os.path.exists(exe):
+            raise AzuriteError("npm install azurite@%s failed (exit %d):\n%s" % (
+                AZURITE_VERSION, p.returncode,
+                p.stdout.decode(errors="replace")[-3000:]))
     return exe
 
 

@@ -396,6 +396,14 @@ class StorageTest(unittest.TestCase):
             "SELECT blob, creation_time, processed_bytes FROM storage_blob_offset "
             "WHERE md5 = ? AND container = ?", (md5(account), container))}
 
+    @staticmethod
+    def wait_next_second():
+        """Sleep into the next second: what is written then has a newer
+        Last-Modified than any date a run made before (a checkpoint taken
+        from "now" keeps microseconds; Last-Modified has whole seconds)."""
+        t = time.time()
+        time.sleep(int(t) + 1.05 - t)
+
     def wait_past(self, response):
         """Sleep until the clock is past the second of a write's
         Last-Modified, so that the next write has a newer one."""
