@@ -358,14 +358,14 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 	struct buf path;
 	char range[64], etag[256], err[512], when[DATE_STRLEN];
 	int json_file = f->o.format && strcmp(f->o.format, "json_file") == 0;
-	int rc = -1, attempt;
+	int rc = -1;
 	size_t nh;
 
 	date_format(b->modified, when);
 	s->time = when;
 	buf_init(&path, 8192);
 	buf_printf(&path, "/%s/%s", s->container, b->name);
-	for (attempt = 1; attempt <= 3; attempt++) {
+	do {
 		storage_lines_init(&s->lines, LINE_MAX_LEN);
 		buf_init(&s->doc, (size_t)f->o.max_json);
 		s->failed_line = 0;
@@ -396,13 +396,15 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 					   b->name, r.curl_err);
 			break;
 		}
-		if (r.status == 412 && attempt < 3) {
-			log_info("Blob %s was modified while downloading, "
-				 "retrying download.",
-				 b->name);
-			storage_lines_free(&s->lines);
-			buf_free(&s->doc);
-			continue; /* the next run sees its new etag */
+		if (r.status == 412) {
+			/* Changed since it was listed: not done; the next
+			 * run lists it again (its offset, or the window, stays
+			 * where it was). */
+			log_errorx(
+			    "Storage: blob %s was modified while it was "
+			    "read; it will be read again at the next run",
+			    b->name);
+			break;
 		}
 		if (r.status == 416) { /* nothing after the offset */
 			*done = from;
@@ -432,8 +434,7 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 			rc = storage_lines_finish(&s->lines, on_line, s);
 			*done = from + s->lines.fed;
 		}
-		break;
-	}
+	} while (0);
 	f->http.sink = NULL;
 	storage_lines_free(&s->lines);
 	buf_free(&s->doc);

@@ -261,6 +261,34 @@ class Incremental(Check):
         self.assertEqual((rc, got), (0, []), self.last_stderr)
         self.assertEqual(self.blob_offsets(c), offsets)
 
+    def test_offsets_of_deleted_blobs_are_pruned(self):
+        c = self.container("prune")
+        self.blob.create_append_blob(c, "keep.log", b"k1\n")
+        self.blob.create_append_blob(c, "gone.log", b"g1\n")
+        rc, got = self.run_storage(c)
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(set(self.blob_offsets(c)), {"keep.log", "gone.log"})
+        self.blob.delete_blob(c, "gone.log")
+        rc, got = self.run_storage(c)
+        self.assertEqual((rc, got), (0, []), self.last_stderr)
+        self.assertEqual(set(self.blob_offsets(c)), {"keep.log"})
+
+    def test_json_file_over_the_limit_is_not_marked_done(self):
+        c = self.container("big")
+        records = [{"n": i, "pad": "x" * 100} for i in range(40)]
+        doc = json.dumps({"records": records}).encode()
+        self.assertGreater(len(doc), 2048)
+        self.blob.put_block_blob(c, "flow.json", doc)
+        rc, got = self.run_storage(c, json_file=True, extra=["--max-json-bytes", "2048"])
+        self.assertEqual(rc, 1)
+        self.assertEqual(got, [])
+        self.assertIn("--max-json-bytes", self.last_stderr)
+        row = self.storage_row(c)
+        self.assertEqual(row[2], row[3], "the checkpoint moved past an unread blob")
+        rc, got = self.run_storage(c, json_file=True)
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(len(got), len(records))
+
     def test_append_in_the_checkpoint_second(self):
         # Lines appended in the same second as the checkpoint's
         # Last-Modified must still arrive: a byte offset below the blob's
