@@ -91,9 +91,11 @@ units: $(UNITS)
 
 # Fuzz targets: built with the driver to replay their corpus in make check,
 # or with clang's libFuzzer by make fuzz (FUZZ_SECONDS per target).
-FUZZ_TARGETS = frame date la_scan auth
+FUZZ_TARGETS = frame date la_scan auth storage_xml storage_lines
 FUZZ_BINS    = $(FUZZ_TARGETS:%=$(OBJ)/fuzz/fuzz_%)
-FUZZ_LINK    = $(OBJ)/fetchers/la_query.o $(OBJ)/fetchers/window.o $(LIBCOMMON)
+FUZZ_LINK    = $(OBJ)/fetchers/la_query.o $(OBJ)/fetchers/window.o \
+               $(OBJ)/fetchers/storage_xml.o $(OBJ)/fetchers/storage_lines.o \
+               $(LIBCOMMON)
 $(OBJ)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(FUZZ_LINK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ifetchers -o $@ $^ $(LDLIBS)
@@ -105,11 +107,14 @@ fuzz:
 	$(MAKE) OBJ=build/fuzz/obj BIN=build/fuzz/bin CC=clang \
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
 	    build/fuzz/obj/libcommon.a build/fuzz/obj/fetchers/la_query.o \
-	    build/fuzz/obj/fetchers/window.o
+	    build/fuzz/obj/fetchers/window.o build/fuzz/obj/fetchers/storage_xml.o \
+	    build/fuzz/obj/fetchers/storage_lines.o
 	@for t in $(FUZZ_TARGETS); do \
 	    clang -O1 -g -fsanitize=fuzzer,address,undefined -Icommon -Ifetchers \
 	        $(PKG_CFLAGS) -D_GNU_SOURCE -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c \
 	        build/fuzz/obj/fetchers/la_query.o build/fuzz/obj/fetchers/window.o \
+	        build/fuzz/obj/fetchers/storage_xml.o \
+	        build/fuzz/obj/fetchers/storage_lines.o \
 	        build/fuzz/obj/libcommon.a $(LDLIBS) || exit 1; \
 	    mkdir -p build/fuzz/corpus/$$t; \
 	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
