@@ -115,7 +115,7 @@ struct fopts {
 	const char *tenant, *query, *workspace, *auth_file, *tag, *offset;
 	const char *login_url, *api_url, *since, *until;
 	const char *container, *blobs, *format, *prefix; /* storage */
-	int auth_fd, reparse, json, debug, wait;
+	int auth_fd, reparse, json, debug, wait, page_size;
 	int64_t offset_secs, max_json;
 };
 

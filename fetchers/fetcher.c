@@ -40,6 +40,7 @@ enum {
 	O_FORMAT,
 	O_PREFIX,
 	O_MAX_JSON,
+	O_PAGE_SIZE,
 	O_QUERY,
 	O_WORKSPACE,
 	O_AUTH_FILE,
@@ -119,6 +120,7 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"format", required_argument, NULL, O_FORMAT},
 	    {"prefix", required_argument, NULL, O_PREFIX},
 	    {"max-json-bytes", required_argument, NULL, O_MAX_JSON},
+	    {"page-size", required_argument, NULL, O_PAGE_SIZE},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -183,6 +185,10 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 		case O_PREFIX:
 			o->prefix = optarg;
 			break;
+		case O_PAGE_SIZE:
+			o->page_size =
+			    parse_int("--page-size", optarg, 1, 5000);
+			break;
 		case O_MAX_JSON:
 			o->max_json = parse_int("--max-json-bytes", optarg,
 						1024, 1 << 30);
@@ -202,16 +208,19 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 		usage_error("unexpected argument \"%s\"", argv[optind]);
 	if (!ops->la && (o->workspace || o->wait))
 		usage_error("--workspace and --wait are for azure-la");
-	if (!ops->storage &&
-	    (o->container || o->blobs || o->format || o->prefix || o->max_json))
-		usage_error("--container, --blobs, --format, --prefix and "
-			    "--max-json-bytes are for azure-storage");
+	if (!ops->storage && (o->container || o->blobs || o->format ||
+			      o->prefix || o->max_json || o->page_size))
+		usage_error("--container, --blobs, --format, --prefix, "
+			    "--max-json-bytes and --page-size are for "
+			    "azure-storage");
 	if (o->format && strcmp(o->format, "plain") != 0 &&
 	    strcmp(o->format, "json_file") != 0 &&
 	    strcmp(o->format, "json_inline") != 0)
 		usage_error("--format must be plain, json_file or json_inline");
 	if (o->max_json == 0)
 		o->max_json = 64 * 1024 * 1024;
+	if (o->page_size == 0)
+		o->page_size = 5000; /* the service's largest list page */
 	if (o->json != (o->since != NULL))
 		usage_error("--since and --json go together");
 	if (o->until && !o->since)

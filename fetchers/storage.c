@@ -22,7 +22,6 @@
 #include "util.h"
 
 #define MS_VERSION   "2021-08-06"
-#define LIST_MAX     5000	       /* maxresults per list request */
 #define LINE_MAX_LEN (4 * 1024 * 1024) /* longest line of a blob */
 #define ATTEMPTS     5
 
@@ -32,7 +31,7 @@ static const char usage[] =
     "                     [--blobs EXT] [--prefix PATH] [--tag TAG]\n"
     "                     [--format plain|json_file|json_inline]\n"
     "                     [--offset OFFSET] [--reparse] [--blob-url URL]\n"
-    "                     [--max-json-bytes N] [-d N]\n"
+    "                     [--max-json-bytes N] [--page-size N] [-d N]\n"
     "                     [--since TIME --json]\n"
     "\n"
     "Sends the lines (or JSON records) of the blobs of a storage account.\n"
@@ -236,7 +235,7 @@ list(struct storage *s, const char *container, const char *prefix, long *status)
 	int rc = -1;
 
 	*status = 0;
-	snprintf(max, sizeof(max), "%d", LIST_MAX);
+	snprintf(max, sizeof(max), "%d", s->f->o.page_size);
 	buf_init(&path, 8192);
 	buf_printf(&path, "/%s", container ? container : "");
 	do {

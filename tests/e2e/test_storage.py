@@ -13,6 +13,7 @@ import base64
 import datetime
 import json
 import os
+import subprocess
 import re
 import time
 import unittest
@@ -260,6 +261,25 @@ class Incremental(Check):
         rc, got = self.run_storage(c)
         self.assertEqual((rc, got), (0, []), self.last_stderr)
         self.assertEqual(self.blob_offsets(c), offsets)
+
+    def test_list_pages_and_stand_alone(self):
+        """Listing follows NextMarker over many pages (page size 2), in
+        azure-storage run alone with --json: no database, no socket."""
+        c = self.container("pages")
+        names = ["p%02d.log" % i for i in range(7)]
+        for n in names:
+            self.blob.put_block_blob(c, n, ("line of %s\n" % n).encode())
+        auth = self.write_storage_auth("auth-alone")
+        p = subprocess.run([os.path.join(os.environ.get("AZURE_LOGS_BINDIR", "bin"),
+                                         "azure-storage"),
+                            "--container", c, "--auth-file", auth,
+                            "--blob-url", self.server.url, "--page-size", "2",
+                            "--since", "2000-01-01T00:00:00Z", "--json"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(sorted(p.stdout.splitlines()),
+                         sorted(storage_payload("line of %s" % n) for n in names))
+        self.assertFalse(os.path.exists(self.db))
 
     def test_offsets_of_deleted_blobs_are_pruned(self):
         c = self.container("prune")
