@@ -509,8 +509,8 @@ read_peer(struct peer *p)
 
 /*
  * The loop. Returns the exit status: 0 when every window the fetcher
- * opened was complete and delivered (its checkpoint committed), 1
- * otherwise.
+ * opened (perhaps none: an account without containers) was complete and
+ * delivered, its checkpoint committed; 1 otherwise.
  */
 static int
 loop(void)
@@ -580,10 +580,8 @@ loop(void)
 		    (long long)run.events);
 		return 1;
 	}
-	if (windows == 0) {
-		log_debug("the fetcher ended before asking for a checkpoint");
-		return 1;
-	}
+	if (windows == 0) /* its own status says why (or: nothing to read) */
+		log_debug("the fetcher ended without asking for a checkpoint");
 	return failed;
 }
 
