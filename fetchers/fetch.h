@@ -31,6 +31,10 @@ struct http {
 	 * -1 to abort the transfer. */
 	int (*sink)(void *arg, const char *p, size_t n);
 	void *sink_arg;
+	/* Run before each attempt of http_request_retry() (storage signs
+	 * every attempt anew); -1 stops. */
+	int (*before)(void *arg);
+	void *before_arg;
 	long timeout; /* seconds per request */
 };
 
@@ -52,8 +56,8 @@ void http_free(struct http *);
 void http_set_bearer(struct http *, const char *token);
 int http_request(struct http *, const char *url, const char *body,
 		 size_t bodylen, int kind, struct http_resp *);
-int http_request_retry(struct http *, const char *url, const char *json,
-		       size_t jsonlen, struct http_resp *);
+int http_request_retry(struct http *, const char *url, const char *body,
+		       size_t bodylen, int kind, struct http_resp *);
 void http_resp_free(struct http_resp *);
 double http_retry_wait(const struct http_resp *, int attempt);
 void sleep_seconds(double);

@@ -443,13 +443,15 @@ int
 fetcher_request(struct fetcher *f, const char *url, const char *json,
 		size_t jsonlen, struct http_resp *r)
 {
-	int rc = http_request_retry(&f->http, url, json, jsonlen, r);
+	int rc = http_request_retry(&f->http, url, json, jsonlen,
+				    json ? HTTP_JSON : HTTP_GET, r);
 
 	if (rc == 0 && r->status == 401) {
 		log_info("%s: token refused (HTTP 401), getting a new one",
 			 f->ops->service);
 		refresh_token(f);
-		rc = http_request_retry(&f->http, url, json, jsonlen, r);
+		rc = http_request_retry(&f->http, url, json, jsonlen,
+					json ? HTTP_JSON : HTTP_GET, r);
 	}
 	return rc;
 }

@@ -280,21 +280,22 @@ sleep_seconds(double s)
 }
 
 /*
- * An API request (GET, or POST of a JSON body), retrying 429 and 5xx
- * (honouring Retry-After) and transport errors up to max_attempts. Returns
- * 0 when a response arrived (any status: the caller judges it), -1 on a
- * transport failure after every attempt.
+ * A request (see http_request), retrying 429 and 5xx (honouring
+ * Retry-After) and transport errors that used none of the body, up to
+ * max_attempts. Returns 0 when a response arrived (any status: the caller
+ * judges it), -1 on a transport failure after every attempt.
  */
 int
-http_request_retry(struct http *h, const char *url, const char *json,
-		   size_t jsonlen, struct http_resp *r)
+http_request_retry(struct http *h, const char *url, const char *body,
+		   size_t bodylen, int kind, struct http_resp *r)
 {
 	double wait;
 	int attempt, ok;
 
 	for (attempt = 1;; attempt++) {
-		ok = http_request(h, url, json, jsonlen,
-				  json ? HTTP_JSON : HTTP_GET, r) == 0;
+		if (h->before != NULL && h->before(h->before_arg) == -1)
+			fatalx("%s: cannot prepare a request", h->service);
+		ok = http_request(h, url, body, bodylen, kind, r) == 0;
 		if (!http_retryable(r, ok) || attempt >= h->max_attempts)
 			break;
 		wait = http_retry_wait(r, attempt);

@@ -23,7 +23,6 @@
 
 #define MS_VERSION   "2021-08-06"
 #define LINE_MAX_LEN (4 * 1024 * 1024) /* longest line of a blob */
-#define ATTEMPTS     5
 
 static const char usage[] =
     "usage: azure-storage --container NAME|'*' (--auth-file PATH | "
@@ -74,28 +73,86 @@ path_of(const char *url)
 	return xstrdup(p ? p : "/");
 }
 
+/* What the signing hook needs for each attempt of one request. */
+struct signed_get {
+	struct storage *s;
+	const char *path; /* decoded, as signed: base path + request path */
+	const struct storage_kv *q, *xh;
+	size_t nq, nxh;
+};
+
+/*
+ * Before each attempt: fresh x-ms-date, the other headers and, with a
+ * Shared Key, the Authorization of exactly these. Returns 0 or -1.
+ */
+static int
+sign_attempt(void *arg)
+{
+	struct signed_get *g = arg;
+	struct storage *s = g->s;
+	struct curl_slist **raw = &s->f->http.raw;
+	struct storage_kv h[8];
+	struct storage_signreq req;
+	struct buf line;
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t i, nh = 0;
+	int rc = 0;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	h[nh++] = (struct storage_kv){"x-ms-date", date};
+	h[nh++] = (struct storage_kv){"x-ms-version", MS_VERSION};
+	for (i = 0; i < g->nxh && nh < 8; i++)
+		h[nh++] = g->xh[i];
+	curl_slist_free_all(*raw);
+	*raw = NULL;
+	buf_init(&line, 1 << 16);
+	for (i = 0; i < nh; i++) {
+		buf_reset(&line);
+		buf_printf(&line, "%s: %s", h[i].name, h[i].value);
+		*raw = curl_slist_append(*raw, line.data);
+	}
+	if (s->key != NULL) {
+		req = (struct storage_signreq){
+		    .verb = "GET",
+		    .account = s->account,
+		    .path = g->path,
+		    .query = g->q,
+		    .nquery = g->nq,
+		    .headers = h,
+		    .nheaders = nh,
+		};
+		buf_reset(&line);
+		buf_puts(&line, "Authorization: ");
+		rc = storage_authorization(&req, s->key, s->keylen, &line);
+		*raw = curl_slist_append(*raw, line.data);
+		explicit_bzero(line.data, line.len);
+	}
+	buf_free(&line);
+	return rc;
+}
+
 /*
  * One signed request: GET base/path?query (query values decoded, encoded
- * here), with extra headers. Retries 429/5xx and transport errors that
- * delivered nothing. Returns 0 when a response arrived, -1 otherwise.
+ * here), with extra headers, retried as http.c retries. Returns 0 when a
+ * response arrived, -1 otherwise.
  */
 static int
 storage_get(struct storage *s, const char *path, const struct storage_kv *q,
 	    size_t nq, const struct storage_kv *xh, size_t nxh,
 	    struct http_resp *r)
 {
-	struct storage_kv h[8];
-	struct storage_signreq req;
-	struct buf url, line, auth;
-	char date[64], *fullpath;
-	struct tm tm;
-	time_t now;
-	size_t i, nh;
-	int attempt, ok = 0;
+	struct http *h = &s->f->http;
+	struct signed_get g = {s, NULL, q, xh, nq, nxh};
+	struct buf url, signpath;
+	char *basepath;
+	size_t i;
+	int rc;
 
 	buf_init(&url, 1 << 20);
-	buf_init(&line, 1 << 16);
-	buf_init(&auth, 1024);
+	buf_init(&signpath, 1 << 16);
 	buf_puts(&url, s->base);
 	storage_url_encode(path, 1, &url);
 	for (i = 0; i < nq; i++) {
@@ -105,66 +162,20 @@ storage_get(struct storage *s, const char *path, const struct storage_kv *q,
 	if (s->sas)
 		buf_printf(&url, "%c%s", nq ? '&' : '?',
 			   s->sas[0] == '?' ? s->sas + 1 : s->sas);
-	fullpath = path_of(s->base);
-	if (strcmp(fullpath, "/") == 0)
-		fullpath[0] = '\0';
-	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
-		now = time(NULL);
-		gmtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		nh = 0;
-		h[nh++] = (struct storage_kv){"x-ms-date", date};
-		h[nh++] = (struct storage_kv){"x-ms-version", MS_VERSION};
-		for (i = 0; i < nxh && nh < 8; i++)
-			h[nh++] = xh[i];
-		curl_slist_free_all(s->f->http.raw);
-		s->f->http.raw = NULL;
-		for (i = 0; i < nh; i++) {
-			buf_reset(&line);
-			buf_printf(&line, "%s: %s", h[i].name, h[i].value);
-			s->f->http.raw =
-			    curl_slist_append(s->f->http.raw, line.data);
-		}
-		if (s->key != NULL) {
-			buf_reset(&line);
-			buf_printf(&line, "%s%s", fullpath, path);
-			req = (struct storage_signreq){
-			    .verb = "GET",
-			    .account = s->account,
-			    .path = line.data,
-			    .query = q,
-			    .nquery = nq,
-			    .headers = h,
-			    .nheaders = nh,
-			};
-			buf_reset(&auth);
-			buf_puts(&auth, "Authorization: ");
-			if (storage_authorization(&req, s->key, s->keylen,
-						  &auth) == -1)
-				fatalx("Storage: cannot sign a request");
-			s->f->http.raw =
-			    curl_slist_append(s->f->http.raw, auth.data);
-			explicit_bzero(auth.data, auth.len);
-		}
-		ok = http_request(&s->f->http, url.data, NULL, 0, HTTP_RAW,
-				  r) == 0;
-		if (ok && r->status != 429 && r->status < 500)
-			break;
-		if (!ok && (r->too_big || r->sink_failed || r->sunk > 0))
-			break;
-		if (attempt < ATTEMPTS) {
-			log_warnx("Storage: %s, retrying",
-				  ok ? "server busy" : r->curl_err);
-			sleep_seconds(http_retry_wait(r, attempt));
-		}
-	}
-	curl_slist_free_all(s->f->http.raw);
-	s->f->http.raw = NULL;
-	free(fullpath);
+	basepath = path_of(s->base);
+	buf_printf(&signpath, "%s%s", strcmp(basepath, "/") ? basepath : "",
+		   path);
+	g.path = signpath.data;
+	h->before = sign_attempt;
+	h->before_arg = &g;
+	rc = http_request_retry(h, url.data, NULL, 0, HTTP_RAW, r);
+	h->before = NULL;
+	curl_slist_free_all(h->raw);
+	h->raw = NULL;
+	free(basepath);
 	buf_free(&url);
-	buf_free(&line);
-	buf_free(&auth);
-	return ok ? 0 : -1;
+	buf_free(&signpath);
+	return rc;
 }
 
 /* The Code and Message of an XML error answer, for messages. */

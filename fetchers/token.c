@@ -98,7 +98,7 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 	struct buf form, url;
 	json_t *j = NULL, *t;
 	char msg[512];
-	int rc = -1, attempt;
+	int rc = -1;
 
 	*token = NULL;
 	buf_init(&form, 65536);
@@ -113,18 +113,7 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 		snprintf(err, errlen, "Error: credentials too long");
 		goto out;
 	}
-	for (attempt = 1; attempt <= h->max_attempts; attempt++) {
-		if (http_request(h, url.data, form.data, form.len, HTTP_FORM,
-				 &r) == 0 &&
-		    r.status != 429 && r.status < 500)
-			break;
-		if (attempt < h->max_attempts) {
-			log_warnx("%s: token request failed (%s), retrying",
-				  h->service,
-				  r.status ? "server busy" : r.curl_err);
-			sleep_seconds(http_retry_wait(&r, attempt));
-		}
-	}
+	http_request_retry(h, url.data, form.data, form.len, HTTP_FORM, &r);
 	if (r.status == 0) {
 		snprintf(err, errlen,
 			 "Error: An error occurred while trying "

@@ -170,14 +170,10 @@ class Errors(PipelineTest):
         self.assertIn('The "nope.example" tenant domain was not found.', self.last_stderr)
 
     def run_launcher_tenant(self, tenant):
-        import subprocess
-        from harness import LAUNCHER
-        pr = subprocess.run([LAUNCHER, "--graph", "--graph_auth_path", self.auth,
+        rc, _ = self.launch(["--graph", "--graph_auth_path", self.auth,
                              "--graph_tenant_domain", tenant, "--graph_query", SIGNINS,
-                             "--wazuh-home", self.home, "--login-url", self.mock.url,
-                             "--graph-url", self.mock.url], capture_output=True, timeout=60)
-        self.last_stderr = pr.stderr.decode()
-        return pr.returncode
+                             "--graph-url", self.mock.url], "0", 60)
+        return rc
 
     def test_bad_offset(self):
         rc, _ = self.run_launcher(offset="3w")
