@@ -40,9 +40,18 @@ Control API (no auth, JSON in and out; never recorded in the request log)
                              "time_field": optional}   append items
   POST /_mock/clear-events  {"path": optional}          drop events
   POST /_mock/la-rows       {"workspace": W, "table": T, "rows": [[..]] or
-                             [{col: value}], "columns": [{"name","type"}]}
+                             [{col: value}], "columns": [{"name","type"}],
+                             "ingestion_time": ISO | "ingestion_times":
+                             [ISO | null, ...]}
                             append rows (creates the workspace/table;
-                            columns are required for a new table)
+                            columns are required for a new table).  Each
+                            row carries a hidden ingestion time (what KQL
+                            ingestion_time() returns; never a column):
+                            "ingestion_time" for every row of the call, or
+                            "ingestion_times" one per row (null: none);
+                            default: the mock's current time (real UTC
+                            now) at the call.  So late rows are an old
+                            TimeGenerated with a recent ingestion time.
   POST /_mock/la-clear      {"workspace": optional, "table": optional,
                              "drop": false}  drop rows (or tables)
   POST /_mock/fail          {"match": "/v1.0/", "status": 429,
@@ -87,7 +96,10 @@ Config file keys (all optional):
                    document, e.g. gen_la.py output)}, "empty": false,
                    "forbidden": false}}  (ids are case-insensitive; a table
                    given here replaces the table of that name; flags given
-                   alone keep the tables)
+                   alone keep the tables).  A table may also give
+                   "ingestion_time" / "ingestion_times" as in la-rows;
+                   by default a row's ingestion time is its TimeGenerated
+                   (the load time when it has none)
   la_row_limit    Log Analytics rows per result before truncation with a
                   PartialError (500000); null = no limit
   la_byte_limit   same on the size of the serialised rows (64000000)
@@ -328,7 +340,8 @@ class LaTable:
     """A Log Analytics table: columns [(name, type)] and rows (lists of
     cells, kept exactly as given, except that a dynamic cell given as a
     JSON object/array is stored as its JSON text, like the service sends
-    it)."""
+    it).  ingest is parallel to rows: each row's hidden ingestion time
+    (ticks or None), read by KQL ingestion_time() only."""
 
     def __init__(self, name, columns):
         if not isinstance(columns, list) or not columns:
@@ -346,6 +359,7 @@ class LaTable:
         self.name = name
         self.columns = cols
         self.rows = []
+        self.ingest = []            # ingestion time of rows[i] (ticks)
         self.json_cache = {}        # id(row) -> serialised row
 
     def same_columns(self, columns):
@@ -354,9 +368,21 @@ class LaTable:
         except (TypeError, KeyError):
             return False
 
-    def add(self, rows):
+    def column_index(self, name):
+        for i, c in enumerate(self.columns):
+            if c[0] == name:
+                return i
+        return None
+
+    def add(self, rows, ingest):
+        """Appends rows (all or none).  ingest: their ingestion times, a
+        list with one per row (ticks or None), or a function of the row
+        (as stored) giving it."""
         if not isinstance(rows, list):
             raise ValueError("rows must be a list")
+        if isinstance(ingest, list) and len(ingest) != len(rows):
+            raise ValueError("ingestion_times: need one per row (%d)"
+                             % len(rows))
         names = [c[0] for c in self.columns]
         dyn = [i for i, c in enumerate(self.columns) if c[1] == "dynamic"]
         out = []
@@ -374,7 +400,36 @@ class LaTable:
                 if row[i] is not None and not isinstance(row[i], str):
                     row[i] = _jdump(row[i]).decode("utf-8")
             out.append(row)
+        if not isinstance(ingest, list):
+            ingest = [ingest(row) for row in out]
         self.rows.extend(out)
+        self.ingest.extend(ingest)
+
+
+def ingestion_spec(spec, default):
+    """The "ingestion_time" / "ingestion_times" keys of a la-rows call or of
+    a table in the config -> what LaTable.add takes; `default` (a function
+    of the row) when neither is given.  Raises ValueError."""
+    one, many = spec.get("ingestion_time"), spec.get("ingestion_times")
+    if one is not None and many is not None:
+        raise ValueError("give ingestion_time or ingestion_times, not both")
+    if one is not None:
+        ticks = kql.parse_datetime(one)
+        if ticks is None:
+            raise ValueError("ingestion_time: not a datetime: %r" % (one,))
+        return lambda row: ticks
+    if many is None:
+        return default
+    if not isinstance(many, list):
+        raise ValueError("ingestion_times must be a list")
+    out = []
+    for value in many:
+        ticks = None if value is None else kql.parse_datetime(value)
+        if value is not None and ticks is None:
+            raise ValueError("ingestion_times: not a datetime: %r"
+                             % (value,))
+        out.append(ticks)
+    return out
 
 
 class Workspace:
@@ -482,7 +537,16 @@ class State:
             if not isinstance(spec, dict) or "columns" not in spec:
                 raise ValueError("table %s: needs columns" % tname)
             table = LaTable(tname, spec["columns"])
-            table.add(spec.get("rows") or [])
+            # Rows loaded from the config were ingested at their
+            # TimeGenerated, or now if they have none.
+            loaded = now_ticks()
+            tg = table.column_index("TimeGenerated")
+
+            def at_time_generated(row, tg=tg, loaded=loaded):
+                t = kql.cell_ticks(row[tg]) if tg is not None else None
+                return loaded if t is None else t
+            table.add(spec.get("rows") or [],
+                      ingestion_spec(spec, at_time_generated))
             ws.tables[tname] = table
 
     def workspace(self, wid, create=False):
@@ -1055,7 +1119,8 @@ def _handle_la(method, wid, req, headers):
         ws = STATE.workspace(wid)
         if ws is not None:
             forbidden, empty = ws.forbidden, ws.empty
-            tables = {name: (t.columns, list(t.rows), t.json_cache)
+            tables = {name: (t.columns, list(t.rows), t.json_cache,
+                             list(t.ingest))
                       for name, t in ws.tables.items()}
         row_limit = STATE.opts.get("la_row_limit")
         byte_limit = STATE.opts.get("la_byte_limit")
@@ -1085,8 +1150,11 @@ def _handle_la(method, wid, req, headers):
         query = kql.parse(text, now)
         if empty:
             return Response(204, b"", None)
-        schema, rows = kql.execute(
-            query, lambda n: tables.get(n), span)
+
+        def get_table(name):
+            t = tables.get(name)
+            return None if t is None else (t[0], t[1], t[3])
+        schema, rows = kql.execute(query, get_table, span)
     except kql.KqlError as exc:
         return la_error(400, message="The request had some invalid "
                         "properties", inner=_la_inner_error(exc))
@@ -1180,6 +1248,8 @@ def handle_control(method, path, body):
             if not isinstance(wid, str) or not wid or not isinstance(
                     tname, str) or not tname or not isinstance(rows, list):
                 raise ValueError("need workspace, table and a list of rows")
+            now = now_ticks()
+            ingest = ingestion_spec(data, lambda row: now)
             with STATE.lock:
                 ws = STATE.workspace(wid, create=True)
                 table = ws.tables.get(tname)
@@ -1192,7 +1262,7 @@ def handle_control(method, path, body):
                 elif cols is not None and not table.same_columns(cols):
                     raise ValueError("table %s exists with other columns"
                                      % tname)
-                table.add(rows)
+                table.add(rows, ingest)
                 ws.tables[tname] = table
                 return Response(200, {"ok": True, "workspace": ws.id,
                                       "table": tname,
@@ -1213,6 +1283,7 @@ def handle_control(method, path, body):
                             # A new list and cache: queries running on the
                             # old snapshot keep theirs.
                             ws.tables[tn].rows = []
+                            ws.tables[tn].ingest = []
                             ws.tables[tn].json_cache = {}
             return Response(200, {"ok": True})
         if name == "clear-events":

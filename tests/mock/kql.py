@@ -4,10 +4,13 @@ part of azure_mock.py.  Python 3 standard library only.
     q = parse(text, now_ticks)             # KqlError("SyntaxError") if bad
     schema, rows = execute(q, get_table, span=(start, end) | None)
 
-get_table(name) -> (columns [(name, type)], rows [list of cells]) or None.
-Rows are returned as the very list objects stored in the table unless an
-operator builds new ones (project, extend, ...), so callers may cache their
-serialisation by id().
+get_table(name) -> (columns [(name, type)], rows [list of cells]
+[, ingestion]) or None.  ingestion, when given, is a list parallel to
+rows: the hidden ingestion time of each row (ticks, or None), which only
+ingestion_time() reads; it is never a column.  Without it every row's
+ingestion time is null.  Rows are returned as the very list objects stored
+in the table unless an operator builds new ones (project, extend, ...), so
+callers may cache their serialisation by id().
 
 Supported:  <Table> { | <operator> }
   where|filter <predicate>
@@ -20,7 +23,8 @@ Supported:  <Table> { | <operator> }
         a bool column or true/false alone
       operand: column, ['column'], "string" / 'string' / @"verbatim",
         123, 1.5, 1e-05, -3, true, false, 1d / 2h / 30m / 10s / 100ms
-        (timespans), datetime(...) / todatetime(...), ago(1h), now()
+        (timespans), datetime(...) / todatetime(...), ago(1h), now(),
+        ingestion_time()
   project A, B, New = <operand>      project-away A, B
   project-keep A, B                  project-reorder A, B
   project-rename New = Old
@@ -28,9 +32,18 @@ Supported:  <Table> { | <operator> }
   take N | limit N
   order by / sort by Col [asc|desc] [nulls first|last], ...  (default desc)
   top N by Col [asc|desc]
+      (Col: a column or ingestion_time())
   count
 Anything else is a SyntaxError.  Keywords are case-sensitive, like Kusto.
 Datetimes are integer 100-ns ticks; comparisons never use floats.
+
+ingestion_time() is the datetime at which the row was ingested (the hidden
+value above).  It follows its row through where, order/sort, take, top and
+every project/extend operator; after count (an aggregation) it is null, as
+in Kusto.  As a result cell (extend X = ingestion_time()) it is printed
+like any computed datetime, by format_datetime():
+"2024-06-03T11:00:00.1234567Z", trailing zeros trimmed ("...:00.5Z",
+"...:00Z").
 """
 
 import datetime
@@ -531,7 +544,11 @@ class Parser:
     def sort_list(self):
         out = []
         while True:
-            name, pos = self.name()
+            if self.peek().is_kw("ingestion_time") and \
+                    self.peek(1).is_op("("):
+                key = self.operand()
+            else:
+                key = ("col",) + self.name()
             desc = True
             if self.peek().is_kw("asc", "desc"):
                 desc = self.next().value == "desc"
@@ -542,7 +559,7 @@ class Parser:
                 if not t.is_kw("first", "last"):
                     self.fail(t)
                 nulls_last = t.value == "last"
-            out.append((name, pos, desc, nulls_last))
+            out.append((key, desc, nulls_last))
             if not self.peek().is_op(","):
                 return out
             self.next()
@@ -639,6 +656,10 @@ class Parser:
                 self.expect_op(")")
                 ticks = self.now + (-span if t.value == "ago" else span)
                 return ("lit", "datetime", ticks, t.pos)
+            if t.value == "ingestion_time" and self.peek().is_op("("):
+                self.next()
+                self.expect_op(")")
+                return ("ingest", t.pos)
             if self.peek().is_op("(") or t.value in (
                     "and", "or", "by", "asc", "desc"):
                 self.fail(t)                  # unsupported function/keyword
@@ -680,26 +701,31 @@ class _Ctx:
         return self.index[name]
 
     def operand(self, node):
-        """-> (type, typed getter, raw getter)."""
+        """-> (type, typed getter, raw getter).  Getters and predicates are
+        called as f(row, ing): ing is the row's hidden ingestion time."""
         if node[0] == "lit":
             kind, value = node[1], node[2]
             cell = _lit_cell(kind, value)
-            return kind, (lambda row: value), (lambda row: cell)
+            return kind, (lambda row, ing: value), (lambda row, ing: cell)
+        if node[0] == "ingest":
+            return ("datetime", (lambda row, ing: ing),
+                    (lambda row, ing: _lit_cell("datetime", ing)))
         idx = self.column(node[1], node[2])
         kind = self.schema[idx][1]
         conv = CONVERTERS[kind]
-        return kind, (lambda row: conv(row[idx])), (lambda row: row[idx])
+        return (kind, (lambda row, ing: conv(row[idx])),
+                (lambda row, ing: row[idx]))
 
     def predicate(self, node):
         kind = node[0]
         if kind == "and":
             a, b = self.predicate(node[1]), self.predicate(node[2])
 
-            def f_and(row):
-                x = a(row)
+            def f_and(row, ing):
+                x = a(row, ing)
                 if x is False:
                     return False
-                y = b(row)
+                y = b(row, ing)
                 if y is False:
                     return False
                 return None if x is None or y is None else True
@@ -707,11 +733,11 @@ class _Ctx:
         if kind == "or":
             a, b = self.predicate(node[1]), self.predicate(node[2])
 
-            def f_or(row):
-                x = a(row)
+            def f_or(row, ing):
+                x = a(row, ing)
                 if x is True:
                     return True
-                y = b(row)
+                y = b(row, ing)
                 if y is True:
                     return True
                 return None if x is None or y is None else False
@@ -719,20 +745,20 @@ class _Ctx:
         if kind == "not":
             a = self.predicate(node[1])
 
-            def f_not(row):
-                x = a(row)
+            def f_not(row, ing):
+                x = a(row, ing)
                 return None if x is None else not x
             return f_not
         if kind == "fn":
             _, get, _ = self.operand(node[2])
             name = node[1]
             if name == "isnull":
-                return lambda row: get(row) is None
+                return lambda row, ing: get(row, ing) is None
             if name == "isnotnull":
-                return lambda row: get(row) is not None
+                return lambda row, ing: get(row, ing) is not None
             if name == "isempty":
-                return lambda row: get(row) in (None, "")
-            return lambda row: get(row) not in (None, "")
+                return lambda row, ing: get(row, ing) in (None, "")
+            return lambda row, ing: get(row, ing) not in (None, "")
         if kind == "bool":
             t, get, _ = self.operand(node[1])
             if t != "bool":
@@ -760,8 +786,8 @@ class _Ctx:
             fold = "guid" in (lt, rt)
             fn = _CMP[op]
 
-            def f_cmp(row):
-                a, b = lget(row), rget(row)
+            def f_cmp(row, ing):
+                a, b = lget(row, ing), rget(row, ing)
                 if a is None or b is None:
                     return None
                 if fold:
@@ -777,8 +803,8 @@ class _Ctx:
             base = "=~"
         test = _STR_TESTS[base]
 
-        def f_str(row):
-            a, b = lget(row), rget(row)
+        def f_str(row, ing):
+            a, b = lget(row, ing), rget(row, ing)
             if a is None or b is None:
                 return None
             r = test(a, b)
@@ -798,8 +824,8 @@ class _Ctx:
                          % (lt, item[1]), pos)
             values.append(item[2].lower() if lt == "guid" else item[2])
 
-        def f_in(row):
-            a = lget(row)
+        def f_in(row, ing):
+            a = lget(row, ing)
             if a is None:
                 return None
             r = a in values
@@ -845,7 +871,8 @@ _STR_TESTS = {
 def execute(query, get_table, span=None):
     """Runs a parsed query.  span: (start, end) ticks applied to the source
     table's TimeGenerated (half-open) before the query, like the service's
-    timespan parameter.  Returns (schema [(name, type)], rows)."""
+    timespan parameter (None: no time restriction).  Returns (schema
+    [(name, type)], rows)."""
     text = query.text
     name, pos = query.source
     table = get_table(name)
@@ -854,31 +881,43 @@ def execute(query, get_table, span=None):
                        "Failed to resolve table or column expression named "
                        "'%s'" % name, text, pos)
     schema, rows = list(table[0]), table[1]
+    # ings[i] is the hidden ingestion time of rows[i]: every operator below
+    # keeps the two lists aligned.
+    ings = table[2] if len(table) > 2 and table[2] is not None else None
+    if ings is None:
+        ings = [None] * len(rows)
+    elif len(ings) != len(rows):
+        raise ValueError("table %s: %d ingestion times for %d rows"
+                         % (name, len(ings), len(rows)))
     if span is not None:
         names = [c[0] for c in schema]
         if "TimeGenerated" in names:
             idx = names.index("TimeGenerated")
             start, end = span
             kept = []
-            for r in rows:
+            for r, ing in zip(rows, ings):
                 t = cell_ticks(r[idx])
                 if t is not None and start <= t < end:
-                    kept.append(r)
-            rows = kept
-    rows = list(rows)
+                    kept.append((r, ing))
+            rows, ings = _unzip(kept)
+    rows, ings = list(rows), list(ings)
     for op, arg, opos in query.ops:
         ctx = _Ctx(text, schema)
         if op == "where":
             pred = ctx.predicate(arg)
-            rows = [r for r in rows if pred(r) is True]
+            rows, ings = _unzip([(r, ing) for r, ing in zip(rows, ings)
+                                 if pred(r, ing) is True])
         elif op == "take":
-            rows = rows[:arg]
+            rows, ings = rows[:arg], ings[:arg]
         elif op == "order":
-            rows = _sort(ctx, rows, arg)
+            rows, ings = _sort(ctx, rows, ings, arg)
         elif op == "top":
-            rows = _sort(ctx, rows, arg[1])[:arg[0]]
+            rows, ings = _sort(ctx, rows, ings, arg[1])
+            rows, ings = rows[:arg[0]], ings[:arg[0]]
         elif op == "count":
+            # An aggregation: the result row was never ingested.
             schema, rows = [("Count", "long")], [[len(rows)]]
+            ings = [None]
         elif op == "project":
             getters, new = [], []
             for item in arg:
@@ -892,7 +931,8 @@ def execute(query, get_table, span=None):
                     getters.append(raw)
             _unique(ctx, new, opos)
             schema = new
-            rows = [[g(r) for g in getters] for r in rows]
+            rows = [[g(r, ing) for g in getters]
+                    for r, ing in zip(rows, ings)]
         elif op in ("project-away", "project-keep", "project-reorder"):
             listed = [ctx.column(n, p) for n, p in arg]
             if op == "project-away":
@@ -925,12 +965,18 @@ def execute(query, get_table, span=None):
                     new.append((name2, t))
                     getters.append(raw)
             schema = new
-            rows = [[g(r) for g in getters] for r in rows]
+            rows = [[g(r, ing) for g in getters]
+                    for r, ing in zip(rows, ings)]
     return schema, rows
 
 
 def _getter(idx):
-    return lambda row: row[idx]
+    return lambda row, ing: row[idx]
+
+
+def _unzip(pairs):
+    """[(row, ing), ...] -> ([row, ...], [ing, ...])."""
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def _unique(ctx, schema, pos):
@@ -940,19 +986,18 @@ def _unique(ctx, schema, pos):
             ctx.sem("A column named '%s' appears more than once" % n, pos)
 
 
-def _sort(ctx, rows, keys):
-    rows = list(rows)
-    for name, pos, desc, nulls_last in reversed(keys):
-        idx = ctx.column(name, pos)
-        kind = ctx.schema[idx][1]
-        conv = CONVERTERS[kind]
+def _sort(ctx, rows, ings, keys):
+    """Sorts rows (and their ingestion times along) -> (rows, ings)."""
+    pairs = list(zip(rows, ings))
+    for node, desc, nulls_last in reversed(keys):
+        _, get, _ = ctx.operand(node)
         # With reverse=True the first tuple element is reversed too.
         null_rank = 1 if nulls_last != desc else 0
 
-        def key(row, conv=conv, idx=idx, null_rank=null_rank):
-            v = conv(row[idx])
+        def key(pair, get=get, null_rank=null_rank):
+            v = get(pair[0], pair[1])
             if v is None:
                 return (null_rank, 0)
             return (1 - null_rank, v)
-        rows.sort(key=key, reverse=desc)
-    return rows
+        pairs.sort(key=key, reverse=desc)
+    return _unzip(pairs)

@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_graph  # noqa: E402
 import gen_la  # noqa: E402
+import kql  # noqa: E402
 
 GRAPH = "https://graph.microsoft.com/.default"
 LA = "https://api.loganalytics.io/.default"
@@ -956,6 +957,255 @@ class LaQueryTests(unittest.TestCase):
                        json.dumps({"la_row_limit": -1}).encode(),
                        {"Content-Type": "application/json"})
         self.assertEqual(st, 400)
+
+
+# Late rows: an old TimeGenerated, a recent ingestion time.
+LATE_COLUMNS = EV_COLUMNS[:2]
+LATE_OLD = "2024-06-01T10:00:00Z"
+LATE_ING = "2024-06-03T11:00:00.1234567Z"
+
+
+class LaIngestionTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        ctl("la-clear", {"workspace": WS, "table": "Late", "drop": True})
+        # On time: ingested a few seconds after TimeGenerated (one of them
+        # without an ingestion time at all).
+        ctl("la-rows", {"workspace": WS, "table": "Late",
+                        "columns": LATE_COLUMNS,
+                        "rows": [["2024-06-03T10:00:00Z", "p"],
+                                 ["2024-06-03T10:30:00Z", "q"],
+                                 ["2024-06-03T10:40:00Z", "n"]],
+                        "ingestion_times": ["2024-06-03T10:00:30.5Z",
+                                            "2024-06-03T10:30:40+00:00",
+                                            None]})
+        # Late: two days old when ingested, one time for the whole call.
+        ctl("la-rows", {"workspace": WS, "table": "Late",
+                        "rows": [[LATE_OLD, "x"], {"Name": "y",
+                                                   "TimeGenerated": LATE_OLD}],
+                        "ingestion_time": LATE_ING})
+
+    def rows(self, query, **kw):
+        st, _, body = la(query, **kw)
+        self.assertEqual(st, 200, (query, body))
+        return body["tables"][0]
+
+    def names(self, query, **kw):
+        return [r[1] for r in self.rows(query, **kw)["rows"]]
+
+    def test_late_rows_found(self):
+        after = "datetime(2024-06-03T11:00:00Z)"
+        self.assertEqual(self.names(
+            "Late | where ingestion_time() > %s" % after), ["x", "y"])
+        self.assertEqual(self.names(
+            "Late | where TimeGenerated > %s" % after), [])
+        self.assertEqual(self.names(
+            "Late | where TimeGenerated >= datetime(2024-06-03T10:00:00Z)"),
+            list("pqn"))
+        # Boundaries to the tick, both sides of the comparison.
+        self.assertEqual(self.names(
+            "Late | where ingestion_time() >= datetime(%s)" % LATE_ING),
+            ["x", "y"])
+        self.assertEqual(self.names(
+            "Late | where ingestion_time() > datetime(%s)" % LATE_ING), [])
+        self.assertEqual(self.names(
+            "Late | where datetime(2024-06-03T10:30:40Z) == "
+            "ingestion_time()"), ["q"])
+        self.assertEqual(self.names(
+            "Late | where isnull(ingestion_time())"), ["n"])
+        self.assertEqual(self.names(
+            "Late | where ingestion_time() > datetime(2024-06-03T10:00:00Z) "
+            "and ingestion_time() < datetime(2024-06-03T11:00:00Z) or "
+            "Name == 'n'"), list("pqn"))
+        # A checkpoint query as the fetcher may send it.
+        self.assertEqual(self.names(
+            "Late | where ingestion_time() > datetime(2024-06-03T10:00:30.5Z)"
+            " | order by ingestion_time() asc, Name desc"), list("qyx"))
+        self.assertEqual(self.names(
+            "Late | top 2 by ingestion_time() asc nulls first"), ["n", "p"])
+        self.assertEqual(self.names(
+            "Late | top 1 by ingestion_time()"), ["x"])
+        # The timespan parameter restricts TimeGenerated only.
+        self.assertEqual(self.names(
+            "Late | where ingestion_time() > %s" % after,
+            timespan="2024-06-03T00:00:00Z/P1D"), [])
+        self.assertEqual(self.names(
+            "Late | where ingestion_time() < %s" % after,
+            timespan="2024-06-03T00:00:00Z/P1D"), list("pq"))
+
+    def test_extend_format(self):
+        t = self.rows("Late | extend I = ingestion_time(), J = Name")
+        self.assertEqual(t["columns"], LATE_COLUMNS + [
+            {"name": "I", "type": "datetime"},
+            {"name": "J", "type": "string"}])
+        self.assertEqual(t["rows"], [
+            ["2024-06-03T10:00:00Z", "p", "2024-06-03T10:00:30.5Z", "p"],
+            ["2024-06-03T10:30:00Z", "q", "2024-06-03T10:30:40Z", "q"],
+            ["2024-06-03T10:40:00Z", "n", None, "n"],
+            [LATE_OLD, "x", LATE_ING, "x"],
+            [LATE_OLD, "y", LATE_ING, "y"]])
+        # The stored rows are unchanged (never an extra column).
+        t = self.rows("Late")
+        self.assertEqual(t["columns"], LATE_COLUMNS)
+        self.assertEqual([len(r) for r in t["rows"]], [2] * 5)
+        # project Name = value; the new column compares as a datetime.
+        t = self.rows("Late | project Name, At = ingestion_time() | where "
+                      "At > datetime(2024-06-03T10:00:30Z) | order by At "
+                      "asc")
+        self.assertEqual(t["columns"], [{"name": "Name", "type": "string"},
+                                        {"name": "At", "type": "datetime"}])
+        self.assertEqual(t["rows"], [["p", "2024-06-03T10:00:30.5Z"],
+                                     ["q", "2024-06-03T10:30:40Z"],
+                                     ["x", LATE_ING], ["y", LATE_ING]])
+
+    def test_follows_the_row(self):
+        late = "| where ingestion_time() > datetime(2024-06-03T11:00:00Z)"
+        for q in ("Late | project Name",
+                  "Late | project-away TimeGenerated",
+                  "Late | project-keep Name, TimeGenerated",
+                  "Late | project-reorder Name",
+                  "Late | project-rename N2 = TimeGenerated",
+                  "Late | extend Z = 1, W = Name",
+                  "Late | order by Name desc | sort by TimeGenerated asc",
+                  "Late | where Name != 'zz' | take 5",
+                  "Late | top 5 by Name asc",
+                  "Late | project Name | extend I = ingestion_time() | "
+                  "project-away I"):
+            t = self.rows(q + " " + late + " | extend I = ingestion_time()")
+            i = [c["name"] for c in t["columns"]].index("Name")
+            self.assertEqual(sorted((r[i], r[-1]) for r in t["rows"]),
+                             [("x", LATE_ING), ("y", LATE_ING)], q)
+        # take/top keep the time of the rows they keep.
+        t = self.rows("Late | order by Name asc | take 2 | extend I = "
+                      "ingestion_time() | project Name, I")
+        self.assertEqual(t["rows"], [["n", None],
+                                     ["p", "2024-06-03T10:00:30.5Z"]])
+
+    def test_null_after_count(self):
+        t = self.rows("Late | count | extend I = ingestion_time()")
+        self.assertEqual(t["columns"], [{"name": "Count", "type": "long"},
+                                        {"name": "I", "type": "datetime"}])
+        self.assertEqual(t["rows"], [[5, None]])
+        self.assertEqual(self.rows("Late | where ingestion_time() > "
+                                   "datetime(2024-01-01) | count | where "
+                                   "isnull(ingestion_time())")["rows"],
+                         [[4]])
+        self.assertEqual(self.rows("Late | count | where ingestion_time() > "
+                                   "datetime(2000-01-01)")["rows"], [])
+
+    def test_default_now(self):
+        ctl("la-clear", {"workspace": WS, "table": "LateNow", "drop": True})
+        before = time.time_ns() // 100
+        ctl("la-rows", {"workspace": WS, "table": "LateNow",
+                        "columns": LATE_COLUMNS,
+                        "rows": [[LATE_OLD, "a"], [None, "b"]]})
+        after = time.time_ns() // 100
+        t = self.rows("LateNow | extend I = ingestion_time()")
+        got = [gen_graph.to_ticks(r[2]) for r in t["rows"]]
+        self.assertEqual(got[0], got[1])             # one time per call
+        slack = gen_graph.TICKS                  # one second
+        self.assertTrue(before - slack <= got[0] <= after + slack,
+                        (before, got, after))
+        self.assertRegex(t["rows"][0][2],
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?Z$")
+        self.assertEqual(self.names(
+            "LateNow | where ingestion_time() > ago(5m)"), ["a", "b"])
+        self.assertEqual(self.names(
+            "LateNow | where TimeGenerated > ago(5m)"), [])
+        # Recent ingestion, old TimeGenerated: outside a recent timespan.
+        self.assertEqual(self.names("LateNow", timespan="PT1H"), [])
+        self.assertEqual(self.names("LateNow"), ["a", "b"])
+        # Appending later: a later ingestion time.
+        time.sleep(0.01)
+        ctl("la-rows", {"workspace": WS, "table": "LateNow",
+                        "rows": [[LATE_OLD, "c"]]})
+        self.assertEqual(self.names(
+            "LateNow | where ingestion_time() > datetime(%s)"
+            % t["rows"][0][2]), ["c"])
+
+    def test_clear_keeps_times_aligned(self):
+        ctl("la-clear", {"workspace": WS, "table": "LateClr", "drop": True})
+        ctl("la-rows", {"workspace": WS, "table": "LateClr",
+                        "columns": LATE_COLUMNS, "rows": [[LATE_OLD, "a"]],
+                        "ingestion_time": "2024-06-02T00:00:00Z"})
+        ctl("la-clear", {"workspace": WS, "table": "LateClr"})
+        ctl("la-rows", {"workspace": WS, "table": "LateClr",
+                        "rows": [[LATE_OLD, "b"]],
+                        "ingestion_time": LATE_ING})
+        self.assertEqual(self.rows("LateClr | extend I = ingestion_time()")[
+            "rows"], [[LATE_OLD, "b", LATE_ING]])
+
+    def test_config_rows(self):
+        # Rows from the config file: ingested at their TimeGenerated.
+        self.assertEqual(self.rows(
+            "SecurityEvent | where ingestion_time() == TimeGenerated | "
+            "count")["rows"], [[len(SEC_EVENTS["rows"])]])
+        # Without TimeGenerated: the load time; explicit times honoured.
+        wid = "00000000-0000-0000-0000-00000000a1a1"
+        before = time.time_ns() // 100
+        ctl("config", {"workspaces": {wid: {"tables": {
+            "NoTime": {"columns": [{"name": "Name", "type": "string"}],
+                       "rows": [["a"], ["b"]]},
+            "Given": {"columns": LATE_COLUMNS,
+                      "rows": [[LATE_OLD, "a"], [LATE_OLD, "b"]],
+                      "ingestion_times": [LATE_ING, None]}}}}})
+        after = time.time_ns() // 100
+        t = self.rows("NoTime | extend I = ingestion_time()", ws=wid)
+        for r in t["rows"]:
+            t = gen_graph.to_ticks(r[1])
+            self.assertTrue(before - gen_graph.TICKS <= t
+                            <= after + gen_graph.TICKS, (before, t, after))
+        t = self.rows("Given | project Name, I = ingestion_time()", ws=wid)
+        self.assertEqual(t["rows"], [["a", LATE_ING], ["b", None]])
+
+    def test_errors(self):
+        for q in ("Late | where ingestion_time(1) > ago(1d)",
+                  "Late | where ingestion_time( > ago(1d)",
+                  "Late | project ingestion_time()"):
+            st, _, body = la(q)
+            self.assertEqual((st, body["error"]["innererror"]["code"]),
+                             (400, "SyntaxError"), q)
+        for q in ("Late | where ingestion_time()",
+                  "Late | where ingestion_time() > 'x'",
+                  "Late | where ingestion_time > ago(1d)",
+                  "Late | order by ingestion_time asc"):
+            st, _, body = la(q)
+            self.assertEqual((st, body["error"]["innererror"]["code"]),
+                             (400, "SemanticError"), q)
+        count = len(self.rows("Late")["rows"])
+        for extra in ({"ingestion_time": LATE_ING,
+                       "ingestion_times": [LATE_ING]},
+                      {"ingestion_times": [LATE_ING, LATE_ING]},
+                      {"ingestion_times": LATE_ING},
+                      {"ingestion_times": ["yesterday"]},
+                      {"ingestion_time": "2024-13-01T00:00:00Z"},
+                      {"ingestion_time": 1717412400}):
+            obj = dict({"workspace": WS, "table": "Late",
+                        "rows": [[LATE_OLD, "z"]]}, **extra)
+            st, _, _ = req("POST", "/_mock/la-rows", json.dumps(obj).encode(),
+                           {"Content-Type": "application/json"})
+            self.assertEqual(st, 400, extra)
+        self.assertEqual(len(self.rows("Late")["rows"]), count)
+
+    def test_kql_module(self):
+        # A table given without ingestion times: ingestion_time() is null.
+        q = kql.parse("T | extend I = ingestion_time() | where "
+                      "isnull(ingestion_time())", 0)
+        schema, rows = kql.execute(
+            q, lambda n: ([("A", "long")], [[1], [2]]) if n == "T" else None)
+        self.assertEqual((schema, rows),
+                         ([("A", "long"), ("I", "datetime")],
+                          [[1, None], [2, None]]))
+        # Rows the query does not rebuild are the stored objects.
+        stored = [[1], [2], [3]]
+        q = kql.parse("T | where ingestion_time() >= datetime(1970-01-01) "
+                      "| order by ingestion_time() desc", 0)
+        _, rows = kql.execute(q, lambda n: ([("A", "long")], stored,
+                                            [5, None, 7]))
+        self.assertEqual(rows, [[3], [1]])
+        self.assertIs(rows[0], stored[2])
+        self.assertEqual(kql.format_datetime(kql.parse_datetime(LATE_ING)),
+                         LATE_ING)
 
 
 class LaGeneratorTests(unittest.TestCase):
