@@ -28,11 +28,11 @@ COMMON_SRC = common/log.c common/buf.c common/frame.c common/date.c \
              common/auth.c common/key.c common/offset.c common/pyjson.c \
              common/url.c common/io.c
 FETCH_SRC  = fetchers/fetcher.c fetchers/window.c fetchers/http.c fetchers/token.c
-GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c
+GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/graph_page.c
 LA_SRC     = fetchers/la.c fetchers/la_query.c
 STORAGE_SRC = fetchers/storage.c fetchers/storage_sign.c \
              fetchers/storage_xml.c fetchers/storage_lines.c
-SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c
+SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c statekeeper/seen.c
 FWD_SRC    = forwarder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 

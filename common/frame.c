@@ -14,7 +14,7 @@ static const struct {
 	const char *name;
 	const char *sig;
 } frame_sigs[FRAME_TYPE_MAX] = {
-    [FRAME_HELLO] = {"HELLO", "sssits"},
+    [FRAME_HELLO] = {"HELLO", "sssitsi"},
     [FRAME_CHECKPOINT] = {"CHECKPOINT", "ss"},
     [FRAME_EVENT] = {"EVENT", "ssb"},
     [FRAME_DONE] = {"DONE", "ti"},

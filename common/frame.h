@@ -22,11 +22,11 @@
 
 #define FRAME_VERSION	 1
 #define FRAME_MAX	 (16u * 1024 * 1024)
-#define FRAME_FIELDS_MAX 8 /* version, type and at most six fields */
+#define FRAME_FIELDS_MAX 10 /* version, type and at most eight fields */
 
 enum frame_type {
 	FRAME_HELLO = 1,  /* fetcher -> sk: service key query offset reparse
-			     fallback */
+			     fallback overlap */
 	FRAME_CHECKPOINT, /* sk -> fetcher: min max */
 	FRAME_EVENT,	  /* fetcher -> sk: time id body */
 	FRAME_DONE,	  /* fetcher -> sk: ok events */

@@ -1,8 +1,10 @@
 /*
- * Wazuh's time offsets: "<N>m", "<N>h" or "<N>d", spaces ignored.
+ * Wazuh's time offsets: "<N>m", "<N>h" or "<N>d", spaces ignored; and the
+ * durations of our own options.
  */
 #include <ctype.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -48,6 +50,37 @@ offset_parse(const char *s, int64_t *seconds)
 		return -1;
 	}
 	if (ndig == 0 || v > OFFSET_MAX_SECS / mult)
+		return -1;
+	*seconds = v * mult;
+	return 0;
+}
+
+/*
+ * Our durations (--overlap, --lag, --timeout): "<N>" seconds or "<N>s",
+ * "<N>m", "<N>h", "<N>d". Returns 0, or -1 if s is not of that form.
+ */
+int
+duration_parse(const char *s, int64_t *seconds)
+{
+	size_t n = strlen(s);
+	int64_t v = 0, mult = 1;
+	size_t i;
+
+	if (n > 0 && strchr("smhd", s[n - 1]) != NULL) {
+		mult = s[n - 1] == 's'	 ? 1
+		       : s[n - 1] == 'm' ? 60
+		       : s[n - 1] == 'h' ? 3600
+					 : 86400;
+		n--;
+	}
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]) || v > OFFSET_MAX_SECS)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > OFFSET_MAX_SECS / mult)
 		return -1;
 	*seconds = v * mult;
 	return 0;

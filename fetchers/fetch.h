@@ -35,7 +35,8 @@ struct http {
 	 * every attempt anew); -1 stops. */
 	int (*before)(void *arg);
 	void *before_arg;
-	long timeout; /* seconds per request */
+	long timeout;	  /* seconds per request */
+	int64_t deadline; /* of the whole run (100 ns ticks); 0: none */
 };
 
 struct http_resp {
@@ -45,6 +46,7 @@ struct http_resp {
 	double retry_after; /* seconds; < 0 when the header was absent */
 	int too_big;	    /* the body passed HTTP_BODY_MAX: not retried */
 	int sink_failed;    /* the sink refused the body */
+	int expired;	    /* the run's deadline passed: not retried */
 	int64_t sunk;	    /* bytes given to the sink */
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -85,8 +87,12 @@ struct window {
 	int64_t offset_secs; /* -1: no offset */
 	int reparse;
 	int64_t now;
+	int64_t overlap_secs; /* reach back before max by this much */
+	int64_t lag_secs;     /* end this much before now */
 };
 int64_t window_desired(const struct window *);
+int64_t window_after(const struct window *);
+int64_t window_end(const struct window *);
 
 /* graph_filter.c */
 const char *graph_filter_field(const char *query);
@@ -95,6 +101,20 @@ int graph_build_filter(const char *field, const struct window *,
 int graph_build_url(const char *base, const char *query, const char *filter,
 		    struct buf *out);
 
+/* graph_page.c: one Graph page, parsed into events (no network). */
+enum {
+	GRAPH_PAGE_OK = 0,
+	GRAPH_PAGE_EBODY = -1, /* not a Graph page */
+	GRAPH_PAGE_EITEM = -2, /* an item too large, or refused by emit */
+	GRAPH_PAGE_ENEXT = -3  /* @odata.nextLink neither string nor null */
+};
+typedef int (*graph_emit_fn)(void *arg, const char *time, const char *id,
+			     const struct buf *payload);
+int graph_page_parse(const char *body, size_t len, const char *where,
+		     const char *tag, struct buf *payload, graph_emit_fn emit,
+		     void *arg, char **next_link, size_t *nitems, char *err,
+		     size_t errlen);
+
 /* la_query.c */
 struct la_scan {
 	size_t columns_off, columns_len; /* tables[0].columns, as JSON text */
@@ -102,16 +122,20 @@ struct la_scan {
 	size_t error_off, error_len;	 /* top-level "error", 0 if none */
 };
 void la_key(const char *query, const char *workspace, char out[33]);
-int la_build_query(const char *query, const struct window *, struct buf *);
+#define LA_INGESTION_COLUMN "AzureLogsIngestionTime" /* ours, not sent */
+int la_build_query(const char *query, const char *field,
+		   const struct window *, struct buf *);
 int la_window_start(const struct window *, int64_t *start);
-int la_bound_query(const char *base, int64_t start, int64_t end, struct buf *);
+int la_bound_query(const char *base, const char *field, int64_t start,
+		   int64_t end, struct buf *);
 int la_timespan(int64_t start, int64_t end, struct buf *);
 int la_scan_response(const char *, size_t, struct la_scan *,
 		     const char **errstr);
 int la_next_row(const char *, size_t, size_t *pos, size_t *off, size_t *rlen);
 int la_columns(json_t *columns, json_t **names, int *time_col,
-	       const char **errstr);
-int la_row_event(json_t *names, json_t *row, const char *tag, struct buf *out);
+	       const char *time_name, const char **errstr);
+int la_row_event(json_t *names, json_t *row, const char *tag, int skip,
+		 struct buf *out);
 int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 
 /* fetcher.c: what every fetcher shares. */
@@ -121,6 +145,9 @@ struct fopts {
 	const char *container, *blobs, *format, *prefix; /* storage */
 	int auth_fd, reparse, json, debug, wait, page_size;
 	int64_t offset_secs, max_json;
+	int64_t overlap_secs, lag_secs; /* -1 until given: the service's */
+	int64_t timeout_secs;		/* the whole run; 0: none */
+	int la_ingestion;		/* --la-checkpoint ingestion */
 };
 
 struct fetcher;
@@ -134,6 +161,7 @@ struct fetcher_ops {
 	const char *usage;	 /* the whole --help text */
 	int la;			 /* takes --workspace and --wait */
 	int storage; /* takes --container etc.; no tenant, no token */
+	int64_t overlap, lag; /* default --overlap and --lag, seconds */
 	const char *auth_first, *auth_second; /* the auth file's fields */
 	void (*run)(struct fetcher *);
 };

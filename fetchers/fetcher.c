@@ -53,7 +53,11 @@ enum {
 	O_SINCE,
 	O_UNTIL,
 	O_JSON,
-	O_WAIT
+	O_WAIT,
+	O_OVERLAP,
+	O_LAG,
+	O_TIMEOUT,
+	O_LA_CHECKPOINT
 };
 
 /* The process holds a client secret and tokens: no core file, no ptrace by
@@ -68,6 +72,21 @@ no_core_dumps(void)
 		fatal("cannot disable core dumps");
 }
 
+/* The last resort of --timeout: a run stuck outside a request. */
+static void
+on_alarm(int sig)
+{
+	static const char msg[] =
+	    "azure: ERROR: the run's time limit (--timeout) passed: "
+	    "stopping; the checkpoint stays where it was\n";
+	ssize_t n;
+
+	(void)sig;
+	n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(EXIT_RUNTIME);
+}
+
 static void
 strip_slash(const char **url)
 {
@@ -80,6 +99,18 @@ strip_slash(const char **url)
 			p[--n] = '\0';
 		*url = p;
 	}
+}
+
+static int64_t
+parse_duration(const char *opt, const char *v)
+{
+	int64_t secs;
+
+	if (duration_parse(v, &secs) == -1)
+		usage_error("%s %s: not a duration (N seconds, or Ns, Nm, Nh, "
+			    "Nd)",
+			    opt, v);
+	return secs;
 }
 
 static int
@@ -121,12 +152,17 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"prefix", required_argument, NULL, O_PREFIX},
 	    {"max-json-bytes", required_argument, NULL, O_MAX_JSON},
 	    {"page-size", required_argument, NULL, O_PAGE_SIZE},
+	    {"overlap", required_argument, NULL, O_OVERLAP},
+	    {"lag", required_argument, NULL, O_LAG},
+	    {"timeout", required_argument, NULL, O_TIMEOUT},
+	    {"la-checkpoint", required_argument, NULL, O_LA_CHECKPOINT},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->auth_fd = -1;
 	o->offset_secs = -1;
+	o->overlap_secs = o->lag_secs = -1;
 	o->login_url = "https://login.microsoftonline.com";
 	o->api_url = ops->default_url;
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
@@ -193,6 +229,24 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 			o->max_json = parse_int("--max-json-bytes", optarg,
 						1024, 1 << 30);
 			break;
+		case O_OVERLAP:
+			o->overlap_secs = parse_duration("--overlap", optarg);
+			break;
+		case O_LAG:
+			o->lag_secs = parse_duration("--lag", optarg);
+			break;
+		case O_TIMEOUT:
+			o->timeout_secs = parse_duration("--timeout", optarg);
+			break;
+		case O_LA_CHECKPOINT:
+			if (!ops->la)
+				usage_error("--la-checkpoint is for azure-la");
+			if (strcmp(optarg, "ingestion") == 0)
+				o->la_ingestion = 1;
+			else if (strcmp(optarg, "generated") != 0)
+				usage_error("--la-checkpoint must be ingestion "
+					    "or generated");
+			break;
 		case 'd':
 			o->debug = parse_int("-d", optarg, 0, 2);
 			break;
@@ -217,6 +271,10 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    strcmp(o->format, "json_file") != 0 &&
 	    strcmp(o->format, "json_inline") != 0)
 		usage_error("--format must be plain, json_file or json_inline");
+	if (o->overlap_secs == -1) /* late rows need less on ingestion */
+		o->overlap_secs = o->la_ingestion ? 120 : ops->overlap;
+	if (o->lag_secs == -1)
+		o->lag_secs = ops->lag;
 	if (o->max_json == 0)
 		o->max_json = 64 * 1024 * 1024;
 	if (o->page_size == 0)
@@ -328,7 +386,8 @@ fetcher_checkpoint(struct fetcher *f, const char *key, const char *fallback,
 	f->window_open = 1;
 	f->window_events = 0;
 	if (frame_pack(&f->out, FRAME_HELLO, f->ops->table, key, f->o.query,
-		       f->o.offset_secs, f->o.reparse, fallback) == -1)
+		       f->o.offset_secs, f->o.reparse, fallback,
+		       f->o.overlap_secs) == -1)
 		fatalx("%s: query too long", f->ops->service);
 	out_flush(f);
 	read_frame(f, &fr);
@@ -344,6 +403,8 @@ fetcher_checkpoint(struct fetcher *f, const char *key, const char *fallback,
 	w->offset_secs = f->o.offset_secs;
 	w->reparse = f->o.reparse;
 	w->now = date_now();
+	w->overlap_secs = f->o.overlap_secs;
+	w->lag_secs = f->o.lag_secs;
 }
 
 /* Queue the payload in f->body as one event (or one line with --json). */
@@ -512,6 +573,15 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
 	http_init(&f.http, ops->service);
+	if (f.o.timeout_secs > 0) {
+		/* Requests stop at the deadline; a grace later, anything. */
+		f.http.deadline =
+		    date_now() + f.o.timeout_secs * DATE_TICKS_PER_SEC;
+		signal(SIGALRM, on_alarm);
+		alarm((unsigned)(f.o.timeout_secs < 86400 * 30
+				     ? f.o.timeout_secs + 30
+				     : 86400 * 30));
+	}
 	f.http.prefer_wait = f.o.wait;
 	if (ops->la) /* the service may run a query this long, then answer */
 		f.http.timeout = (f.o.wait > 0 ? f.o.wait : 180) + 60;

@@ -19,26 +19,38 @@ graph_filter_field(const char *query)
 /*
  * Build the $filter value for a window:
  *   reparse:        F ge D
- *   D < min:        (F lt MIN and F ge D) or (F gt MAX)
+ *   D < min:        (F lt MIN and F ge D) or (F ge AFTER)
  *   D > max:        F ge D
- *   otherwise:      F gt MAX
- * where D is now - offset, or max without an offset. Spaces are "+", as
- * Wazuh sends them. Returns 0 or -1 if out is full.
+ *   otherwise:      F ge AFTER
+ * where D is now - offset, or max without an offset, and AFTER is max -
+ * overlap (Wazuh: F gt MAX, which loses events at MAX and late ones).
+ * With a lag, the whole is bounded by "and F lt now - lag". MIN is the
+ * stored string, D has Wazuh's 6 digits, AFTER and the end Azure's 7;
+ * spaces are "+", as Wazuh sends them.
+ * Returns 0 or -1 if out is full.
  */
 int
 graph_build_filter(const char *f, const struct window *w, struct buf *out)
 {
-	char d[DATE_STRLEN];
+	char d[DATE_STRLEN], after[DATE_STRLEN], end[DATE_STRLEN];
 	int64_t desired;
+	int rc, lag = w->lag_secs > 0;
 
 	desired = window_desired(w);
 	date_format(desired, d);
+	date_format_iso(window_after(w), after);
+	date_format_iso(window_end(w), end);
+	rc = buf_puts(out, lag ? "(" : "");
 	if (!w->reparse && desired < w->min)
-		return buf_printf(out, "(%s+lt+%s+and+%s+ge+%s)+or+(%s+gt+%s)",
-				  f, w->min_str, f, d, f, w->max_str);
-	if (w->reparse || desired > w->max)
-		return buf_printf(out, "%s+ge+%s", f, d);
-	return buf_printf(out, "%s+gt+%s", f, w->max_str);
+		rc |= buf_printf(out, "(%s+lt+%s+and+%s+ge+%s)+or+(%s+ge+%s)",
+				 f, w->min_str, f, d, f, after);
+	else if (w->reparse || desired > w->max)
+		rc |= buf_printf(out, "%s+ge+%s", f, d);
+	else
+		rc |= buf_printf(out, "%s+ge+%s", f, after);
+	if (lag)
+		rc |= buf_printf(out, ")+and+%s+lt+%s", f, end);
+	return rc;
 }
 
 /*

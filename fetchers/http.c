@@ -190,6 +190,8 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	struct curl_slist *hdrs = NULL;
 	CURL *c = h->curl;
 	CURLcode rc;
+	long timeout = h->timeout;
+	int64_t left;
 
 	http_resp_free(r);
 	buf_init(&r->body, HTTP_BODY_MAX);
@@ -200,13 +202,26 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	r->h = h;
 	r->retry_after = -1;
 	r->curl_err[0] = '\0';
+	r->expired = 0;
+	if (h->deadline != 0) { /* no request outlives the run's --timeout */
+		left = (h->deadline - date_now()) / DATE_TICKS_PER_SEC;
+		if (left <= 0) {
+			r->expired = 1;
+			strlcpy(r->curl_err,
+				"the run's time limit (--timeout) was reached",
+				sizeof(r->curl_err));
+			return -1;
+		}
+		if (timeout == 0 || left < timeout)
+			timeout = (long)left;
+	}
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->timeout);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_USERAGENT,
 			 "azure-logs/" AZURE_LOGS_VERSION);
@@ -247,7 +262,8 @@ http_retryable(const struct http_resp *r, int ok)
 {
 	if (!ok) /* timeouts, resets, truncated bodies: unless some of it
 		    was already used */
-		return !r->too_big && !r->sink_failed && r->sunk == 0;
+		return !r->too_big && !r->sink_failed && !r->expired &&
+		       r->sunk == 0;
 	return r->status == 429 || r->status >= 500;
 }
 
@@ -299,6 +315,17 @@ http_request_retry(struct http *h, const char *url, const char *body,
 		if (!http_retryable(r, ok) || attempt >= h->max_attempts)
 			break;
 		wait = http_retry_wait(r, attempt);
+		if (h->deadline != 0 &&
+		    date_now() + (int64_t)(wait * DATE_TICKS_PER_SEC) >=
+			h->deadline) {
+			r->expired = 1;
+			strlcpy(r->curl_err,
+				"the run's time limit (--timeout) comes before "
+				"the next attempt",
+				sizeof(r->curl_err));
+			ok = 0;
+			break;
+		}
 		if (ok)
 			log_warnx("%s: HTTP %ld, retrying in %.1f s (attempt "
 				  "%d of %d)",

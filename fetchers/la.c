@@ -24,6 +24,9 @@ static const char usage[] =
     "                [--tag TAG] [--offset OFFSET] [--reparse] [--wait "
     "SECONDS]\n"
     "                [--login-url URL] [--la-url URL] [-d N]\n"
+    "                [--la-checkpoint generated|ingestion]\n"
+    "                [--overlap DURATION] [--lag DURATION] "
+    "[--timeout DURATION]\n"
     "                [--since TIME [--until TIME] --json]\n"
     "\n"
     "Runs KQL over a Log Analytics workspace and sends one event per row.\n"
@@ -32,25 +35,40 @@ static const char usage[] =
     "line and needs no other process. --wait sends \"Prefer: wait=N\".\n"
     "OFFSET is Wazuh's <N>m|h|d. The auth file holds application_id and\n"
     "application_key and must not be readable by group or others.\n"
+    "The checkpoint follows TimeGenerated, or with --la-checkpoint\n"
+    "ingestion the rows' ingestion_time(). Windows reach back --overlap\n"
+    "(default 10m; 2m on ingestion) before it and end --lag (1m) before\n"
+    "now. DURATION is N seconds or Ns, Nm, Nh, Nd. --timeout bounds the\n"
+    "whole run.\n"
     "Exit status: 0 success, 1 failure, 100 usage error.\n";
 
 struct la {
 	struct fetcher *f;
 	const char *url;  /* .../v1/workspaces/W/query */
 	const char *base; /* Wazuh's KQL for the window */
+	const char *field; /* what the checkpoint follows: TimeGenerated or
+			      ingestion_time() */
 	int64_t rows, parts;
 };
 
-/* Send one row; its TimeGenerated (raw string) moves the checkpoint. */
+/*
+ * Send one row; its time (raw string: TimeGenerated, or our ingestion time
+ * column, which is not sent) moves the checkpoint. Its id is the md5 of
+ * the row as the service sent it (raw, len), without our ingestion time
+ * column (the last one: a date, so the last comma is before it): the same
+ * row has the same id whatever the tag or the checkpoint mode.
+ */
 static int
-emit_row(struct la *la, json_t *names, int time_col, json_t *row)
+emit_row(struct la *la, json_t *names, int time_col, json_t *row,
+	 const char *raw, size_t len)
 {
 	struct fetcher *f = la->f;
-	const char *time;
+	const char *time, *comma;
 	char id[MD5_HEXLEN];
 
 	buf_reset(&f->body);
-	if (la_row_event(names, row, f->o.tag, &f->body) == -1) {
+	if (la_row_event(names, row, f->o.tag, f->o.la_ingestion ? time_col : -1,
+			 &f->body) == -1) {
 		log_errorx("Log Analytics: workspace %s: a row has fewer cells "
 			   "than the %zu columns, or is larger than %zu bytes",
 			   f->o.workspace, json_array_size(names),
@@ -58,7 +76,11 @@ emit_row(struct la *la, json_t *names, int time_col, json_t *row)
 		return -1;
 	}
 	time = json_string_value(json_array_get(row, (size_t)time_col));
-	md5_hex(f->body.data, f->body.len, id);
+	if (f->o.la_ingestion &&
+	    (size_t)time_col + 1 == json_array_size(names) &&
+	    (comma = memrchr(raw, ',', len)) != NULL)
+		len = (size_t)(comma - raw);
+	md5_hex(raw, len, id);
 	fetcher_emit(f, time, id);
 	la->rows++;
 	return 0;
@@ -76,9 +98,19 @@ emit_rows(struct la *la, const char *body, const struct la_scan *s)
 	int time_col, rc = -1, n;
 
 	cols = json_loadb(body + s->columns_off, s->columns_len, 0, &jerr);
-	if (cols == NULL || la_columns(cols, &names, &time_col, &errstr)) {
+	if (cols == NULL ||
+	    la_columns(cols, &names, &time_col,
+		       f->o.la_ingestion ? LA_INGESTION_COLUMN : "TimeGenerated",
+		       &errstr)) {
 		log_errorx("Log Analytics: workspace %s: bad columns: %s",
 			   f->o.workspace, cols ? errstr : jerr.text);
+		goto out;
+	}
+	if (time_col == -1 && f->o.la_ingestion) {
+		log_errorx("Log Analytics: workspace %s: the query's rows have "
+			   "no ingestion time (ingestion_time() is null after "
+			   "summarize or join): use --la-checkpoint generated",
+			   f->o.workspace);
 		goto out;
 	}
 	if (time_col == -1) {
@@ -95,7 +127,7 @@ emit_rows(struct la *la, const char *body, const struct la_scan *s)
 				   f->o.workspace, jerr.text);
 			goto out;
 		}
-		n = emit_row(la, names, time_col, row);
+		n = emit_row(la, names, time_col, row, rows + off, len);
 		json_decref(row);
 		if (n == -1)
 			goto out;
@@ -180,10 +212,15 @@ query_part(struct la *la, int64_t start, int64_t end)
 
 	buf_init(&q, 4 * 1024 * 1024);
 	buf_init(&ts, 128);
-	if (la_bound_query(la->base, start, end, &q) == -1 ||
+	if (la_bound_query(la->base, la->field, start, end, &q) == -1 ||
 	    la_timespan(start, end, &ts) == -1)
 		fatalx("Log Analytics: query too long");
-	req = json_pack("{s:s, s:s}", "query", q.data, "timespan", ts.data);
+	/* The timespan bounds TimeGenerated: none when the window is on the
+	 * ingestion time, or late rows would be cut off again. */
+	req = f->o.la_ingestion
+		  ? json_pack("{s:s}", "query", q.data)
+		  : json_pack("{s:s, s:s}", "query", q.data, "timespan",
+			      ts.data);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	if (body == NULL)
 		fatalx("Log Analytics: the query is not valid UTF-8");
@@ -251,7 +288,9 @@ static void
 la_run(struct fetcher *f)
 {
 	struct fopts *o = &f->o;
-	struct la la = {.f = f};
+	struct la la = {.f = f,
+			 .field = f->o.la_ingestion ? "ingestion_time()"
+						    : "TimeGenerated"};
 	struct window w = {0};
 	struct buf base, url;
 	char key[MD5_HEXLEN], *mn = NULL, *mx = NULL, *ws;
@@ -268,10 +307,10 @@ la_run(struct fetcher *f)
 	} else {
 		la_key(o->query, o->workspace, key);
 		fetcher_checkpoint(f, key, "", &w, &mn, &mx);
-		if (la_build_query(o->query, &w, &base) == -1)
+		if (la_build_query(o->query, la.field, &w, &base) == -1)
 			fatalx("Log Analytics: query too long");
 		la_window_start(&w, &start);
-		end = w.now;
+		end = window_end(&w);
 		free(mn);
 		free(mx);
 	}
@@ -306,6 +345,8 @@ static const struct fetcher_ops la_ops = {
     .auth_first = "application_id",
     .auth_second = "application_key",
     .la = 1,
+    .overlap = 600, /* ingestion latency: 20 s to 3 min on average */
+    .lag = 60,
     .run = la_run,
 };
 

@@ -27,65 +27,73 @@ la_key(const char *query, const char *workspace, char out[MD5_HEXLEN])
 
 /*
  * Wazuh's query: "<Q> | order by TimeGenerated asc | where <F> " with
- *   reparse:    TimeGenerated >= datetime(D)
- *   D < min:    ( TimeGenerated < datetime(MIN) and TimeGenerated >=
- *               datetime(D)) or ( TimeGenerated > datetime(MAX))
- *   D > max:    TimeGenerated >= datetime(D)
- *   otherwise:  TimeGenerated > datetime(MAX)
+ *   reparse:    T >= datetime(D)
+ *   D < min:    ( T < datetime(MIN) and T >= datetime(D)) or ( T >=
+ *               datetime(AFTER))
+ *   D > max:    T >= datetime(D)
+ *   otherwise:  T >= datetime(AFTER)
+ * where T is the field the checkpoint follows (TimeGenerated, or
+ * ingestion_time()) and AFTER is max - overlap (Wazuh: T > MAX).
  */
 int
-la_build_query(const char *q, const struct window *w, struct buf *out)
+la_build_query(const char *q, const char *t, const struct window *w,
+	       struct buf *out)
 {
 	int64_t desired = window_desired(w);
-	char d[DATE_STRLEN];
+	char d[DATE_STRLEN], after[DATE_STRLEN];
 	int rc;
 
 	date_format(desired, d);
+	date_format_iso(window_after(w), after);
 	rc = buf_printf(out, "%s | order by TimeGenerated asc | where ", q);
 	if (!w->reparse && desired < w->min)
 		rc |= buf_printf(out,
-				 "( TimeGenerated < datetime(%s) and "
-				 "TimeGenerated >= datetime(%s)) or ( "
-				 "TimeGenerated > datetime(%s))",
-				 w->min_str, d, w->max_str);
+				 "( %s < datetime(%s) and %s >= datetime(%s)) "
+				 "or ( %s >= datetime(%s))",
+				 t, w->min_str, t, d, t, after);
 	else if (w->reparse || desired > w->max)
-		rc |= buf_printf(out, "TimeGenerated >= datetime(%s)", d);
+		rc |= buf_printf(out, "%s >= datetime(%s)", t, d);
 	else
-		rc |=
-		    buf_printf(out, "TimeGenerated > datetime(%s)", w->max_str);
+		rc |= buf_printf(out, "%s >= datetime(%s)", t, after);
 	return rc | buf_puts(out, " ");
 }
 
-/* The oldest TimeGenerated the window can hold (inclusive). */
+/* The oldest time the window can hold (inclusive). */
 int
 la_window_start(const struct window *w, int64_t *start)
 {
-	int64_t desired = window_desired(w);
+	int64_t desired = window_desired(w), after = window_after(w);
 
 	if (w->reparse || desired > w->max)
 		*start = desired;
-	else if (desired < w->min) /* [desired, min) and (max, ...) */
-		*start = desired < w->max ? desired : w->max;
+	else if (desired < w->min) /* [desired, min) and [after, ...) */
+		*start = desired < after ? desired : after;
 	else
-		*start = w->max;
+		*start = after;
 	return 0;
 }
 
 /*
- * Bound a query to [start, end): the part of the window one request asks
- * for. Splitting a truncated window only moves these bounds.
+ * Bound a query to [start, end) of field t: the part of the window one
+ * request asks for. Splitting a truncated window only moves these bounds.
+ * On ingestion_time(), the row's ingestion time comes back in our own
+ * column LA_INGESTION_COLUMN (left out of the event).
  */
 int
-la_bound_query(const char *base, int64_t start, int64_t end, struct buf *out)
+la_bound_query(const char *base, const char *t, int64_t start, int64_t end,
+	       struct buf *out)
 {
 	char s[DATE_STRLEN], e[DATE_STRLEN];
+	int rc;
 
 	date_format_iso(start, s);
 	date_format_iso(end, e);
-	return buf_printf(out,
-			  "%s| where TimeGenerated >= datetime(%s) and "
-			  "TimeGenerated < datetime(%s)",
-			  base, s, e);
+	rc = buf_printf(out, "%s| where %s >= datetime(%s) and %s < datetime(%s)",
+			base, t, s, t, e);
+	if (strcmp(t, "TimeGenerated") != 0)
+		rc |= buf_printf(out, " | extend %s = %s", LA_INGESTION_COLUMN,
+				 t);
+	return rc;
 }
 
 /* The request's timespan: "start/end", ISO 8601 with 7 digits. */
@@ -421,10 +429,11 @@ la_next_row(const char *p, size_t len, size_t *pos, size_t *off, size_t *rlen)
 
 /*
  * The column names of tables[0] (a new array in *names), and the position
- * of TimeGenerated (-1 if absent). Returns 0 or -1 with *errstr.
+ * of the column time_name (-1 if absent). Returns 0 or -1 with *errstr.
  */
 int
-la_columns(json_t *columns, json_t **names, int *time_col, const char **errstr)
+la_columns(json_t *columns, json_t **names, int *time_col,
+	   const char *time_name, const char **errstr)
 {
 	json_t *c, *name;
 	size_t i;
@@ -445,7 +454,7 @@ la_columns(json_t *columns, json_t **names, int *time_col, const char **errstr)
 			return -1;
 		}
 		if (*time_col == -1 &&
-		    strcmp(json_string_value(name), "TimeGenerated") == 0)
+		    strcmp(json_string_value(name), time_name) == 0)
 			*time_col = (int)i;
 		json_array_append(*names, name);
 	}
@@ -456,11 +465,13 @@ la_columns(json_t *columns, json_t **names, int *time_col, const char **errstr)
  * One row as Wazuh's event: {column: cell, ...} with each cell as the
  * service sent it, then azure_tag and, with a tag, log_analytics_tag
  * (a column of the same name is replaced in place, as in Python's dict).
- * Appends the JSON text to out. Returns 0, or -1 if the row is shorter
- * than the columns or out is full.
+ * Column skip (-1: none) is ours and left out. Appends the JSON text to
+ * out. Returns 0, or -1 if the row is shorter than the columns or out is
+ * full.
  */
 int
-la_row_event(json_t *names, json_t *row, const char *tag, struct buf *out)
+la_row_event(json_t *names, json_t *row, const char *tag, int skip,
+	     struct buf *out)
 {
 	json_t *ev, *name;
 	size_t i;
@@ -470,8 +481,9 @@ la_row_event(json_t *names, json_t *row, const char *tag, struct buf *out)
 	    json_array_size(row) < json_array_size(names))
 		return -1;
 	ev = json_object();
-	json_array_foreach(names, i, name) json_object_set(
-	    ev, json_string_value(name), json_array_get(row, i));
+	json_array_foreach(names, i, name) if ((int)i != skip)
+	    json_object_set(ev, json_string_value(name),
+			    json_array_get(row, i));
 	json_object_set_new(ev, "azure_tag",
 			    json_string("azure-log-analytics"));
 	if (tag != NULL && *tag != '\0')

@@ -31,6 +31,8 @@ static const char usage[] =
     "                     [--format plain|json_file|json_inline]\n"
     "                     [--offset OFFSET] [--reparse] [--blob-url URL]\n"
     "                     [--max-json-bytes N] [--page-size N] [-d N]\n"
+    "                     [--overlap DURATION] [--lag DURATION] "
+    "[--timeout DURATION]\n"
     "                     [--since TIME --json]\n"
     "\n"
     "Sends the lines (or JSON records) of the blobs of a storage account.\n"
@@ -38,6 +40,9 @@ static const char usage[] =
     "sas_token, and must not be readable by group or others. --blob-url\n"
     "defaults to https://ACCOUNT.blob.core.windows.net. Without --json it\n"
     "speaks frames with azure-statekeeper on fd 0/1 (docs/internals.md).\n"
+    "Blobs modified within --overlap (default 5m) before the checkpoint are\n"
+    "read again (what was delivered is dropped), those modified within\n"
+    "--lag (0) before now are left for the next run.\n"
     "Exit status: 0 success, 1 failure, 100 usage error.\n";
 
 struct blobinfo {
@@ -62,7 +67,34 @@ struct storage {
 	const char *time; /* its Last-Modified, Wazuh's form */
 	struct buf doc;	  /* json_file: the whole document */
 	int failed_line;
+	const struct blobinfo *blob;
+	int64_t from;  /* the byte it is read from */
+	int64_t nth;   /* events sent since from */
+	struct buf id; /* the event's id */
 };
+
+/*
+ * Send f->body as an event. Its id is the blob (name and creation time),
+ * the byte the read started from, the event's rank after it and the md5
+ * of the payload: a blob read again from the same offset (after a failed
+ * run or within the overlap) gives the same ids, so the statekeeper drops
+ * what was delivered, and new content at the same place is never taken
+ * for old.
+ */
+static void
+emit_storage_event(struct storage *s)
+{
+	struct fetcher *f = s->f;
+	char h[MD5_HEXLEN];
+
+	md5_hex(f->body.data, f->body.len, h);
+	buf_reset(&s->id);
+	if (buf_printf(&s->id, "%s\n%s\n%lld\n%lld\n%s", s->blob->name,
+		       s->blob->ctime, (long long)s->from, (long long)s->nth++,
+		       h) == -1)
+		fatalx("Storage: blob name too long");
+	fetcher_emit(f, s->time, s->id.data);
+}
 
 static char *
 path_of(const char *url)
@@ -312,7 +344,7 @@ emit_payload(void *arg, const struct buf *payload)
 	buf_reset(&f->body);
 	if (buf_append(&f->body, payload->data, payload->len) == -1)
 		return -1;
-	fetcher_emit(f, s->time, "");
+	emit_storage_event(s);
 	return 0;
 }
 
@@ -333,7 +365,7 @@ on_line(void *arg, const char *line, size_t len)
 		s->failed_line = 1;
 		return -1;
 	}
-	fetcher_emit(f, s->time, "");
+	emit_storage_event(s);
 	return 0;
 }
 
@@ -373,6 +405,9 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 
 	date_format(b->modified, when);
 	s->time = when;
+	s->blob = b;
+	s->from = from;
+	s->nth = 0;
 	buf_init(&path, 8192);
 	buf_printf(&path, "/%s/%s", s->container, b->name);
 	do {
@@ -494,6 +529,14 @@ do_blob(struct storage *s, const struct blobinfo *b, const struct window *w,
 	}
 	if (tracked && !f->o.reparse)
 		processed = delivered(s, b);
+	if (!f->o.json && !f->o.reparse && b->modified >= window_end(w)) {
+		/* Still being written: the next run reads it (--lag). */
+		log_debug("Blob %s was modified within the lag: left for the "
+			  "next run",
+			  b->name);
+		done = processed;
+		goto report;
+	}
 	if (processed >= 0) {
 		if (b->size == processed) {
 			log_info("Storage: Skipping blob %s due to being "
@@ -504,7 +547,7 @@ do_blob(struct storage *s, const struct blobinfo *b, const struct window *w,
 		}
 	} else if (!f->o.reparse && !f->o.json &&
 		   (b->modified < desired ||
-		    (w->min <= b->modified && b->modified <= w->max))) {
+		    (w->min <= b->modified && b->modified < window_after(w)))) {
 		log_info("Storage: Skipping blob %s due to being already "
 			 "processed",
 			 b->name);
@@ -613,6 +656,7 @@ storage_run(struct fetcher *f)
 	long status;
 	size_t i;
 
+	buf_init(&s.id, 8192);
 	read_account(&s);
 	log_info("Storage: Authenticated.");
 	if (strcmp(f->o.container, "*") == 0) {
@@ -627,6 +671,7 @@ storage_run(struct fetcher *f)
 		free(s.containers[i]);
 	free(s.containers);
 	free(s.blobs);
+	buf_free(&s.id);
 	if (s.key) {
 		explicit_bzero(s.key, s.keylen);
 		free(s.key);
@@ -641,6 +686,7 @@ static const struct fetcher_ops storage_ops = {
     .url_option = "blob-url",
     .usage = usage,
     .storage = 1,
+    .overlap = 300, /* Last-Modified has one-second steps */
     .auth_first = "account_name",
     .auth_second = "account_key|sas_token",
     .run = storage_run,

@@ -8,6 +8,7 @@
 
 #include <bsd/string.h>
 
+#include "date.h"
 #include "log.h"
 #include "sk.h"
 
@@ -36,7 +37,26 @@ static const char schema[] = CKPT_TABLE("graph") CKPT_TABLE("log_analytics")
 			  "\tvalue TEXT NOT NULL\n"
 			  ");\n"
 			  "INSERT OR IGNORE INTO azure_logs_meta VALUES "
-			  "('schema_version', '1');\n";
+			  "('schema_version', '1');\n"
+			  /* Schema 2: events already delivered. A checkpoint
+			   * row (table, md5) is numbered once in
+			   * azure_logs_key; azure_logs_seen holds the md5 of
+			   * each delivered event's id and its time (100 ns
+			   * ticks since 1970), for pruning. */
+			  "CREATE TABLE IF NOT EXISTS azure_logs_key (\n"
+			  "\tkid INTEGER PRIMARY KEY,\n"
+			  "\tservice TEXT NOT NULL,\n"
+			  "\tmd5 TEXT NOT NULL,\n"
+			  "\tUNIQUE (service, md5)\n"
+			  ");\n"
+			  "CREATE TABLE IF NOT EXISTS azure_logs_seen (\n"
+			  "\tkid INTEGER NOT NULL,\n"
+			  "\tid BLOB NOT NULL,\n"
+			  "\tevent_time INTEGER NOT NULL,\n"
+			  "\tPRIMARY KEY (kid, id)\n"
+			  ") WITHOUT ROWID;\n"
+			  "UPDATE azure_logs_meta SET value = '2' WHERE name = "
+			  "'schema_version' AND value = '1';\n";
 
 static const char *const tables[] = {"graph", "log_analytics", "storage"};
 
@@ -64,6 +84,32 @@ db_exec(struct db *db, const char *sql, char *err, size_t errlen)
 		sqlite3_free(msg);
 		return -1;
 	}
+	return 0;
+}
+
+/* Open a write transaction if none is. */
+int
+db_begin(struct db *db, char *err, size_t errlen)
+{
+	if (db->tx)
+		return 0;
+	if (db_exec(db, "BEGIN IMMEDIATE", err, errlen) == -1)
+		return -1;
+	db->tx = 1;
+	db->tx_rows = 0;
+	db->tx_since = date_now();
+	return 0;
+}
+
+/* Commit the open transaction, if any. */
+int
+db_commit(struct db *db, char *err, size_t errlen)
+{
+	if (!db->tx)
+		return 0;
+	if (db_exec(db, "COMMIT", err, errlen) == -1)
+		return -1;
+	db->tx = 0;
 	return 0;
 }
 

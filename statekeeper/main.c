@@ -51,8 +51,9 @@ struct blobrec {
  * container), one after the other. */
 struct run {
 	char *table, *key, *query, *fallback;
-	int hello, done, ok;
-	int64_t events, dead;
+	int hello, done, ok, reparse;
+	int64_t overlap;		 /* seconds the next window reaches back */
+	int64_t events, dead, duplicates; /* events: as the fetcher counts */
 	struct blobrec *blobs;
 	size_t nblobs, capblobs;
 	char *prune_container, *prune_prefix;
@@ -63,6 +64,8 @@ struct run {
 };
 
 static struct db db;
+static struct seen seen; /* ids of delivered events */
+static volatile sig_atomic_t terminated;
 static struct peer fetcher = {.name = "fetcher", .in = 0, .out = 1};
 static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
 static struct run run;
@@ -129,11 +132,16 @@ hello(struct frame *f)
 	run.key = frame_strdup(f, 1);
 	run.query = frame_strdup(f, 2);
 	offset = frame_int(f, 3);
+	run.reparse = frame_bool(f, 4);
 	run.fallback = frame_strdup(f, 5);
+	run.overlap = frame_int(f, 6);
 	if (!db_table_ok(service) || strlen(run.key) != 32 ||
-	    strspn(run.key, "0123456789abcdef") != 32)
+	    strspn(run.key, "0123456789abcdef") != 32 || run.overlap < 0 ||
+	    run.overlap > 3660LL * 86400)
 		fatalx("protocol error from the fetcher: bad HELLO");
 	run.table = service;
+	if (seen_key(&seen, run.table, run.key, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	found = db_get(&db, run.table, run.key, &run.ck, err, sizeof(err));
 	if (found == 0 && *run.fallback != '\0') {
 		/* A database Wazuh wrote: go on from its (shared) row. */
@@ -234,22 +242,26 @@ prune(struct frame *f)
 	run.prune_prefix = frame_strdup(f, 1);
 }
 
-/* Note the event's time (a raw Azure string) for the checkpoint. */
-static void
+/*
+ * Note the event's time (a raw Azure string) for the checkpoint. Returns
+ * it in ticks, or now when it is not a date (an id is then remembered for
+ * at least the overlap from now).
+ */
+static int64_t
 note_time(const char *s, size_t len)
 {
 	char tmp[DATE_STRLEN * 2];
 	int64_t t;
 
 	if (len == 0 || len >= sizeof(tmp))
-		return;
+		return date_now();
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
 	if (date_parse(tmp, &t) == -1) {
 		log_warnx("event time \"%s\" is not a date: it does not move "
 			  "the checkpoint",
 			  tmp);
-		return;
+		return date_now();
 	}
 	if (!run.have_time || t < run.tmin) {
 		run.tmin = t;
@@ -260,6 +272,7 @@ note_time(const char *s, size_t len)
 		strlcpy(run.smax, tmp, sizeof(run.smax));
 	}
 	run.have_time = 1;
+	return t;
 }
 
 /*
@@ -268,10 +281,11 @@ note_time(const char *s, size_t len)
  * line, and synced before it counts as handled: never cut, never dropped.
  */
 static void
-dead_letter(const struct frame *f, const char *body, size_t len)
+dead_letter(const struct frame *f, const char *body, size_t len,
+	    const uint8_t *h, int64_t t)
 {
 	static int fd = -1;
-	char *id = frame_strdup(f, 1);
+	char *id = frame_strdup(f, 1), err[512];
 
 	if (fd == -1) {
 		fd =
@@ -290,26 +304,52 @@ dead_letter(const struct frame *f, const char *body, size_t len)
 		  *id ? id : "(no id)", len, WAZUH_EVENT_MAX, dead_letter_path);
 	free(id);
 	run.dead++;
+	if (h != NULL && (seen_record(&seen, h, t, err, sizeof(err)) == -1 ||
+			  db_commit(&db, err, sizeof(err)) == -1))
+		fatalx("%s", err);
 }
 
+/*
+ * An event: dropped if its id was delivered before (unless --reparse asks
+ * for everything again), dead-lettered when Wazuh cannot take it, else
+ * numbered and queued for the forwarder.
+ */
 static void
 event(struct frame *f)
 {
+	const msgpack_object_str *id = &f->field[1].via.str;
+	uint8_t h[SEEN_IDLEN];
 	const char *body;
+	char err[512];
 	size_t len;
+	int64_t t;
+	int known = 0;
 
 	if (!run.hello || run.done)
 		fatalx("protocol error from the fetcher: EVENT out of order");
-	note_time(f->field[0].via.str.ptr, f->field[0].via.str.size);
+	t = note_time(f->field[0].via.str.ptr, f->field[0].via.str.size);
 	body = frame_bin(f, 2, &len);
 	run.events++;
+	if (id->size > 0) {
+		md5_raw(id->ptr, id->size, h);
+		if (!run.reparse &&
+		    (known = seen_known(&seen, h, err, sizeof(err))) == -1)
+			fatalx("%s", err);
+	}
+	if (known) {
+		run.duplicates++;
+		log_debug("event %.*s was delivered before: dropped",
+			  (int)id->size, id->ptr);
+		return;
+	}
 	if (len > WAZUH_EVENT_MAX - strlen(WAZUH_HEADER)) {
-		dead_letter(f, body, len);
+		dead_letter(f, body, len, id->size > 0 ? h : NULL, t);
 		return;
 	}
 	if (frame_pack(&fwd.q, FRAME_FWD, next_seq + 1, body, len) == -1)
 		fatalx("cannot queue an event for the forwarder");
 	next_seq++;
+	seen_sent(&seen, next_seq, id->size > 0 ? h : NULL, t);
 }
 
 /*
@@ -367,6 +407,7 @@ static void
 forwarder_frames(void)
 {
 	const char *errstr = NULL;
+	char err[512];
 	struct frame f;
 	int rc;
 	int64_t seq;
@@ -384,8 +425,21 @@ forwarder_frames(void)
 			       "out of range",
 			       (long long)seq);
 		acked = seq;
+		if (seen_acked(&seen, seq, err, sizeof(err)) == -1)
+			fatalx("%s", err);
 		frame_free(&f);
 	}
+}
+
+/* No window will reach back past max - overlap: forget older ids. */
+static void
+prune_seen(int64_t max)
+{
+	char err[512];
+
+	if (seen_prune(&seen, max - run.overlap * DATE_TICKS_PER_SEC, err,
+		       sizeof(err)) == -1)
+		fatalx("%s", err);
 }
 
 /*
@@ -399,17 +453,19 @@ commit_checkpoint(void)
 	char err[512];
 	int64_t omin, omax;
 
+	if (date_parse(c.min, &omin) == -1 || date_parse(c.max, &omax) == -1)
+		fatalx("invalid checkpoint in memory");
 	if (!run.have_time) {
 		log_info("No event moved the checkpoint of %s %s", run.table,
 			 run.key);
+		prune_seen(omax);
 		return;
 	}
-	if (date_parse(c.min, &omin) == -1 || date_parse(c.max, &omax) == -1)
-		fatalx("invalid checkpoint in memory");
 	if (run.tmin < omin)
 		strlcpy(c.min, run.smin, sizeof(c.min));
 	if (run.tmax > omax)
 		strlcpy(c.max, run.smax, sizeof(c.max));
+	prune_seen(run.tmax > omax ? run.tmax : omax);
 	if (strcmp(c.min, run.ck.min) == 0 && strcmp(c.max, run.ck.max) == 0)
 		return;
 	log_debug("Attempting to update a %s row object. MD5: \"%s\", "
@@ -458,22 +514,24 @@ finish_window(void)
 	char err[512];
 	int rc = 0;
 
-	log_info("%lld events delivered for %s %s%s", (long long)run.events,
-		 run.table, run.key,
-		 run.dead ? " (and some dead-lettered)" : "");
+	log_info("%s %s: %lld events fetched, %lld delivered, %lld "
+		 "duplicates dropped, %lld dead-lettered",
+		 run.table, run.key, (long long)run.events,
+		 (long long)(run.events - run.duplicates - run.dead),
+		 (long long)run.duplicates, (long long)run.dead);
 	if (!run.ok) {
 		log_warnx("the fetcher did not complete its window; the "
 			  "checkpoint of %s %s stays where it was",
 			  run.table, run.key);
 		rc = -1;
 	} else {
-		if (db_exec(&db, "BEGIN IMMEDIATE", err, sizeof(err)) == -1)
+		if (db_begin(&db, err, sizeof(err)) == -1)
 			fatalx("%s", err);
 		commit_checkpoint();
 		commit_blobs();
-		if (db_exec(&db, "COMMIT", err, sizeof(err)) == -1)
-			fatalx("%s", err);
 	}
+	if (db_commit(&db, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	windows++;
 	return rc;
 }
@@ -516,11 +574,22 @@ static int
 loop(void)
 {
 	struct pollfd pfd[4];
+	char err[512];
 	int failed = 0;
 
 	for (;;) {
 		fetcher_frames();
 		forwarder_frames();
+		if (seen_commit_due(&seen, date_now()) &&
+		    db_commit(&db, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		if (terminated) {
+			log_errorx("terminated by a signal; %lld events were "
+				   "acknowledged, the checkpoint stays where it "
+				   "was",
+				   (long long)acked);
+			return 1;
+		}
 		if (fwd.fr.eof) {
 			/* It ends only after we close its pipe. */
 			log_errorx(
@@ -555,7 +624,7 @@ loop(void)
 		if (peer_pending(&fwd))
 			pfd[2] =
 			    (struct pollfd){.fd = fwd.out, .events = POLLOUT};
-		if (poll(pfd, 4, -1) == -1) {
+		if (poll(pfd, 4, seen_commit_wait(&seen, date_now())) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -574,10 +643,10 @@ loop(void)
 			read_peer(&fwd);
 	}
 	if (run.hello) {
-		log_errorx(
-		    "the fetcher ended before finishing its window; %lld "
-		    "events were delivered, the checkpoint stays where it was",
-		    (long long)run.events);
+		log_errorx("the fetcher ended before finishing its window; %lld "
+			   "events were delivered, the checkpoint stays where "
+			   "it was",
+			   (long long)(run.events - run.duplicates - run.dead));
 		return 1;
 	}
 	if (windows == 0) /* its own status says why (or: nothing to read) */
@@ -585,9 +654,31 @@ loop(void)
 	return failed;
 }
 
+static void
+on_term(int sig)
+{
+	(void)sig;
+	terminated = 1;
+}
+
+/*
+ * However the statekeeper ends (even by fatalx()), the ids of what was
+ * acknowledged are kept: the open transaction holds nothing else (a
+ * window's checkpoint is committed as soon as it is written).
+ */
+static void
+commit_at_exit(void)
+{
+	char err[512];
+
+	if (db.h != NULL && db.tx && db_commit(&db, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+}
+
 int
 main(int argc, char **argv)
 {
+	struct sigaction sa;
 	static const struct option lopts[] = {
 	    {"db", required_argument, NULL, 'b'},
 	    {"last-dates", required_argument, NULL, 'l'},
@@ -638,6 +729,12 @@ main(int argc, char **argv)
 		usage_error("--dead-letter: path too long");
 	log_init("azure-statekeeper", debug);
 	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term; /* no SA_RESTART: poll() returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	log_info("Checking database integrity");
 	if (db_open(&db, dbpath, err, sizeof(err)) == -1)
@@ -652,6 +749,9 @@ main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	log_info("Database integrity check finished");
+	if (seen_open(&seen, &db, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	atexit(commit_at_exit);
 
 	frame_reader_init(&fetcher.fr);
 	frame_reader_init(&fwd.fr);
@@ -665,6 +765,8 @@ main(int argc, char **argv)
 		      "open");
 	status = loop();
 	close(fwd.out); /* the forwarder sees the end and exits */
+	commit_at_exit();
+	seen_close(&seen);
 	db_close(&db);
 	frame_reader_free(&fetcher.fr);
 	frame_reader_free(&fwd.fr);

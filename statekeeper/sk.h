@@ -13,6 +13,9 @@
 struct db {
 	sqlite3 *h;
 	const char *path;
+	int tx;		  /* a transaction is open (db_begin) */
+	int64_t tx_rows;  /* rows written in it */
+	int64_t tx_since; /* when it began, 100 ns ticks */
 };
 
 struct ckpt {
@@ -28,6 +31,8 @@ int db_get(struct db *, const char *table, const char *md5, struct ckpt *,
 int db_put(struct db *, const char *table, const char *md5, const char *query,
 	   const struct ckpt *, int insert_only, char *err, size_t errlen);
 int db_exec(struct db *, const char *sql, char *err, size_t errlen);
+int db_begin(struct db *, char *err, size_t errlen);
+int db_commit(struct db *, char *err, size_t errlen);
 
 int db_blob_get(struct db *, const char *md5, const char *container,
 		const char *blob, char *ctime, size_t ctimelen, int64_t *bytes,
@@ -38,6 +43,42 @@ int db_blob_put(struct db *, const char *md5, const char *container,
 int db_blob_prune(struct db *, const char *md5, const char *container,
 		  const char *prefix, char *const *keep, size_t nkeep,
 		  char *err, size_t errlen);
+
+/* seen.c: the ids of delivered events (de-duplication). */
+#define SEEN_IDLEN 16 /* md5 of the event's id */
+
+struct seen_ev {
+	uint8_t h[SEEN_IDLEN];
+	int64_t t; /* event time, 100 ns ticks */
+	int has_id;
+};
+
+struct seen {
+	struct db *db;
+	sqlite3_stmt *look, *ins;
+	int64_t kid; /* the checkpoint row of the window (azure_logs_key) */
+	/* events sent to the forwarder, not yet acknowledged: seq first ..
+	 * first + n - 1, in ring[head ...] */
+	struct seen_ev *ring;
+	size_t cap, head, n;
+	int64_t first;
+	int64_t *slot; /* open addressing over their ids: seq, 0 empty */
+	size_t nslot;
+};
+
+int seen_open(struct seen *, struct db *, char *err, size_t errlen);
+void seen_close(struct seen *);
+int seen_key(struct seen *, const char *service, const char *md5, char *err,
+	     size_t errlen);
+int seen_known(struct seen *, const uint8_t h[SEEN_IDLEN], char *err,
+	       size_t errlen);
+void seen_sent(struct seen *, int64_t seq, const uint8_t *h, int64_t t);
+int seen_acked(struct seen *, int64_t seq, char *err, size_t errlen);
+int seen_record(struct seen *, const uint8_t h[SEEN_IDLEN], int64_t t,
+		char *err, size_t errlen);
+int seen_prune(struct seen *, int64_t before, char *err, size_t errlen);
+int seen_commit_due(const struct seen *, int64_t now);
+int seen_commit_wait(const struct seen *, int64_t now);
 
 int migrate_last_dates(struct db *, const char *path, int64_t now, char *err,
 		       size_t errlen);

@@ -76,8 +76,9 @@ class Windows(PipelineTest):
         self.assertEqual((rc, got), (0, []), self.last_stderr)
         self.assertEqual(self.row("log_analytics", key), row)
 
+        # New rows, older than the default --lag of 1 minute.
         now = utcnow()
-        new = rows(7, now - datetime.timedelta(seconds=90), now - datetime.timedelta(seconds=30), 9)
+        new = rows(7, now - datetime.timedelta(seconds=150), now - datetime.timedelta(seconds=70), 9)
         self.mock.control("la-rows", {"workspace": "ws-one", "table": "SigninLogs",
                                       "rows": new["rows"]})
         rc, got = self.run_la(QUERY, "ws-one")

@@ -76,7 +76,7 @@ test_desired_before_min(void **state)
 	(void)state;
 	expect_filter(&w, "(" CF "+lt+2024-05-10T11:30:00.1234567Z+and+" CF
 			  "+ge+2024-05-10T11:00:00.123456Z)+or+(" CF
-			  "+gt+2024-05-10T11:45:00.5Z)");
+			  "+ge+2024-05-10T11:45:00.5000000Z)");
 }
 
 static void
@@ -96,14 +96,14 @@ test_desired_within(void **state)
 			      "2024-05-10T11:30:00.6195833Z", 3600, 0);
 
 	(void)state;
-	expect_filter(&w, CF "+gt+2024-05-10T11:30:00.6195833Z");
+	expect_filter(&w, CF "+ge+2024-05-10T11:30:00.6195833Z");
 	/* the edges belong to "within" */
 	w = win("2024-05-10T11:00:00.1234567Z", "2024-05-10T11:30:00Z", 3600,
 		0);
-	expect_filter(&w, CF "+gt+2024-05-10T11:30:00Z");
+	expect_filter(&w, CF "+ge+2024-05-10T11:30:00.0000000Z");
 	w = win("2024-05-10T10:00:00Z", "2024-05-10T11:00:00.1234567Z", 3600,
 		0);
-	expect_filter(&w, CF "+gt+2024-05-10T11:00:00.1234567Z");
+	expect_filter(&w, CF "+ge+2024-05-10T11:00:00.1234567Z");
 }
 
 static void
@@ -113,13 +113,13 @@ test_no_offset(void **state)
 			      "2024-05-10T11:30:00.6195833Z", -1, 0);
 
 	(void)state;
-	expect_filter(&w, CF "+gt+2024-05-10T11:30:00.6195833Z");
+	expect_filter(&w, CF "+ge+2024-05-10T11:30:00.6195833Z");
 	w.reparse = 1;
 	expect_filter(&w, CF "+ge+2024-05-10T11:30:00.619583Z");
 	/* now does not matter without an offset */
 	w.reparse = 0;
 	w.now = ticks("2030-01-01T00:00:00Z");
-	expect_filter(&w, CF "+gt+2024-05-10T11:30:00.6195833Z");
+	expect_filter(&w, CF "+ge+2024-05-10T11:30:00.6195833Z");
 }
 
 static void

@@ -105,11 +105,12 @@ test_roundtrip_hello(void **state)
 	assert_int_equal(frame_pack(&b, FRAME_HELLO, "graph",
 				    "2012f3812bfc764b6a927f00ddcd7c16",
 				    "auditLogs/signIns", (int64_t)3600, 1,
-				    "fallback"),
+				    "fallback", (int64_t)900),
 			 0);
 	read_one(&b, &fr, &f, FRAME_HELLO);
-	assert_int_equal(f.nfield, 6);
+	assert_int_equal(f.nfield, 7);
 	expect_str(&f, 5, "fallback");
+	assert_int_equal(frame_int(&f, 6), 900);
 	expect_str(&f, 0, "graph");
 	expect_str(&f, 1, "2012f3812bfc764b6a927f00ddcd7c16");
 	expect_str(&f, 2, "auditLogs/signIns");
@@ -155,7 +156,7 @@ test_roundtrip_hello_no_offset(void **state)
 	(void)state;
 	buf_init(&b, FRAME_MAX + 4);
 	assert_int_equal(frame_pack(&b, FRAME_HELLO, "log_analytics", "k", "",
-				    (int64_t)-1, 0, ""),
+				    (int64_t)-1, 0, "", (int64_t)0),
 			 0);
 	read_one(&b, &fr, &f, FRAME_HELLO);
 	expect_str(&f, 2, "");
@@ -407,7 +408,7 @@ test_one_byte_at_a_time(void **state)
 	buf_init(&b, FRAME_MAX + 4);
 	assert_int_equal(frame_pack(&b, FRAME_HELLO, "graph", "key",
 				    "auditLogs/directoryAudits", (int64_t)-1, 0,
-				    ""),
+				    "", (int64_t)0),
 			 0);
 	first_len = b.len;
 	assert_int_equal(frame_pack(&b, FRAME_ACK, (int64_t)-5), 0);
@@ -969,7 +970,7 @@ test_negative_int_fields_handmade(void **state)
 	(void)state;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 8);
+	msgpack_pack_array(&pk, 9);
 	msgpack_pack_int(&pk, FRAME_VERSION);
 	msgpack_pack_int(&pk, FRAME_HELLO);
 	msgpack_pack_str(&pk, 5);
@@ -981,6 +982,7 @@ test_negative_int_fields_handmade(void **state)
 	msgpack_pack_int8(&pk, -1);
 	msgpack_pack_false(&pk);
 	msgpack_pack_str(&pk, 0);
+	msgpack_pack_int8(&pk, -1);
 	frame_reader_init(&fr);
 	feed_raw(&fr, sb.data, sb.size);
 	assert_int_equal(frame_next(&fr, &f, &errstr), 1);

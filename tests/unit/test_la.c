@@ -53,7 +53,7 @@ expect_query(const struct window *w, const char *want, const char *start)
 	int64_t s = -1;
 
 	buf_init(&b, 65536);
-	assert_int_equal(la_build_query(Q, w, &b), 0);
+	assert_int_equal(la_build_query(Q, "TimeGenerated", w, &b), 0);
 	assert_string_equal(buf_cstr(&b), want);
 	assert_int_equal(la_window_start(w, &s), 0);
 	assert_int_equal(s, ticks(start));
@@ -103,7 +103,7 @@ test_query_before_min(void **state)
 		     "datetime(2024-05-10T11:30:00.1234567Z) and "
 		     "TimeGenerated >= "
 		     "datetime(2024-05-10T11:00:00.123456Z)) or ( "
-		     "TimeGenerated > datetime(2024-05-10T11:45:00.5Z)) ",
+		     "TimeGenerated >= datetime(2024-05-10T11:45:00.5000000Z)) ",
 		     "2024-05-10T11:00:00.1234567Z");
 	/* 7 days back, with legacy raw strings */
 	w = win("2024-05-04T15:12:56.98Z", "2024-05-10 11:00:00.171231+00:00",
@@ -113,8 +113,8 @@ test_query_before_min(void **state)
 			     "datetime(2024-05-04T15:12:56.98Z) and "
 			     "TimeGenerated >= "
 			     "datetime(2024-05-03T12:00:00.123456Z)) or ( "
-			     "TimeGenerated > "
-			     "datetime(2024-05-10 11:00:00.171231+00:00)) ",
+			     "TimeGenerated >= "
+			     "datetime(2024-05-10T11:00:00.1712310Z)) ",
 		     "2024-05-03T12:00:00.1234567Z");
 }
 
@@ -147,26 +147,26 @@ test_query_inside(void **state)
 	(void)state;
 	/* the trailing space is Wazuh's */
 	expect_query(&w,
-		     Q ORDER "TimeGenerated > "
+		     Q ORDER "TimeGenerated >= "
 			     "datetime(2024-05-10T11:30:00.6195833Z) ",
 		     "2024-05-10T11:30:00.6195833Z");
 	/* the edges belong to "inside": desired == min, desired == max */
 	w = win("2024-05-10T11:00:00.1234567Z", "2024-05-10T11:30:00Z", 3600,
 		0);
 	expect_query(&w,
-		     Q ORDER "TimeGenerated > datetime(2024-05-10T11:30:00Z) ",
+		     Q ORDER "TimeGenerated >= datetime(2024-05-10T11:30:00.0000000Z) ",
 		     "2024-05-10T11:30:00Z");
 	w = win("2024-05-10T10:00:00Z", "2024-05-10T11:00:00.1234567Z", 3600,
 		0);
 	expect_query(&w,
-		     Q ORDER "TimeGenerated > "
+		     Q ORDER "TimeGenerated >= "
 			     "datetime(2024-05-10T11:00:00.1234567Z) ",
 		     "2024-05-10T11:00:00.1234567Z");
 	/* min == max == desired (a row created by this offset) */
 	w = win("2024-05-10T11:00:00.1234567Z", "2024-05-10T11:00:00.1234567Z",
 		3600, 0);
 	expect_query(&w,
-		     Q ORDER "TimeGenerated > "
+		     Q ORDER "TimeGenerated >= "
 			     "datetime(2024-05-10T11:00:00.1234567Z) ",
 		     "2024-05-10T11:00:00.1234567Z");
 }
@@ -179,13 +179,13 @@ test_query_no_offset(void **state)
 
 	(void)state;
 	expect_query(&w,
-		     Q ORDER "TimeGenerated > "
+		     Q ORDER "TimeGenerated >= "
 			     "datetime(2024-05-10T11:30:00.6195833Z) ",
 		     "2024-05-10T11:30:00.6195833Z");
 	/* now does not matter without an offset */
 	w.now = ticks("2030-01-01T00:00:00Z");
 	expect_query(&w,
-		     Q ORDER "TimeGenerated > "
+		     Q ORDER "TimeGenerated >= "
 			     "datetime(2024-05-10T11:30:00.6195833Z) ",
 		     "2024-05-10T11:30:00.6195833Z");
 	/* reparse: >= max, formatted with 6 digits */
@@ -198,8 +198,8 @@ test_query_no_offset(void **state)
 	w = win("2024-05-10T00:00:00.000000Z", "2024-05-10T00:00:00.000000Z",
 		-1, 0);
 	expect_query(&w,
-		     Q ORDER "TimeGenerated > "
-			     "datetime(2024-05-10T00:00:00.000000Z) ",
+		     Q ORDER "TimeGenerated >= "
+			     "datetime(2024-05-10T00:00:00.0000000Z) ",
 		     "2024-05-10T00:00:00Z");
 }
 
@@ -220,8 +220,8 @@ test_query_min_after_max(void **state)
 			     "datetime(2024-05-10T11:30:00.000000Z) and "
 			     "TimeGenerated >= "
 			     "datetime(2024-05-10T11:00:00.123456Z)) or ( "
-			     "TimeGenerated > "
-			     "datetime(2024-05-10T10:30:00.000000Z)) ",
+			     "TimeGenerated >= "
+			     "datetime(2024-05-10T10:30:00.0000000Z)) ",
 		     "2024-05-10T11:00:00.1234567Z");
 }
 
@@ -235,12 +235,12 @@ test_query_verbatim(void **state)
 
 	(void)state;
 	buf_init(&b, 65536);
-	assert_int_equal(la_build_query(q, &w, &b), 0);
+	assert_int_equal(la_build_query(q, "TimeGenerated", &w, &b), 0);
 	assert_string_equal(
 	    buf_cstr(&b),
 	    "T | where a != \"%s %d\\n\" | project '|', \xc3\xa9"
 	    " | order by TimeGenerated asc | where "
-	    "TimeGenerated > datetime(2024-05-10T11:30:00.000000Z) ");
+	    "TimeGenerated >= datetime(2024-05-10T11:30:00.0000000Z) ");
 	buf_free(&b);
 }
 
@@ -253,16 +253,16 @@ test_query_full_buffer(void **state)
 
 	(void)state;
 	buf_init(&b, 40);
-	assert_int_equal(la_build_query(Q, &w, &b), -1);
+	assert_int_equal(la_build_query(Q, "TimeGenerated", &w, &b), -1);
 	buf_free(&b);
 	w.reparse = 1;
 	buf_init(&b, 70);
-	assert_int_equal(la_build_query(Q, &w, &b), -1);
+	assert_int_equal(la_build_query(Q, "TimeGenerated", &w, &b), -1);
 	buf_free(&b);
 	w = win("2024-05-10T11:30:00.000000Z", "2024-05-10T11:45:00.000000Z",
 		3600, 0);
 	buf_init(&b, 100);
-	assert_int_equal(la_build_query(Q, &w, &b), -1);
+	assert_int_equal(la_build_query(Q, "TimeGenerated", &w, &b), -1);
 	buf_free(&b);
 }
 
@@ -277,20 +277,20 @@ test_bound_query(void **state)
 	(void)state;
 	buf_init(&base, 65536);
 	buf_init(&b, 65536);
-	assert_int_equal(la_build_query(Q, &w, &base), 0);
+	assert_int_equal(la_build_query(Q, "TimeGenerated", &w, &base), 0);
 	assert_int_equal(la_window_start(&w, &start), 0);
-	assert_int_equal(la_bound_query(buf_cstr(&base), start, w.now, &b), 0);
+	assert_int_equal(la_bound_query(buf_cstr(&base), "TimeGenerated", start, w.now, &b), 0);
 	assert_string_equal(
 	    buf_cstr(&b),
 	    Q ORDER "( TimeGenerated < datetime(2024-05-10T11:30:00.1234567Z) "
 		    "and TimeGenerated >= datetime(2024-05-10T11:00:00.123456Z)"
-		    ") or ( TimeGenerated > datetime(2024-05-10T11:45:00.5Z)) "
+		    ") or ( TimeGenerated >= datetime(2024-05-10T11:45:00.5000000Z)) "
 		    "| where TimeGenerated >= "
 		    "datetime(2024-05-10T11:00:00.1234567Z) and "
 		    "TimeGenerated < datetime(2024-05-10T12:00:00.1234567Z)");
 	/* a half of a split window: any tick, 7 digits */
 	buf_reset(&b);
-	assert_int_equal(la_bound_query("T ", ticks("2024-05-10T11:00:00Z"),
+	assert_int_equal(la_bound_query("T ", "TimeGenerated", ticks("2024-05-10T11:00:00Z"),
 					ticks("2024-05-10T11:00:00Z") + 1, &b),
 			 0);
 	assert_string_equal(
@@ -300,7 +300,7 @@ test_bound_query(void **state)
 	    "TimeGenerated < datetime(2024-05-10T11:00:00.0000001Z)");
 	buf_free(&b);
 	buf_init(&b, 32);
-	assert_int_equal(la_bound_query("T ", 0, 1, &b), -1);
+	assert_int_equal(la_bound_query("T ", "TimeGenerated", 0, 1, &b), -1);
 	buf_free(&b);
 	buf_free(&base);
 }
@@ -1041,7 +1041,7 @@ events(const char *body, const char *tag, const char *const *want)
 	cols = json_loadb(p + s.columns_off, s.columns_len, 0, &jerr);
 	if (cols == NULL)
 		fail_msg("columns: %s", jerr.text);
-	assert_int_equal(la_columns(cols, &names, &time_col, &errstr), 0);
+	assert_int_equal(la_columns(cols, &names, &time_col, "TimeGenerated", &errstr), 0);
 	assert_int_equal(json_array_size(names), json_array_size(cols));
 	buf_init(&out, EVENT_MAX);
 	rows = p + s.rows_off;
@@ -1052,7 +1052,7 @@ events(const char *body, const char *tag, const char *const *want)
 			fail_msg("row %d: %s", i, jerr.text);
 		assert_non_null(want[i]);
 		buf_reset(&out);
-		assert_int_equal(la_row_event(names, row, tag, &out), 0);
+		assert_int_equal(la_row_event(names, row, tag, -1, &out), 0);
 		assert_string_equal(buf_cstr(&out), want[i]);
 		json_decref(row);
 	}
@@ -1467,7 +1467,7 @@ time_position(const char *columns)
 	int t = -2;
 
 	assert_non_null(cols);
-	assert_int_equal(la_columns(cols, &names, &t, &errstr), 0);
+	assert_int_equal(la_columns(cols, &names, &t, "TimeGenerated", &errstr), 0);
 	assert_int_equal(json_array_size(names), json_array_size(cols));
 	json_decref(names);
 	json_decref(cols);
@@ -1517,7 +1517,7 @@ test_columns(void **state)
 		names = NULL;
 		errstr = NULL;
 		t = -2;
-		if (la_columns(cols, &names, &t, &errstr) != -1)
+		if (la_columns(cols, &names, &t, "TimeGenerated", &errstr) != -1)
 			fail_msg("la_columns accepted %s", bad[i]);
 		assert_non_null(errstr);
 		assert_null(names);
@@ -1537,8 +1537,8 @@ row_event(const char *columns, const char *row, const char *tag,
 	r = json_loads(row, JSON_DECODE_ANY, NULL);
 	assert_non_null(cols);
 	assert_non_null(r);
-	assert_int_equal(la_columns(cols, &names, &t, &errstr), 0);
-	rc = la_row_event(names, r, tag, out);
+	assert_int_equal(la_columns(cols, &names, &t, "TimeGenerated", &errstr), 0);
+	rc = la_row_event(names, r, tag, -1, out);
 	json_decref(r);
 	json_decref(names);
 	json_decref(cols);
