@@ -65,6 +65,7 @@ emit_row(struct la *la, json_t *names, int time_col, json_t *row,
 	struct fetcher *f = la->f;
 	const char *time, *comma;
 	char id[MD5_HEXLEN];
+	struct buf cut;
 
 	buf_reset(&f->body);
 	if (la_row_event(names, row, f->o.tag, f->o.la_ingestion ? time_col : -1,
@@ -78,9 +79,14 @@ emit_row(struct la *la, json_t *names, int time_col, json_t *row,
 	time = json_string_value(json_array_get(row, (size_t)time_col));
 	if (f->o.la_ingestion &&
 	    (size_t)time_col + 1 == json_array_size(names) &&
-	    (comma = memrchr(raw, ',', len)) != NULL)
-		len = (size_t)(comma - raw);
-	md5_hex(raw, len, id);
+	    (comma = memrchr(raw, ',', len)) != NULL) {
+		buf_init(&cut, (size_t)(comma - raw) + 2);
+		buf_append(&cut, raw, (size_t)(comma - raw));
+		buf_append(&cut, "]", 1);
+		md5_hex(cut.data, cut.len, id);
+		buf_free(&cut);
+	} else
+		md5_hex(raw, len, id);
 	fetcher_emit(f, time, id);
 	la->rows++;
 	return 0;

@@ -74,12 +74,13 @@ struct storage {
 };
 
 /*
- * Send f->body as an event. Its id is the blob (name and creation time),
- * the byte the read started from, the event's rank after it and the md5
- * of the payload: a blob read again from the same offset (after a failed
- * run or within the overlap) gives the same ids, so the statekeeper drops
- * what was delivered, and new content at the same place is never taken
- * for old.
+ * Send f->body as an event. Its id is the blob (name, and the creation
+ * time of an append blob: one created again is new), the byte the read
+ * started from, the event's rank after it and the md5 of the payload: a
+ * blob read again from the same offset (after a failed run, within the
+ * overlap, or a block blob rewritten with more records) gives the same ids
+ * for the same events, so the statekeeper drops what was delivered, and
+ * new content at the same place is never taken for old.
  */
 static void
 emit_storage_event(struct storage *s)
@@ -89,8 +90,9 @@ emit_storage_event(struct storage *s)
 
 	md5_hex(f->body.data, f->body.len, h);
 	buf_reset(&s->id);
-	if (buf_printf(&s->id, "%s\n%s\n%lld\n%lld\n%s", s->blob->name,
-		       s->blob->ctime, (long long)s->from, (long long)s->nth++,
+	if (buf_printf(&s->id, "%s#%s#%lld#%lld#%s", s->blob->name,
+		       s->blob->append ? s->blob->ctime : "", (long long)s->from,
+		       (long long)s->nth++,
 		       h) == -1)
 		fatalx("Storage: blob name too long");
 	fetcher_emit(f, s->time, s->id.data);

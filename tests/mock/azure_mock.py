@@ -57,11 +57,13 @@ Control API (no auth, JSON in and out; never recorded in the request log)
   POST /_mock/fail          {"match": "/v1.0/", "status": 429,
                              "retry_after": "1" | "<HTTP-date>" | null,
                              "retry_after_http_date": SECONDS_FROM_NOW,
-                             "count": 1, "body": null | "raw" | {json},
+                             "count": 1, "skip": 0,
+                             "body": null | "raw" | {json},
                              "truncate": false, "garbage": false,
                              "drop": false, "delay": 0}
                             queue injected failures; "match" is a substring
-                            of the raw request target (path and query)
+                            of the raw request target (path and query);
+                            the first "skip" matching requests are served
   POST /_mock/clear-fail    drop queued failures
   GET  /_mock/requests      [{method, path, query, status, has_auth,
                               injected}, ...]; Log Analytics entries also
@@ -603,6 +605,9 @@ class State:
         with self.lock:
             for rule in self.failures:
                 if rule["match"] in target:
+                    if rule["skip"] > 0:    # let this one through
+                        rule["skip"] -= 1
+                        return None
                     rule["count"] -= 1
                     if rule["count"] <= 0:
                         self.failures.remove(rule)
@@ -1300,6 +1305,7 @@ def handle_control(method, path, body):
                     "retry_after": data.get("retry_after"),
                     "retry_after_http_date": data.get("retry_after_http_date"),
                     "count": int(data.get("count", 1)),
+                    "skip": int(data.get("skip", 0)),
                     "body": data.get("body"),
                     "truncate": bool(data.get("truncate")),
                     "garbage": bool(data.get("garbage")),
