@@ -81,6 +81,7 @@ $(BIN)/azure-forwarder: $(FWD_OBJ) $(LIBCOMMON)
 # Unit tests link the object files of the program they test.
 UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/fetchers/la_query.o \
             $(OBJ)/fetchers/window.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o \
+            $(OBJ)/statekeeper/seen.o \
             $(OBJ)/fetchers/storage_sign.o $(OBJ)/fetchers/storage_xml.o \
             $(OBJ)/fetchers/storage_lines.o
 $(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)

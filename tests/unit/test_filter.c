@@ -122,6 +122,34 @@ test_no_offset(void **state)
 	expect_filter(&w, CF "+ge+2024-05-10T11:30:00.6195833Z");
 }
 
+/* Overlap and lag: the part after the checkpoint reaches back by the
+ * overlap, and everything ends a lag before now, with 7 digits. */
+static void
+test_overlap_and_lag(void **state)
+{
+	struct window w = win("2024-05-10T10:00:00.000000Z",
+			      "2024-05-10T11:30:00.6195833Z", 3600, 0);
+
+	(void)state;
+	w.overlap_secs = 900;
+	expect_filter(&w, CF "+ge+2024-05-10T11:15:00.6195833Z");
+	w.lag_secs = 60;
+	expect_filter(&w, "(" CF "+ge+2024-05-10T11:15:00.6195833Z)+and+" CF
+			  "+lt+2024-05-10T11:59:00.1234567Z");
+	/* D < min: both parts, the whole bounded */
+	w = win("2024-05-10T11:30:00Z", "2024-05-10T11:45:00.5Z", 3600, 0);
+	w.overlap_secs = 600;
+	w.lag_secs = 30;
+	expect_filter(&w, "((" CF "+lt+2024-05-10T11:30:00Z+and+" CF
+			  "+ge+2024-05-10T11:00:00.123456Z)+or+(" CF
+			  "+ge+2024-05-10T11:35:00.5000000Z))+and+" CF
+			  "+lt+2024-05-10T11:59:30.1234567Z");
+	/* D > max: the offset's start, not the overlap */
+	w = win("2024-05-10T09:00:00Z", "2024-05-10T09:30:00Z", 600, 0);
+	w.overlap_secs = 900;
+	expect_filter(&w, CF "+ge+2024-05-10T11:50:00.123456Z");
+}
+
 static void
 test_filter_full_buffer(void **state)
 {
@@ -209,6 +237,7 @@ main(void)
 	    cmocka_unit_test(test_desired_after_max),
 	    cmocka_unit_test(test_desired_within),
 	    cmocka_unit_test(test_no_offset),
+	    cmocka_unit_test(test_overlap_and_lag),
 	    cmocka_unit_test(test_filter_full_buffer),
 	    cmocka_unit_test(test_url),
 	    cmocka_unit_test(test_url_query_with_question_mark),

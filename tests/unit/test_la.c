@@ -266,6 +266,39 @@ test_query_full_buffer(void **state)
 	buf_free(&b);
 }
 
+/* Overlap, and the checkpoint on ingestion_time(). */
+static void
+test_query_overlap_and_ingestion(void **state)
+{
+	struct window w = win("2024-05-10T10:00:00.000000Z",
+			      "2024-05-10T11:30:00.6195833Z", 3600, 0);
+	struct buf b;
+	int64_t s = -1;
+
+	(void)state;
+	w.overlap_secs = 600;
+	w.lag_secs = 60;
+	buf_init(&b, 65536);
+	assert_int_equal(la_build_query(Q, "ingestion_time()", &w, &b), 0);
+	assert_string_equal(buf_cstr(&b),
+			    Q ORDER "ingestion_time() >= "
+				    "datetime(2024-05-10T11:20:00.6195833Z) ");
+	assert_int_equal(la_window_start(&w, &s), 0);
+	assert_int_equal(s, ticks("2024-05-10T11:20:00.6195833Z"));
+	assert_int_equal(window_end(&w), ticks("2024-05-10T11:59:00.1234567Z"));
+	buf_reset(&b);
+	assert_int_equal(la_bound_query("T ", "ingestion_time()", s,
+					window_end(&w), &b),
+			 0);
+	assert_string_equal(
+	    buf_cstr(&b),
+	    "T | where ingestion_time() >= "
+	    "datetime(2024-05-10T11:20:00.6195833Z) and ingestion_time() < "
+	    "datetime(2024-05-10T11:59:00.1234567Z) | extend "
+	    "AzureLogsIngestionTime = ingestion_time()");
+	buf_free(&b);
+}
+
 static void
 test_bound_query(void **state)
 {
@@ -1612,6 +1645,7 @@ main(void)
 	    cmocka_unit_test(test_query_min_after_max),
 	    cmocka_unit_test(test_query_verbatim),
 	    cmocka_unit_test(test_query_full_buffer),
+	    cmocka_unit_test(test_query_overlap_and_ingestion),
 	    cmocka_unit_test(test_bound_query),
 	    cmocka_unit_test(test_timespan),
 	    cmocka_unit_test(test_key),

@@ -125,6 +125,33 @@ test_overflow_refused(void **state)
 	}
 }
 
+/* Our durations: plain seconds or s/m/h/d. */
+static void
+test_durations(void **state)
+{
+	static const char *bad[] = {"",	  "m",	"5x", "1.5h", "-1",
+				    "5 m", "5mm", "m5", "99999999999999999999"};
+	int64_t v;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(duration_parse("90", &v), 0);
+	assert_int_equal(v, 90);
+	assert_int_equal(duration_parse("30s", &v), 0);
+	assert_int_equal(v, 30);
+	assert_int_equal(duration_parse("15m", &v), 0);
+	assert_int_equal(v, 900);
+	assert_int_equal(duration_parse("2h", &v), 0);
+	assert_int_equal(v, 7200);
+	assert_int_equal(duration_parse("1d", &v), 0);
+	assert_int_equal(v, 86400);
+	assert_int_equal(duration_parse("0", &v), 0);
+	assert_int_equal(v, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (duration_parse(bad[i], &v) != -1)
+			fail_msg("duration_parse accepted \"%s\"", bad[i]);
+}
+
 int
 main(void)
 {
@@ -135,6 +162,7 @@ main(void)
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_large),
 	    cmocka_unit_test(test_overflow_refused),
+	    cmocka_unit_test(test_durations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

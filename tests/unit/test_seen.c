@@ -1,0 +1,237 @@
+/*
+ * The statekeeper's memory of delivered events (statekeeper/seen.c): ids
+ * in flight are recognised before the forwarder acknowledges them, are
+ * written to azure_logs_seen only once it did, survive a reopen only once
+ * committed, and are pruned by event time. The in-flight index is checked
+ * with colliding ids, where deleting from the middle of a probe run must
+ * keep the others findable.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sk.h"
+
+struct fixture {
+	char dir[64], path[128];
+	struct db db;
+	struct seen s;
+};
+
+static void
+open_all(struct fixture *x)
+{
+	char err[512];
+
+	assert_int_equal(db_open(&x->db, x->path, err, sizeof(err)), 0);
+	assert_int_equal(seen_open(&x->s, &x->db, err, sizeof(err)), 0);
+	assert_int_equal(seen_key(&x->s, "graph",
+				  "2012f3812bfc764b6a927f00ddcd7c16", err,
+				  sizeof(err)),
+			 0);
+}
+
+static void
+close_all(struct fixture *x)
+{
+	seen_close(&x->s);
+	db_close(&x->db);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *x = calloc(1, sizeof(*x));
+
+	strcpy(x->dir, "/tmp/test-seen.XXXXXX");
+	if (mkdtemp(x->dir) == NULL)
+		return -1;
+	snprintf(x->path, sizeof(x->path), "%s/azure.db", x->dir);
+	open_all(x);
+	*state = x;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *x = *state;
+	char p[160];
+
+	close_all(x);
+	snprintf(p, sizeof(p), "rm -rf '%s'", x->dir);
+	if (system(p) != 0)
+		return -1;
+	free(x);
+	return 0;
+}
+
+/* An id whose hash bucket is chosen (the first 8 bytes) and whose rest
+ * makes it distinct. */
+static void
+mkid(uint8_t h[SEEN_IDLEN], uint64_t bucket, uint64_t n)
+{
+	memcpy(h, &bucket, 8);
+	memcpy(h + 8, &n, 8);
+}
+
+static int
+known(struct fixture *x, const uint8_t h[SEEN_IDLEN])
+{
+	char err[512];
+	int rc = seen_known(&x->s, h, err, sizeof(err));
+
+	assert_int_not_equal(rc, -1);
+	return rc;
+}
+
+static void
+test_in_flight_then_acknowledged(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t a[SEEN_IDLEN], b[SEEN_IDLEN], c[SEEN_IDLEN];
+	char err[512];
+
+	mkid(a, 1, 1);
+	mkid(b, 2, 2);
+	mkid(c, 3, 3);
+	assert_false(known(x, a));
+	seen_sent(&x->s, 1, a, 100);
+	seen_sent(&x->s, 2, NULL, 100); /* an event without id */
+	seen_sent(&x->s, 3, b, 200);
+	assert_true(known(x, a)); /* in flight: a repeat is dropped */
+	assert_true(known(x, b));
+	assert_false(known(x, c));
+	assert_int_equal(seen_acked(&x->s, 2, err, sizeof(err)), 0);
+	assert_true(known(x, a)); /* now from the table */
+	assert_true(known(x, b)); /* still in flight */
+	assert_int_equal(seen_acked(&x->s, 3, err, sizeof(err)), 0);
+	assert_int_equal(x->s.n, 0);
+	/* Committed, they outlive the process. */
+	assert_int_equal(db_commit(&x->db, err, sizeof(err)), 0);
+	close_all(x);
+	open_all(x);
+	assert_true(known(x, a));
+	assert_true(known(x, b));
+	assert_false(known(x, c));
+}
+
+static void
+test_uncommitted_ids_are_not_kept(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t a[SEEN_IDLEN];
+	char err[512];
+
+	mkid(a, 7, 7);
+	seen_sent(&x->s, 1, a, 100);
+	assert_int_equal(seen_acked(&x->s, 1, err, sizeof(err)), 0);
+	assert_true(x->db.tx);
+	/* A crash before the commit: the id is forgotten, so the event is
+	 * sent again rather than lost. */
+	assert_int_equal(db_exec(&x->db, "ROLLBACK", err, sizeof(err)), 0);
+	x->db.tx = 0;
+	close_all(x);
+	open_all(x);
+	assert_false(known(x, a));
+}
+
+static void
+test_other_checkpoint_rows_are_apart(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t a[SEEN_IDLEN];
+	char err[512];
+
+	mkid(a, 9, 9);
+	assert_int_equal(seen_record(&x->s, a, 100, err, sizeof(err)), 0);
+	assert_true(known(x, a));
+	assert_int_equal(seen_key(&x->s, "log_analytics",
+				  "2012f3812bfc764b6a927f00ddcd7c16", err,
+				  sizeof(err)),
+			 0);
+	assert_false(known(x, a));
+}
+
+static void
+test_prune_by_event_time(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t h[SEEN_IDLEN];
+	char err[512];
+	int64_t i;
+
+	for (i = 0; i < 10; i++) {
+		mkid(h, (uint64_t)i, (uint64_t)i);
+		assert_int_equal(seen_record(&x->s, h, i * 1000, err,
+					     sizeof(err)),
+				 0);
+	}
+	assert_int_equal(seen_prune(&x->s, 5000, err, sizeof(err)), 0);
+	for (i = 0; i < 10; i++) {
+		mkid(h, (uint64_t)i, (uint64_t)i);
+		assert_int_equal(known(x, h), i >= 5);
+	}
+}
+
+/*
+ * Thousands of ids in flight, most in a few buckets, acknowledged in steps
+ * while more are sent (the ring wraps and grows): after every step each
+ * id in flight or acknowledged is known and no other is.
+ */
+static void
+test_colliding_ids_in_flight(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t h[SEEN_IDLEN];
+	char err[512];
+	int64_t seq, acked = 0, sent = 0, i;
+
+	for (seq = 1; seq <= 6000; seq++) {
+		mkid(h, (uint64_t)(seq % 5 == 0 ? seq : seq % 3),
+		     (uint64_t)seq);
+		seen_sent(&x->s, seq, seq % 11 == 0 ? NULL : h, seq);
+		sent = seq;
+		if (seq % 700 == 0) {
+			acked += 500;
+			assert_int_equal(
+			    seen_acked(&x->s, acked, err, sizeof(err)), 0);
+			for (i = 1; i <= sent + 3; i++) {
+				mkid(h, (uint64_t)(i % 5 == 0 ? i : i % 3),
+				     (uint64_t)i);
+				assert_int_equal(known(x, h),
+						 i <= sent && i % 11 != 0);
+			}
+		}
+	}
+	assert_int_equal(seen_acked(&x->s, sent, err, sizeof(err)), 0);
+	assert_int_equal(x->s.n, 0);
+	for (i = 0; i < (int64_t)x->s.nslot; i++)
+		assert_int_equal(x->s.slot[i], 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_in_flight_then_acknowledged,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uncommitted_ids_are_not_kept,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_other_checkpoint_rows_are_apart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_by_event_time, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_colliding_ids_in_flight,
+					    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
