@@ -214,7 +214,7 @@ query_part(struct la *la, int64_t start, int64_t end)
 	const char *errstr = NULL;
 	json_t *req;
 	char *body = NULL, msg[1024];
-	int rc = -1, partial;
+	int rc = -1, partial, attempt = 0;
 
 	buf_init(&q, 4 * 1024 * 1024);
 	buf_init(&ts, 128);
@@ -231,6 +231,8 @@ query_part(struct la *la, int64_t start, int64_t end)
 	if (body == NULL)
 		fatalx("Log Analytics: the query is not valid UTF-8");
 	la->parts++;
+again:
+	attempt++;
 	log_info("Log Analytics: Sending a request to the Log Analytics API.");
 	log_debug("Log Analytics: POST %s timespan %s query: %s", la->url,
 		  ts.data, q.data);
@@ -260,6 +262,18 @@ query_part(struct la *la, int64_t start, int64_t end)
 		goto out;
 	}
 	if (la_scan_response(r.body.data, r.body.len, &s, &errstr) == -1) {
+		/* A body cut or garbled on the way: nothing of it was used,
+		 * so the request is tried again like a failed transfer. */
+		if (attempt < f->http.max_attempts) {
+			double wait = http_retry_wait(&r, attempt);
+
+			log_warnx("Log Analytics: workspace %s: %s; retrying "
+				  "in %.1f s (attempt %d of %d)",
+				  f->o.workspace, errstr, wait, attempt + 1,
+				  f->http.max_attempts);
+			sleep_seconds(wait);
+			goto again;
+		}
 		log_errorx("Log Analytics: workspace %s: %s", f->o.workspace,
 			   errstr);
 		goto out;

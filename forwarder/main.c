@@ -1,8 +1,9 @@
 /*
  * azure-forwarder: the only process that touches Wazuh. Each event from the
  * statekeeper (fd 0) becomes one datagram "1:Azure:<payload>" on Wazuh's
- * queue socket; after each batch it acknowledges (fd 3) the highest
- * sequence number the kernel accepted. When Wazuh is down it waits and
+ * queue socket; it acknowledges (fd 3) the highest sequence number the
+ * kernel accepted after each batch, every ACK_EVERY events, before it
+ * waits for Wazuh and before it gives up. When Wazuh is down it waits and
  * retries with backoff, for at most --wait seconds, then fails without
  * acknowledging what it did not send. --output writes the datagrams to a
  * file instead (one per line), for debugging and the demo.
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@
 #define FD_ACK		3
 #define WAZUH_HEADER	"1:Azure:"
 #define WAZUH_MAX_EVENT 65535
+#define ACK_EVERY	64 /* events sent between two acknowledgements */
 
 struct fwd {
 	const char *socket_path, *output;
@@ -40,7 +43,39 @@ struct fwd {
 	int wait_secs; /* how long Wazuh may be down */
 	struct buf dgram;
 	int64_t sent;
+	int64_t seq, acked; /* last event accepted, last acknowledged */
+	struct buf ack;
 };
+
+/* Tell the statekeeper what the kernel accepted so far. */
+static void
+acknowledge(struct fwd *w)
+{
+	if (w->seq <= w->acked)
+		return;
+	buf_reset(&w->ack);
+	if (frame_pack(&w->ack, FRAME_ACK, w->seq) == -1 ||
+	    write_all(FD_ACK, w->ack.data, w->ack.len) == -1)
+		fatal("cannot acknowledge to the statekeeper");
+	w->acked = w->seq;
+}
+
+/* Wazuh is gone for good: what it took is acknowledged, then the run
+ * fails (the statekeeper keeps the checkpoint and says what is left). */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+give_up(struct fwd *w, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (w->ack.data != NULL)
+		acknowledge(w);
+	log_errorx("%s; %lld events were sent", msg, (long long)w->sent);
+	exit(EXIT_RUNTIME);
+}
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -110,10 +145,10 @@ wazuh_connect(struct fwd *w)
 	while ((w->fd = try_connect(w)) == -1) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= w->wait_secs)
-			fatalx(
-			    "ERROR: Wazuh must be running: cannot connect to "
-			    "%s: %s (gave up after %d s)",
-			    w->socket_path, strerror(errno), w->wait_secs);
+			give_up(w,
+				"Wazuh must be running: cannot connect to %s: "
+				"%s (gave up after %d s)",
+				w->socket_path, strerror(errno), w->wait_secs);
 		log_debug("cannot connect to %s (%s), retrying in %ld ms",
 			  w->socket_path, strerror(errno), delay);
 		sleep_ms(delay);
@@ -152,15 +187,18 @@ send_event(struct fwd *w, const char *body, size_t len)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= w->wait_secs)
-			fatal("ERROR: Error sending message to wazuh (gave up "
-			      "after %d s)",
-			      w->wait_secs);
+			give_up(w,
+				"Error sending message to wazuh (gave up after "
+				"%d s): %s",
+				w->wait_secs, strerror(errno));
 		if (errno == ENOBUFS || errno == EAGAIN ||
 		    errno == EWOULDBLOCK) {
 			/* Wazuh's queue is full: it reads slowly, or not. */
+			acknowledge(w);
 			sleep_ms(10);
 			continue;
 		}
+		acknowledge(w);
 		log_warn("sending to %s failed, reconnecting", w->socket_path);
 		sleep_ms(delay);
 		delay = delay * 2 > 5000 ? 5000 : delay * 2;
@@ -229,9 +267,7 @@ main(int argc, char **argv)
 	struct fwd w = {.fd = -1, .wait_secs = 60};
 	struct frame_reader fr;
 	struct frame f;
-	struct buf ack;
 	const char *errstr = NULL, *body;
-	int64_t seq = 0, acked = 0;
 	int debug = 0, rc;
 	size_t len;
 
@@ -239,7 +275,7 @@ main(int argc, char **argv)
 	log_init("azure-forwarder", debug);
 	signal(SIGPIPE, SIG_IGN);
 	buf_init(&w.dgram, FRAME_MAX + 64);
-	buf_init(&ack, 64);
+	buf_init(&w.ack, 64);
 	frame_reader_init(&fr);
 	if (w.output)
 		open_output(&w);
@@ -252,26 +288,22 @@ main(int argc, char **argv)
 				fatalx("protocol error from the statekeeper: "
 				       "unexpected %s",
 				       frame_type_name(f.type));
-			if (frame_int(&f, 0) != seq + 1)
+			if (frame_int(&f, 0) != w.seq + 1)
 				fatalx("protocol error from the statekeeper: "
 				       "event %lld out of sequence",
 				       (long long)frame_int(&f, 0));
 			body = frame_bin(&f, 1, &len);
 			send_event(&w, body, len);
-			seq++;
+			w.seq++;
 			frame_free(&f);
+			if (w.seq - w.acked >= ACK_EVERY)
+				acknowledge(&w);
 		}
 		if (rc == -1)
 			fatalx("protocol error from the statekeeper: %s",
 			       errstr);
 		/* Everything read so far was handed to the kernel. */
-		if (seq > acked) {
-			buf_reset(&ack);
-			if (frame_pack(&ack, FRAME_ACK, seq) == -1 ||
-			    write_all(FD_ACK, ack.data, ack.len) == -1)
-				fatal("cannot acknowledge to the statekeeper");
-			acked = seq;
-		}
+		acknowledge(&w);
 		if (fr.eof)
 			break;
 		if (frame_reader_fill(&fr, FD_IN) == -1)
@@ -283,6 +315,6 @@ main(int argc, char **argv)
 		 w.output ? w.output : w.socket_path);
 	frame_reader_free(&fr);
 	buf_free(&w.dgram);
-	buf_free(&ack);
+	buf_free(&w.ack);
 	return 0;
 }

@@ -116,10 +116,31 @@ db_commit(struct db *db, char *err, size_t errlen)
 static int
 quick_check_cb(void *arg, int n, char **val, char **col)
 {
+	char *p;
+
 	(void)col;
-	if (n > 0 && val[0] && strcmp(val[0], "ok") != 0)
+	if (n > 0 && val[0] && strcmp(val[0], "ok") != 0) {
 		strlcpy(arg, val[0], 256);
+		for (p = arg; *p != '\0'; p++) /* one line in Wazuh's log */
+			if (*p == '\n')
+				*p = ' ';
+	}
 	return 0;
+}
+
+/* Did another process hold the database past the busy timeout? Then say
+ * so in err (it is not corrupt: nothing to move aside). */
+static int
+locked(struct db *db, int rc, char *err, size_t errlen)
+{
+	if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+		return 0;
+	snprintf(err, errlen,
+		 "the database %s is locked by another process (%s): is "
+		 "another azure-logs, or Wazuh's own, running? Nothing was "
+		 "changed",
+		 db->path, sqlite3_errstr(rc));
+	return 1;
 }
 
 /*
@@ -133,6 +154,7 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 	char *msg = NULL;
 	size_t i;
 	char sql[160];
+	int rc;
 
 	memset(db, 0, sizeof(*db));
 	db->path = path;
@@ -147,9 +169,14 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_extended_result_codes(db->h, 1);
-	if (sqlite3_exec(db->h, "PRAGMA quick_check", quick_check_cb, bad,
-			 &msg) != SQLITE_OK ||
-	    bad[0] != '\0') {
+	rc = sqlite3_exec(db->h, "PRAGMA quick_check", quick_check_cb, bad,
+			  &msg);
+	if (locked(db, rc, err, errlen)) {
+		sqlite3_free(msg);
+		db_close(db);
+		return -1;
+	}
+	if (rc != SQLITE_OK || bad[0] != '\0') {
 		snprintf(
 		    err, errlen,
 		    "the database %s is corrupt (%s); move it "
@@ -163,6 +190,7 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
 		    err, errlen) == -1 ||
 	    db_exec(db, schema, err, errlen) == -1) {
+		locked(db, sqlite3_errcode(db->h), err, errlen);
 		db_close(db);
 		return -1;
 	}

@@ -566,6 +566,27 @@ read_peer(struct peer *p)
 }
 
 /*
+ * The forwarder ended before it was told to (Wazuh's socket went away, or
+ * it was killed): take its last acknowledgements, so that what Wazuh got
+ * is remembered, and say what was not delivered. Returns 1.
+ */
+static int
+forwarder_gone(void)
+{
+	long n;
+
+	do
+		n = frame_reader_fill(&fwd.fr, fwd.in);
+	while (n > 0);
+	forwarder_frames();
+	log_errorx("the forwarder stopped (its message above says why): %lld "
+		   "events delivered, %lld not; the checkpoint stays where it "
+		   "was and the next run sends the rest",
+		   (long long)acked, (long long)(next_seq - acked));
+	return 1;
+}
+
+/*
  * The loop. Returns the exit status: 0 when every window the fetcher
  * opened (perhaps none: an account without containers) was complete and
  * delivered, its checkpoint committed; 1 otherwise.
@@ -584,20 +605,14 @@ loop(void)
 		    db_commit(&db, err, sizeof(err)) == -1)
 			fatalx("%s", err);
 		if (terminated) {
-			log_errorx("terminated by a signal; %lld events were "
+			log_info("terminated by a signal; %lld events were "
 				   "acknowledged, the checkpoint stays where it "
 				   "was",
 				   (long long)acked);
 			return 1;
 		}
-		if (fwd.fr.eof) {
-			/* It ends only after we close its pipe. */
-			log_errorx(
-			    "the forwarder ended early, %lld events not "
-			    "delivered; the checkpoint stays where it was",
-			    (long long)(next_seq - acked));
-			return 1;
-		}
+		if (fwd.fr.eof) /* it ends only after we close its pipe */
+			return forwarder_gone();
 		if (run.done && acked == next_seq && peer_pending(&fwd) == 0) {
 			if (finish_window() == -1)
 				failed = 1;
@@ -635,10 +650,8 @@ loop(void)
 		    peer_write(&fetcher) == -1)
 			fatal("the fetcher went away");
 		if (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP) &&
-		    peer_write(&fwd) == -1) {
-			log_error("write to the forwarder");
-			return 1;
-		}
+		    peer_write(&fwd) == -1)
+			return forwarder_gone();
 		if (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))
 			read_peer(&fwd);
 	}

@@ -135,12 +135,18 @@ migrate_last_dates(struct db *db, const char *path, int64_t now, char *err,
 		return -1;
 	root = json_loadb(text, len, 0, &jerr);
 	free(text);
-	if (root == NULL || !json_is_object(root)) {
+	if (root == NULL) {
 		snprintf(err, errlen,
-			 "The file of the last dates could not be "
-			 "read: %s: %s (line %d)",
-			 path, root ? "not a JSON object" : jerr.text,
-			 jerr.line);
+			 "The file of the last dates could not be read: %s: %s "
+			 "(line %d)",
+			 path, jerr.text, jerr.line);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen,
+			 "The file of the last dates could not be read: %s: "
+			 "not a JSON object",
+			 path);
 		goto out;
 	}
 	if (db_exec(db, "BEGIN IMMEDIATE", err, errlen) == -1)
