@@ -12,8 +12,7 @@ md5_raw(const void *p, size_t n, uint8_t out[MD5_LEN])
 {
 	unsigned int len = 0;
 
-	if (EVP_Digest(p, n, out, &len, EVP_md5(), NULL) != 1 ||
-	    len != MD5_LEN)
+	if (EVP_Digest(p, n, out, &len, EVP_md5(), NULL) != 1 || len != MD5_LEN)
 		fatalx("md5 digest failed");
 }
 

@@ -123,8 +123,8 @@ struct la_scan {
 };
 void la_key(const char *query, const char *workspace, char out[33]);
 #define LA_INGESTION_COLUMN "AzureLogsIngestionTime" /* ours, not sent */
-int la_build_query(const char *query, const char *field,
-		   const struct window *, struct buf *);
+int la_build_query(const char *query, const char *field, const struct window *,
+		   struct buf *);
 int la_window_start(const struct window *, int64_t *start);
 int la_bound_query(const char *base, const char *field, int64_t start,
 		   int64_t end, struct buf *);
@@ -160,7 +160,7 @@ struct fetcher_ops {
 	const char *default_url; /* "https://graph.microsoft.com" */
 	const char *usage;	 /* the whole --help text */
 	int la;			 /* takes --workspace and --wait */
-	int storage; /* takes --container etc.; no tenant, no token */
+	int storage;	      /* takes --container etc.; no tenant, no token */
 	int64_t overlap, lag; /* default --overlap and --lag, seconds */
 	const char *auth_first, *auth_second; /* the auth file's fields */
 	void (*run)(struct fetcher *);

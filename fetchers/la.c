@@ -44,8 +44,8 @@ static const char usage[] =
 
 struct la {
 	struct fetcher *f;
-	const char *url;  /* .../v1/workspaces/W/query */
-	const char *base; /* Wazuh's KQL for the window */
+	const char *url;   /* .../v1/workspaces/W/query */
+	const char *base;  /* Wazuh's KQL for the window */
 	const char *field; /* what the checkpoint follows: TimeGenerated or
 			      ingestion_time() */
 	int64_t rows, parts;
@@ -68,8 +68,8 @@ emit_row(struct la *la, json_t *names, int time_col, json_t *row,
 	struct buf cut;
 
 	buf_reset(&f->body);
-	if (la_row_event(names, row, f->o.tag, f->o.la_ingestion ? time_col : -1,
-			 &f->body) == -1) {
+	if (la_row_event(names, row, f->o.tag,
+			 f->o.la_ingestion ? time_col : -1, &f->body) == -1) {
 		log_errorx("Log Analytics: workspace %s: a row has fewer cells "
 			   "than the %zu columns, or is larger than %zu bytes",
 			   f->o.workspace, json_array_size(names),
@@ -104,10 +104,10 @@ emit_rows(struct la *la, const char *body, const struct la_scan *s)
 	int time_col, rc = -1, n;
 
 	cols = json_loadb(body + s->columns_off, s->columns_len, 0, &jerr);
-	if (cols == NULL ||
-	    la_columns(cols, &names, &time_col,
-		       f->o.la_ingestion ? LA_INGESTION_COLUMN : "TimeGenerated",
-		       &errstr)) {
+	if (cols == NULL || la_columns(cols, &names, &time_col,
+				       f->o.la_ingestion ? LA_INGESTION_COLUMN
+							 : "TimeGenerated",
+				       &errstr)) {
 		log_errorx("Log Analytics: workspace %s: bad columns: %s",
 			   f->o.workspace, cols ? errstr : jerr.text);
 		goto out;
@@ -223,10 +223,9 @@ query_part(struct la *la, int64_t start, int64_t end)
 		fatalx("Log Analytics: query too long");
 	/* The timespan bounds TimeGenerated: none when the window is on the
 	 * ingestion time, or late rows would be cut off again. */
-	req = f->o.la_ingestion
-		  ? json_pack("{s:s}", "query", q.data)
-		  : json_pack("{s:s, s:s}", "query", q.data, "timespan",
-			      ts.data);
+	req = f->o.la_ingestion ? json_pack("{s:s}", "query", q.data)
+				: json_pack("{s:s, s:s}", "query", q.data,
+					    "timespan", ts.data);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	if (body == NULL)
 		fatalx("Log Analytics: the query is not valid UTF-8");
@@ -309,8 +308,8 @@ la_run(struct fetcher *f)
 {
 	struct fopts *o = &f->o;
 	struct la la = {.f = f,
-			 .field = f->o.la_ingestion ? "ingestion_time()"
-						    : "TimeGenerated"};
+			.field = f->o.la_ingestion ? "ingestion_time()"
+						   : "TimeGenerated"};
 	struct window w = {0};
 	struct buf base, url;
 	char key[MD5_HEXLEN], *mn = NULL, *mx = NULL, *ws;

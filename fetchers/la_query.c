@@ -88,7 +88,8 @@ la_bound_query(const char *base, const char *t, int64_t start, int64_t end,
 
 	date_format_iso(start, s);
 	date_format_iso(end, e);
-	rc = buf_printf(out, "%s| where %s >= datetime(%s) and %s < datetime(%s)",
+	rc = buf_printf(out,
+			"%s| where %s >= datetime(%s) and %s < datetime(%s)",
 			base, t, s, t, e);
 	if (strcmp(t, "TimeGenerated") != 0)
 		rc |= buf_printf(out, " | extend %s = %s", LA_INGESTION_COLUMN,
@@ -481,9 +482,8 @@ la_row_event(json_t *names, json_t *row, const char *tag, int skip,
 	    json_array_size(row) < json_array_size(names))
 		return -1;
 	ev = json_object();
-	json_array_foreach(names, i, name) if ((int)i != skip)
-	    json_object_set(ev, json_string_value(name),
-			    json_array_get(row, i));
+	json_array_foreach(names, i, name) if ((int)i != skip) json_object_set(
+	    ev, json_string_value(name), json_array_get(row, i));
 	json_object_set_new(ev, "azure_tag",
 			    json_string("azure-log-analytics"));
 	if (tag != NULL && *tag != '\0')

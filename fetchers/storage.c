@@ -91,9 +91,8 @@ emit_storage_event(struct storage *s)
 	md5_hex(f->body.data, f->body.len, h);
 	buf_reset(&s->id);
 	if (buf_printf(&s->id, "%s#%s#%lld#%lld#%s", s->blob->name,
-		       s->blob->append ? s->blob->ctime : "", (long long)s->from,
-		       (long long)s->nth++,
-		       h) == -1)
+		       s->blob->append ? s->blob->ctime : "",
+		       (long long)s->from, (long long)s->nth++, h) == -1)
 		fatalx("Storage: blob name too long");
 	fetcher_emit(f, s->time, s->id.data);
 }

@@ -52,7 +52,7 @@ struct blobrec {
 struct run {
 	char *table, *key, *query, *fallback;
 	int hello, done, ok, reparse;
-	int64_t overlap;		 /* seconds the next window reaches back */
+	int64_t overlap; /* seconds the next window reaches back */
 	int64_t events, dead, duplicates; /* events: as the fetcher counts */
 	struct blobrec *blobs;
 	size_t nblobs, capblobs;
@@ -606,9 +606,9 @@ loop(void)
 			fatalx("%s", err);
 		if (terminated) {
 			log_info("terminated by a signal; %lld events were "
-				   "acknowledged, the checkpoint stays where it "
-				   "was",
-				   (long long)acked);
+				 "acknowledged, the checkpoint stays where it "
+				 "was",
+				 (long long)acked);
 			return 1;
 		}
 		if (fwd.fr.eof) /* it ends only after we close its pipe */
@@ -656,10 +656,11 @@ loop(void)
 			read_peer(&fwd);
 	}
 	if (run.hello) {
-		log_errorx("the fetcher ended before finishing its window; %lld "
-			   "events were delivered, the checkpoint stays where "
-			   "it was",
-			   (long long)(run.events - run.duplicates - run.dead));
+		log_errorx(
+		    "the fetcher ended before finishing its window; %lld "
+		    "events were delivered, the checkpoint stays where "
+		    "it was",
+		    (long long)(run.events - run.duplicates - run.dead));
 		return 1;
 	}
 	if (windows == 0) /* its own status says why (or: nothing to read) */

@@ -97,14 +97,14 @@ test_query_before_min(void **state)
 
 	(void)state;
 	/* MIN and MAX are the raw strings; D has Wazuh's 6 digits */
-	expect_query(&w,
-		     Q ORDER
-		     "( TimeGenerated < "
-		     "datetime(2024-05-10T11:30:00.1234567Z) and "
-		     "TimeGenerated >= "
-		     "datetime(2024-05-10T11:00:00.123456Z)) or ( "
-		     "TimeGenerated >= datetime(2024-05-10T11:45:00.5000000Z)) ",
-		     "2024-05-10T11:00:00.1234567Z");
+	expect_query(
+	    &w,
+	    Q ORDER "( TimeGenerated < "
+		    "datetime(2024-05-10T11:30:00.1234567Z) and "
+		    "TimeGenerated >= "
+		    "datetime(2024-05-10T11:00:00.123456Z)) or ( "
+		    "TimeGenerated >= datetime(2024-05-10T11:45:00.5000000Z)) ",
+	    "2024-05-10T11:00:00.1234567Z");
 	/* 7 days back, with legacy raw strings */
 	w = win("2024-05-04T15:12:56.98Z", "2024-05-10 11:00:00.171231+00:00",
 		7 * 86400, 0);
@@ -154,7 +154,8 @@ test_query_inside(void **state)
 	w = win("2024-05-10T11:00:00.1234567Z", "2024-05-10T11:30:00Z", 3600,
 		0);
 	expect_query(&w,
-		     Q ORDER "TimeGenerated >= datetime(2024-05-10T11:30:00.0000000Z) ",
+		     Q ORDER
+		     "TimeGenerated >= datetime(2024-05-10T11:30:00.0000000Z) ",
 		     "2024-05-10T11:30:00Z");
 	w = win("2024-05-10T10:00:00Z", "2024-05-10T11:00:00.1234567Z", 3600,
 		0);
@@ -287,9 +288,8 @@ test_query_overlap_and_ingestion(void **state)
 	assert_int_equal(s, ticks("2024-05-10T11:20:00.6195833Z"));
 	assert_int_equal(window_end(&w), ticks("2024-05-10T11:59:00.1234567Z"));
 	buf_reset(&b);
-	assert_int_equal(la_bound_query("T ", "ingestion_time()", s,
-					window_end(&w), &b),
-			 0);
+	assert_int_equal(
+	    la_bound_query("T ", "ingestion_time()", s, window_end(&w), &b), 0);
 	assert_string_equal(
 	    buf_cstr(&b),
 	    "T | where ingestion_time() >= "
@@ -312,18 +312,21 @@ test_bound_query(void **state)
 	buf_init(&b, 65536);
 	assert_int_equal(la_build_query(Q, "TimeGenerated", &w, &base), 0);
 	assert_int_equal(la_window_start(&w, &start), 0);
-	assert_int_equal(la_bound_query(buf_cstr(&base), "TimeGenerated", start, w.now, &b), 0);
+	assert_int_equal(
+	    la_bound_query(buf_cstr(&base), "TimeGenerated", start, w.now, &b),
+	    0);
 	assert_string_equal(
-	    buf_cstr(&b),
-	    Q ORDER "( TimeGenerated < datetime(2024-05-10T11:30:00.1234567Z) "
-		    "and TimeGenerated >= datetime(2024-05-10T11:00:00.123456Z)"
-		    ") or ( TimeGenerated >= datetime(2024-05-10T11:45:00.5000000Z)) "
-		    "| where TimeGenerated >= "
-		    "datetime(2024-05-10T11:00:00.1234567Z) and "
-		    "TimeGenerated < datetime(2024-05-10T12:00:00.1234567Z)");
+	    buf_cstr(&b), Q ORDER
+	    "( TimeGenerated < datetime(2024-05-10T11:30:00.1234567Z) "
+	    "and TimeGenerated >= datetime(2024-05-10T11:00:00.123456Z)"
+	    ") or ( TimeGenerated >= datetime(2024-05-10T11:45:00.5000000Z)) "
+	    "| where TimeGenerated >= "
+	    "datetime(2024-05-10T11:00:00.1234567Z) and "
+	    "TimeGenerated < datetime(2024-05-10T12:00:00.1234567Z)");
 	/* a half of a split window: any tick, 7 digits */
 	buf_reset(&b);
-	assert_int_equal(la_bound_query("T ", "TimeGenerated", ticks("2024-05-10T11:00:00Z"),
+	assert_int_equal(la_bound_query("T ", "TimeGenerated",
+					ticks("2024-05-10T11:00:00Z"),
 					ticks("2024-05-10T11:00:00Z") + 1, &b),
 			 0);
 	assert_string_equal(
@@ -1074,7 +1077,8 @@ events(const char *body, const char *tag, const char *const *want)
 	cols = json_loadb(p + s.columns_off, s.columns_len, 0, &jerr);
 	if (cols == NULL)
 		fail_msg("columns: %s", jerr.text);
-	assert_int_equal(la_columns(cols, &names, &time_col, "TimeGenerated", &errstr), 0);
+	assert_int_equal(
+	    la_columns(cols, &names, &time_col, "TimeGenerated", &errstr), 0);
 	assert_int_equal(json_array_size(names), json_array_size(cols));
 	buf_init(&out, EVENT_MAX);
 	rows = p + s.rows_off;
@@ -1500,7 +1504,8 @@ time_position(const char *columns)
 	int t = -2;
 
 	assert_non_null(cols);
-	assert_int_equal(la_columns(cols, &names, &t, "TimeGenerated", &errstr), 0);
+	assert_int_equal(la_columns(cols, &names, &t, "TimeGenerated", &errstr),
+			 0);
 	assert_int_equal(json_array_size(names), json_array_size(cols));
 	json_decref(names);
 	json_decref(cols);
@@ -1550,7 +1555,8 @@ test_columns(void **state)
 		names = NULL;
 		errstr = NULL;
 		t = -2;
-		if (la_columns(cols, &names, &t, "TimeGenerated", &errstr) != -1)
+		if (la_columns(cols, &names, &t, "TimeGenerated", &errstr) !=
+		    -1)
 			fail_msg("la_columns accepted %s", bad[i]);
 		assert_non_null(errstr);
 		assert_null(names);
@@ -1570,7 +1576,8 @@ row_event(const char *columns, const char *row, const char *tag,
 	r = json_loads(row, JSON_DECODE_ANY, NULL);
 	assert_non_null(cols);
 	assert_non_null(r);
-	assert_int_equal(la_columns(cols, &names, &t, "TimeGenerated", &errstr), 0);
+	assert_int_equal(la_columns(cols, &names, &t, "TimeGenerated", &errstr),
+			 0);
 	rc = la_row_event(names, r, tag, -1, out);
 	json_decref(r);
 	json_decref(names);

@@ -129,8 +129,9 @@ test_overflow_refused(void **state)
 static void
 test_durations(void **state)
 {
-	static const char *bad[] = {"",	  "m",	"5x", "1.5h", "-1",
-				    "5 m", "5mm", "m5", "99999999999999999999"};
+	static const char *bad[] = {"",	    "m",  "5x",
+				    "1.5h", "-1", "5 m",
+				    "5mm",  "m5", "99999999999999999999"};
 	int64_t v;
 	size_t i;
 

@@ -170,9 +170,8 @@ test_prune_by_event_time(void **state)
 
 	for (i = 0; i < 10; i++) {
 		mkid(h, (uint64_t)i, (uint64_t)i);
-		assert_int_equal(seen_record(&x->s, h, i * 1000, err,
-					     sizeof(err)),
-				 0);
+		assert_int_equal(
+		    seen_record(&x->s, h, i * 1000, err, sizeof(err)), 0);
 	}
 	assert_int_equal(seen_prune(&x->s, 5000, err, sizeof(err)), 0);
 	for (i = 0; i < 10; i++) {
@@ -229,8 +228,8 @@ main(void)
 		test_other_checkpoint_rows_are_apart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_by_event_time, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_colliding_ids_in_flight,
-					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_colliding_ids_in_flight, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
