@@ -463,7 +463,7 @@ run --storage --storage_auth_path "$auth" --container '"c"' \
 check "--storage: Wazuh's cleaning, every option reaches azure-storage" \
     argv_is storage --container c --auth-file "$auth" --blobs .log \
     --tag 't t' --format json_file --offset 1h --prefix a/b --reparse \
-    --blob-url http://127.0.0.1:9/acct -d 0
+    --blob-url http://127.0.0.1:9/acct --timeout 1h -d 0
 
 run --graph --wazuh-home "$home"
 check "--graph alone: missing authentication (1)" \
@@ -541,7 +541,7 @@ check "no temporary directory left by the refusals" tmp_is_empty
 query_arrives() {
 	run_graph --graph_query "$1"
 	[ "$rc" = 0 ] && argv_is graph --tenant example.onmicrosoft.com \
-	    --query "$2" --auth-file "$auth" -d 0
+	    --query "$2" --auth-file "$auth" --timeout 1h -d 0
 }
 
 check "'auditLogs/signIns' -> auditLogs/signIns" \
@@ -566,7 +566,7 @@ run_graph "--graph_query='auditLogs/signIns?\$top=1'"
 # shellcheck disable=SC2016 # literal $ on purpose
 check "--graph_query=VALUE form" \
     argv_is graph --tenant example.onmicrosoft.com \
-    --query 'auditLogs/signIns?$top=1' --auth-file "$auth" -d 0
+    --query 'auditLogs/signIns?$top=1' --auth-file "$auth" --timeout 1h -d 0
 
 # --- Log Analytics: cleaning and the fetcher's command line --------------
 
@@ -576,7 +576,7 @@ la_query_arrives() {
 	run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
 	    --la_query "$1" --workspace w --wazuh-home "$home"
 	[ "$rc" = 0 ] && argv_is la --tenant d --workspace w --query "$2" \
-	    --auth-file "$auth" -d 0
+	    --auth-file "$auth" --timeout 1h -d 0
 }
 
 check "--la_query: \\! becomes !" la_query_arrives 'T | where A \!= 1' \
@@ -592,7 +592,26 @@ run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
 check "--log_analytics: every option reaches azure-la" \
     argv_is la --tenant d --workspace 'w 1' --query q --auth-file "$auth" \
     --tag 't t' --offset 2h --reparse --login-url http://127.0.0.1:8 \
-    --la-url http://127.0.0.1:9 --wait 30 -d 0
+    --la-url http://127.0.0.1:9 --wait 30 --timeout 1h -d 0
+
+run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
+    --la_query q --workspace w --overlap 30m --lag 0 --timeout 90 \
+    --la-checkpoint ingestion --wazuh-home "$home"
+check "--overlap, --lag, --timeout and --la-checkpoint reach azure-la" \
+    argv_is la --tenant d --workspace w --query q --auth-file "$auth" \
+    --la-checkpoint ingestion --overlap 30m --lag 0 --timeout 90 -d 0
+for bad in 5x 1.5h m '' 10mm; do
+	run_graph --graph_query q --overlap "$bad"
+	check "--overlap '$bad' is refused (2)" usage_is \
+	    "argument --overlap: invalid value: '$bad' (a duration: N seconds, or Ns, Nm, Nh, Nd)"
+done
+run_graph --graph_query q --timeout -1
+check "--timeout must be a duration (2)" usage_is \
+    "argument --timeout: invalid value: '-1' (a duration: N seconds, or Ns, Nm, Nh, Nd)"
+run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
+    --la_query q --workspace w --la-checkpoint time --wazuh-home "$home"
+check "--la-checkpoint must be generated or ingestion (2)" usage_is \
+    "argument --la-checkpoint: invalid choice: 'time' (choose from 'generated', 'ingestion')"
 
 # --- Defaults and role command lines -------------------------------------
 
@@ -626,7 +645,7 @@ run_graph --graph_query "'auditLogs/signIns'" --graph_tag 'my tag' \
 check "azure-graph gets every option, in the documented order" argv_is graph \
     --tenant example.onmicrosoft.com --query auditLogs/signIns \
     --auth-file "$auth" --tag 'my tag' --offset '1 h' --reparse \
-    --login-url http://127.0.0.1:9/l --graph-url http://127.0.0.1:9/g -d 2
+    --login-url http://127.0.0.1:9/l --graph-url http://127.0.0.1:9/g --timeout 1h -d 2
 check "-d 2 reaches the statekeeper" argv_is statekeeper \
     --db "$home/wodles/azure/azure.db" \
     --last-dates "$home/wodles/azure/last_dates.json" -d 2
@@ -635,7 +654,7 @@ check "-d 2 reaches the forwarder" argv_is forwarder \
 
 run_graph --graph_query q --graph_tag '' --graph_time_offset ''
 check "empty tag and offset are not passed (as Wazuh ignores them)" argv_is \
-    graph --tenant example.onmicrosoft.com --query q --auth-file "$auth" -d 0
+    graph --tenant example.onmicrosoft.com --query q --auth-file "$auth" --timeout 1h -d 0
 
 debug_is() {
 	run_graph --graph_query q "$@"
