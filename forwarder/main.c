@@ -37,6 +37,8 @@
 #define WAZUH_MAX_EVENT 65535
 #define ACK_EVERY	64 /* events sent between two acknowledgements */
 
+static volatile sig_atomic_t stop; /* SIGTERM: finish this event, stop */
+
 struct fwd {
 	const char *socket_path, *output;
 	int fd;	       /* connected socket, or the output file */
@@ -55,9 +57,28 @@ acknowledge(struct fwd *w)
 		return;
 	buf_reset(&w->ack);
 	if (frame_pack(&w->ack, FRAME_ACK, w->seq) == -1 ||
-	    write_all(FD_ACK, w->ack.data, w->ack.len) == -1)
+	    write_all(FD_ACK, w->ack.data, w->ack.len) == -1) {
+		if (stop) /* the statekeeper is stopping too */
+			exit(EXIT_RUNTIME);
 		fatal("cannot acknowledge to the statekeeper");
+	}
 	w->acked = w->seq;
+}
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Stopped by a signal: what Wazuh took is acknowledged first. */
+static void __attribute__((noreturn))
+stop_now(struct fwd *w)
+{
+	acknowledge(w);
+	log_info("stopped by a signal after %lld events", (long long)w->sent);
+	exit(EXIT_RUNTIME);
 }
 
 /* Wazuh is gone for good: what it took is acknowledged, then the run
@@ -265,6 +286,7 @@ int
 main(int argc, char **argv)
 {
 	struct fwd w = {.fd = -1, .wait_secs = 60};
+	struct sigaction sa;
 	struct frame_reader fr;
 	struct frame f;
 	const char *errstr = NULL, *body;
@@ -274,6 +296,12 @@ main(int argc, char **argv)
 	parse_opts(argc, argv, &w, &debug);
 	log_init("azure-forwarder", debug);
 	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	buf_init(&w.dgram, FRAME_MAX + 64);
 	buf_init(&w.ack, 64);
 	frame_reader_init(&fr);
@@ -296,6 +324,8 @@ main(int argc, char **argv)
 			send_event(&w, body, len);
 			w.seq++;
 			frame_free(&f);
+			if (stop)
+				stop_now(&w);
 			if (w.seq - w.acked >= ACK_EVERY)
 				acknowledge(&w);
 		}
@@ -306,6 +336,8 @@ main(int argc, char **argv)
 		acknowledge(&w);
 		if (fr.eof)
 			break;
+		if (stop)
+			stop_now(&w);
 		if (frame_reader_fill(&fr, FD_IN) == -1)
 			fatal("read from the statekeeper");
 	}

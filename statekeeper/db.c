@@ -187,7 +187,10 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 		db_close(db);
 		return -1;
 	}
-	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+	/* WAL with synchronous=NORMAL: a commit survives any crash of this
+	 * process (kill -9 included); only a power cut may undo the last
+	 * ones, which at worst sends their events again. */
+	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 		    err, errlen) == -1 ||
 	    db_exec(db, schema, err, errlen) == -1) {
 		locked(db, sqlite3_errcode(db->h), err, errlen);

@@ -587,6 +587,41 @@ forwarder_gone(void)
 }
 
 /*
+ * Terminated (the launcher stops every role when one fails, or Wazuh's
+ * modules daemon stops): pass nothing more on, let the forwarder finish
+ * the events already in its pipe for up to STOP_WAIT_MS and take its
+ * acknowledgements, so that what Wazuh got is remembered. Returns 1.
+ */
+#define STOP_WAIT_MS 2000
+static int
+stop_forwarder(void)
+{
+	int64_t until = date_now() + STOP_WAIT_MS * (DATE_TICKS_PER_SEC / 1000);
+	struct pollfd pfd;
+	int64_t left;
+
+	close(fwd.out);
+	fwd.out = -1;
+	while (!fwd.fr.eof && (left = until - date_now()) > 0) {
+		pfd = (struct pollfd){.fd = fwd.in, .events = POLLIN};
+		if (poll(&pfd, 1,
+			 (int)(left / (DATE_TICKS_PER_SEC / 1000)) + 1) == -1 &&
+		    errno != EINTR)
+			break;
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (frame_reader_fill(&fwd.fr, fwd.in) == -1 &&
+			    errno != EAGAIN && errno != EINTR)
+				break;
+			forwarder_frames();
+		}
+	}
+	log_info("terminated by a signal; %lld events were delivered, the "
+		 "checkpoint stays where it was",
+		 (long long)acked);
+	return 1;
+}
+
+/*
  * The loop. Returns the exit status: 0 when every window the fetcher
  * opened (perhaps none: an account without containers) was complete and
  * delivered, its checkpoint committed; 1 otherwise.
@@ -604,13 +639,8 @@ loop(void)
 		if (seen_commit_due(&seen, date_now()) &&
 		    db_commit(&db, err, sizeof(err)) == -1)
 			fatalx("%s", err);
-		if (terminated) {
-			log_info("terminated by a signal; %lld events were "
-				 "acknowledged, the checkpoint stays where it "
-				 "was",
-				 (long long)acked);
-			return 1;
-		}
+		if (terminated)
+			return stop_forwarder();
 		if (fwd.fr.eof) /* it ends only after we close its pipe */
 			return forwarder_gone();
 		if (run.done && acked == next_seq && peer_pending(&fwd) == 0) {
