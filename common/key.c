@@ -7,12 +7,19 @@
 #include "log.h"
 #include "util.h"
 
+/* One digest context for the process (each role is single-threaded): a
+ * statekeeper hashes every event's id. */
 void
 md5_raw(const void *p, size_t n, uint8_t out[MD5_LEN])
 {
+	static EVP_MD_CTX *ctx;
 	unsigned int len = 0;
 
-	if (EVP_Digest(p, n, out, &len, EVP_md5(), NULL) != 1 || len != MD5_LEN)
+	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
+		fatalx("md5: out of memory");
+	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, p, n) != 1 ||
+	    EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != MD5_LEN)
 		fatalx("md5 digest failed");
 }
 
