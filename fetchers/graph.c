@@ -76,9 +76,12 @@ fetch_page(struct fetcher *f, const char *url)
 	struct http_resp r = {0};
 	char *next_url = NULL, err[2048];
 	size_t n;
-	int rc;
+	int rc, attempt = 0;
+	double wait;
 
 	f->failed = 1;
+again:
+	attempt++;
 	log_info("Graph: Requesting data");
 	log_debug("Graph: GET %s", url);
 	if (fetcher_request(f, url, NULL, 0, &r) == -1) {
@@ -91,6 +94,15 @@ fetch_page(struct fetcher *f, const char *url)
 	}
 	rc = graph_page_parse(r.body.data, r.body.len, url, f->o.tag, &f->body,
 			      emit_event, f, &next_url, &n, err, sizeof(err));
+	if (rc == GRAPH_PAGE_EBODY && attempt < f->http.max_attempts) {
+		/* Cut or garbled on the way, nothing of it used: asked again
+		 * like a failed transfer. */
+		wait = http_retry_wait(&r, attempt);
+		log_warnx("%s; retrying in %.1f s (attempt %d of %d)", err,
+			  wait, attempt + 1, f->http.max_attempts);
+		sleep_seconds(wait);
+		goto again;
+	}
 	if (rc != GRAPH_PAGE_EBODY && n == 0)
 		log_info("Graph: There are no new results for %s", f->o.tenant);
 	if (rc != GRAPH_PAGE_OK) {
