@@ -132,16 +132,16 @@ class Graph(PipelineTest):
         self.assertIn("retrying", self.last_stderr)
 
     def test_garbled_page_is_asked_again(self):
-        self.mock.control("fail", {"match": "skiptoken", "skip": 1,
-                                   "garbage": True, "count": 1})
+        garbled = {"match": "skiptoken", "status": 200, "retry_after": "0",
+                   "body": "<html><body>Gateway busy</body>"}
+        self.mock.control("fail", dict(garbled, skip=1, count=1))
         rc, got = self.run_launcher()
         self.assertEqual(rc, 0, self.last_stderr)
         self.assertEqual(sorted(self.payloads(got)),
                          sorted(wazuh_payload(i) for i in self.first))
         self.assertRegex(self.last_stderr, r"is not a Graph page .*; retrying in")
         # Garbled every time: the run fails, the checkpoint stays.
-        self.mock.control("fail", {"match": "skiptoken", "garbage": True,
-                                   "retry_after": "0", "count": 20})
+        self.mock.control("fail", dict(garbled, count=20))
         self.add_events(SIGNINS, signins(200, utcnow() - 9 * M, utcnow() - 2 * M, 5))
         row = self.row("graph", md5(SIGNINS))
         rc, _ = self.run_launcher()
