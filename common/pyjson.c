@@ -301,7 +301,7 @@ pyjson_load(const char *p, size_t len, json_error_t *err)
 	struct buf fixed;
 	json_t *j = NULL;
 
-	buf_init(&fixed, len * 2 + 64);
+	buf_init(&fixed, len * 3 + 64); /* a lone \udXXX: 6 bytes become 18 */
 	switch (pyjson_fix_surrogates(p, len, &fixed)) {
 	case 0:
 		j = json_loadb(p, len, JSON_ALLOW_NUL, err);

@@ -353,6 +353,33 @@ test_lone_surrogates(void **state)
 	assert_null(j);
 }
 
+/* A text made of little but lone surrogates (each escape grows from 6
+ * bytes to 18 in the rewrite) loads and reads back the same. */
+static void
+test_many_lone_surrogates(void **state)
+{
+	struct buf in, out;
+	json_error_t err;
+	json_t *j;
+	int i;
+
+	(void)state;
+	buf_init(&in, 1 << 20);
+	buf_puts(&in, "[\"");
+	for (i = 0; i < 5000; i++)
+		buf_puts(&in, "\\udc80");
+	buf_puts(&in, "\"]");
+	j = pyjson_load(in.data, in.len, &err);
+	assert_non_null(j);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(pyjson_dump(j, &out), 0);
+	assert_int_equal(out.len, in.len);
+	assert_memory_equal(out.data, in.data, in.len);
+	json_decref(j);
+	buf_free(&in);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -367,6 +394,7 @@ main(void)
 	    cmocka_unit_test(test_every_ascii_char),
 	    cmocka_unit_test(test_buffer_limit),
 	    cmocka_unit_test(test_lone_surrogates),
+	    cmocka_unit_test(test_many_lone_surrogates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
