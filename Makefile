@@ -92,14 +92,17 @@ units: $(UNITS)
 
 # Fuzz targets: built with the driver to replay their corpus in make check,
 # or with clang's libFuzzer by make fuzz (FUZZ_SECONDS per target).
-FUZZ_TARGETS = frame date la_scan auth storage_xml storage_lines
+FUZZ_TARGETS = frame date la_scan auth storage_xml storage_lines graph_page \
+               last_dates
 FUZZ_BINS    = $(FUZZ_TARGETS:%=$(OBJ)/fuzz/fuzz_%)
-FUZZ_LINK    = $(OBJ)/fetchers/la_query.o $(OBJ)/fetchers/window.o \
-               $(OBJ)/fetchers/storage_xml.o $(OBJ)/fetchers/storage_lines.o \
-               $(LIBCOMMON)
+# The objects every target links, below $(OBJ) (the driver's or libFuzzer's).
+FUZZ_OBJS    = fetchers/la_query.o fetchers/window.o fetchers/storage_xml.o \
+               fetchers/storage_lines.o fetchers/graph_page.o \
+               statekeeper/db.o statekeeper/migrate.o libcommon.a
+FUZZ_LINK    = $(FUZZ_OBJS:%=$(OBJ)/%)
 $(OBJ)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(FUZZ_LINK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Ifetchers -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Ifetchers -Istatekeeper -o $@ $^ $(LDLIBS)
 
 fuzzers: $(FUZZ_BINS)
 
@@ -107,16 +110,12 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	$(MAKE) OBJ=build/fuzz/obj BIN=build/fuzz/bin CC=clang \
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-	    build/fuzz/obj/libcommon.a build/fuzz/obj/fetchers/la_query.o \
-	    build/fuzz/obj/fetchers/window.o build/fuzz/obj/fetchers/storage_xml.o \
-	    build/fuzz/obj/fetchers/storage_lines.o
+	    $(FUZZ_OBJS:%=build/fuzz/obj/%)
 	@for t in $(FUZZ_TARGETS); do \
 	    clang -O1 -g -fsanitize=fuzzer,address,undefined -Icommon -Ifetchers \
-	        $(PKG_CFLAGS) -D_GNU_SOURCE -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c \
-	        build/fuzz/obj/fetchers/la_query.o build/fuzz/obj/fetchers/window.o \
-	        build/fuzz/obj/fetchers/storage_xml.o \
-	        build/fuzz/obj/fetchers/storage_lines.o \
-	        build/fuzz/obj/libcommon.a $(LDLIBS) || exit 1; \
+	        -Istatekeeper $(PKG_CFLAGS) -D_GNU_SOURCE \
+	        -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c \
+	        $(FUZZ_OBJS:%=build/fuzz/obj/%) $(LDLIBS) || exit 1; \
 	    mkdir -p build/fuzz/corpus/$$t; \
 	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        build/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
@@ -129,6 +128,52 @@ asan:
 	$(MAKE) OBJ=build/asan/obj BIN=build/asan/bin \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" check
+
+# make check-valgrind (slow: never part of make check): a build without
+# sanitizers in build/valgrind; its unit tests, fuzz corpus replays and the
+# Graph and Log Analytics end-to-end suites run under valgrind, every role
+# the launcher starts included (through AZURE_LOGS_WRAPPER). Fails if a
+# suite fails or any valgrind log (build/valgrind/logs/vg.*, one per
+# process) reports an error or a definite leak.
+VG_DIR    = build/valgrind
+VG_LOGS   = $(CURDIR)/$(VG_DIR)/logs
+VG_E2E    = test_graph test_la
+VALGRIND  = valgrind --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite
+check-valgrind:
+	@command -v valgrind >/dev/null || \
+	    { echo "valgrind is missing: scripts/install-deps --valgrind"; exit 1; }
+	$(MAKE) OBJ=$(VG_DIR)/obj BIN=$(VG_DIR)/bin CFLAGS="-O1 -g" \
+	    all units fuzzers
+	@rm -rf $(VG_LOGS); mkdir -p $(VG_LOGS); start=$$(date +%s); failed=0; \
+	suite() { \
+	    name=$$1; shift; \
+	    if "$$@" >$(VG_LOGS)/$$name.out 2>&1; then echo "PASS  $$name"; \
+	    else failed=$$((failed + 1)); echo "FAIL  $$name"; \
+	        tail -n 40 $(VG_LOGS)/$$name.out | sed 's/^/      /'; fi; \
+	}; \
+	for t in $(VG_DIR)/obj/tests/test_*; do \
+	    n=unit-$${t##*/}; \
+	    suite $$n $(VALGRIND) --log-file=$(VG_LOGS)/vg.$$n.%p $$t; \
+	done; \
+	for t in $(FUZZ_TARGETS); do \
+	    suite fuzz-$$t $(VALGRIND) --log-file=$(VG_LOGS)/vg.fuzz-$$t.%p \
+	        $(VG_DIR)/obj/fuzz/fuzz_$$t tests/fuzz/corpus/$$t/*; \
+	done; \
+	for t in $(VG_E2E); do \
+	    suite e2e-$$t env AZURE_LOGS_BINDIR=$(CURDIR)/$(VG_DIR)/bin \
+	        AZURE_LOGS_WRAPPER="$(VALGRIND) --log-file=$(VG_LOGS)/vg.e2e-$$t.%p" \
+	        python3 tests/e2e/$$t.py -v; \
+	done; \
+	logs=$$(ls $(VG_LOGS)/vg.* | wc -l); \
+	bad=$$(grep -lE "ERROR SUMMARY: [1-9]" $(VG_LOGS)/vg.*); \
+	for f in $$bad; do echo "valgrind: $$f:"; sed 's/^/      /' $$f | tail -n 60; done; \
+	echo "$$logs processes under valgrind ($$(grep -L "ERROR SUMMARY" \
+	    $(VG_LOGS)/vg.* | wc -l) forked then exec'd or killed, without" \
+	    "a summary), $$(echo $$bad | wc -w) with errors; $$failed suites" \
+	    "failed; $$(( $$(date +%s) - start )) s"; \
+	[ "$$failed" -eq 0 ] && [ -z "$$bad" ]
+.PHONY: check-valgrind
 
 demo: all
 	@tests/demo/run-demo $(BIN)
