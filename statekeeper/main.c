@@ -66,6 +66,7 @@ struct run {
 static struct db db;
 static struct seen seen; /* ids of delivered events */
 static volatile sig_atomic_t terminated;
+static int window_tx; /* the open transaction moves a checkpoint */
 static struct peer fetcher = {.name = "fetcher", .in = 0, .out = 1};
 static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
 static struct run run;
@@ -525,13 +526,18 @@ finish_window(void)
 			  run.table, run.key);
 		rc = -1;
 	} else {
-		if (db_begin(&db, err, sizeof(err)) == -1)
+		/* The ids first, then the checkpoint and the offsets in a
+		 * transaction of their own: all of it, or none of it. */
+		if (db_commit(&db, err, sizeof(err)) == -1 ||
+		    db_begin(&db, err, sizeof(err)) == -1)
 			fatalx("%s", err);
+		window_tx = 1;
 		commit_checkpoint();
 		commit_blobs();
 	}
 	if (db_commit(&db, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	window_tx = 0;
 	windows++;
 	return rc;
 }
@@ -707,15 +713,16 @@ on_term(int sig)
 
 /*
  * However the statekeeper ends (even by fatalx()), the ids of what was
- * acknowledged are kept: the open transaction holds nothing else (a
- * window's checkpoint is committed as soon as it is written).
+ * acknowledged are kept; a checkpoint whose transaction did not finish is
+ * not (SQLite rolls it back when the handle closes).
  */
 static void
 commit_at_exit(void)
 {
 	char err[512];
 
-	if (db.h != NULL && db.tx && db_commit(&db, err, sizeof(err)) == -1)
+	if (db.h != NULL && db.tx && !window_tx &&
+	    db_commit(&db, err, sizeof(err)) == -1)
 		log_warnx("%s", err);
 }
 
