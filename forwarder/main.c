@@ -73,8 +73,7 @@ on_term(int sig)
 }
 
 /* Stopped by a signal: what Wazuh took is acknowledged first. */
-static void __attribute__((noreturn))
-stop_now(struct fwd *w)
+static void __attribute__((noreturn)) stop_now(struct fwd *w)
 {
 	acknowledge(w);
 	log_info("stopped by a signal after %lld events", (long long)w->sent);

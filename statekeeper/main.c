@@ -642,7 +642,7 @@ loop(void)
 	for (;;) {
 		fetcher_frames();
 		forwarder_frames();
-		if (seen_commit_due(&seen, date_now()) &&
+		if (seen_commit_due(&seen, date_now(), acked == next_seq) &&
 		    db_commit(&db, err, sizeof(err)) == -1)
 			fatalx("%s", err);
 		if (terminated)
@@ -659,8 +659,15 @@ loop(void)
 		    acked == next_seq && peer_pending(&fwd) == 0)
 			break;
 		if (fetcher.fr.eof && !run.done && frame_pending(&fetcher.fr) &&
-		    peer_pending(&fwd) < FWD_QUEUE_MAX)
-			fatalx("the fetcher sent a truncated frame");
+		    peer_pending(&fwd) < FWD_QUEUE_MAX) {
+			/* Killed while writing: what came before is still
+			 * delivered and remembered; the window stays open. */
+			log_errorx("the fetcher's last frame was cut short: "
+				   "dropped");
+			buf_reset(&fetcher.fr.b);
+			fetcher.fr.pos = 0;
+			continue;
+		}
 		pfd[0] = (struct pollfd){.fd = -1};
 		pfd[1] = (struct pollfd){.fd = -1};
 		pfd[2] = (struct pollfd){.fd = -1};
@@ -675,7 +682,9 @@ loop(void)
 		if (peer_pending(&fwd))
 			pfd[2] =
 			    (struct pollfd){.fd = fwd.out, .events = POLLOUT};
-		if (poll(pfd, 4, seen_commit_wait(&seen, date_now())) == -1) {
+		if (poll(pfd, 4,
+			 seen_commit_wait(&seen, date_now(),
+					  acked == next_seq)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -683,8 +692,11 @@ loop(void)
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			read_peer(&fetcher);
 		if (pfd[1].revents & (POLLOUT | POLLERR | POLLHUP) &&
-		    peer_write(&fetcher) == -1)
-			fatal("the fetcher went away");
+		    peer_write(&fetcher) == -1) {
+			/* It is gone: its end of the pipe tells the rest. */
+			buf_reset(&fetcher.q);
+			fetcher.qoff = 0;
+		}
 		if (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP) &&
 		    peer_write(&fwd) == -1)
 			return forwarder_gone();

@@ -24,6 +24,7 @@
 
 #define SEEN_COMMIT_ROWS  2048
 #define SEEN_COMMIT_TICKS (20 * (DATE_TICKS_PER_SEC / 1000)) /* 20 ms */
+#define SEEN_IDLE_TICKS	  (2 * (DATE_TICKS_PER_SEC / 1000))  /* 2 ms */
 
 static int
 seen_err(struct seen *s, const char *what, char *err, size_t errlen)
@@ -279,22 +280,29 @@ seen_prune(struct seen *s, int64_t before, char *err, size_t errlen)
 	return rc;
 }
 
-/* Is it time to make the remembered ids durable? */
+/*
+ * Is it time to make the remembered ids durable? Every SEEN_COMMIT_ROWS
+ * rows or SEEN_COMMIT_TICKS, and as soon as SEEN_IDLE_TICKS passed when
+ * nothing is in flight (idle: the forwarder acknowledged everything).
+ */
 int
-seen_commit_due(const struct seen *s, int64_t now)
+seen_commit_due(const struct seen *s, int64_t now, int idle)
 {
-	return s->db->tx && (s->db->tx_rows >= SEEN_COMMIT_ROWS ||
-			     now - s->db->tx_since >= SEEN_COMMIT_TICKS);
+	return s->db->tx &&
+	       (s->db->tx_rows >= SEEN_COMMIT_ROWS ||
+		now - s->db->tx_since >= SEEN_COMMIT_TICKS ||
+		(idle && now - s->db->tx_since >= SEEN_IDLE_TICKS));
 }
 
 /* Milliseconds poll() may sleep before a commit is due (-1: none). */
 int
-seen_commit_wait(const struct seen *s, int64_t now)
+seen_commit_wait(const struct seen *s, int64_t now, int idle)
 {
 	int64_t left;
 
 	if (!s->db->tx)
 		return -1;
-	left = s->db->tx_since + SEEN_COMMIT_TICKS - now;
+	left = s->db->tx_since + (idle ? SEEN_IDLE_TICKS : SEEN_COMMIT_TICKS) -
+	       now;
 	return left <= 0 ? 0 : (int)(left / (DATE_TICKS_PER_SEC / 1000)) + 1;
 }

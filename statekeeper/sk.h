@@ -77,8 +77,8 @@ int seen_acked(struct seen *, int64_t seq, char *err, size_t errlen);
 int seen_record(struct seen *, const uint8_t h[SEEN_IDLEN], int64_t t,
 		char *err, size_t errlen);
 int seen_prune(struct seen *, int64_t before, char *err, size_t errlen);
-int seen_commit_due(const struct seen *, int64_t now);
-int seen_commit_wait(const struct seen *, int64_t now);
+int seen_commit_due(const struct seen *, int64_t now, int idle);
+int seen_commit_wait(const struct seen *, int64_t now, int idle);
 
 int migrate_last_dates(struct db *, const char *path, int64_t now, char *err,
 		       size_t errlen);

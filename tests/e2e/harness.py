@@ -190,27 +190,40 @@ class PipelineTest(unittest.TestCase):
     def add_events(self, path, items):
         self.mock.control("events", {"path": path, "items": items})
 
-    def run_launcher(self, query="'auditLogs/signIns'", extra=(), auth=None,
-                     offset="1d", debug="2", timeout=120):
+    def graph_argv(self, query="'auditLogs/signIns'", extra=(), auth=None,
+                   offset="1d", debug="2"):
+        """The launcher's whole command line for a Graph run."""
         argv = ["--graph", "--graph_auth_path", auth or self.auth,
                 "--graph_tenant_domain", TENANT, "--graph_query", query,
                 "--graph-url", self.mock.url]
         if offset is not None:
             argv += ["--graph_time_offset", offset]
-        return self.launch(argv + list(extra), debug, timeout)
+        return self.launcher_argv(argv + list(extra), debug)
 
-    def run_la(self, query, workspace, extra=(), auth=None, offset="1d",
-               debug="2", timeout=120):
+    def la_argv(self, query, workspace, extra=(), auth=None, offset="1d",
+                debug="2"):
+        """The launcher's whole command line for a Log Analytics run."""
         argv = ["--log_analytics", "--la_auth_path", auth or self.auth,
                 "--la_tenant_domain", TENANT, "--la_query", query,
                 "--workspace", workspace, "--la-url", self.mock.url]
         if offset is not None:
             argv += ["--la_time_offset", offset]
-        return self.launch(argv + list(extra), debug, timeout)
+        return self.launcher_argv(argv + list(extra), debug)
+
+    def launcher_argv(self, argv, debug):
+        return [LAUNCHER] + argv + ["--wazuh-home", self.home,
+                                    "--login-url", self.mock.url, "-d", debug]
+
+    def run_launcher(self, *args, timeout=120, **kwargs):
+        return self.run_argv(self.graph_argv(*args, **kwargs), timeout)
+
+    def run_la(self, *args, timeout=120, **kwargs):
+        return self.run_argv(self.la_argv(*args, **kwargs), timeout)
 
     def launch(self, argv, debug, timeout):
-        argv = [LAUNCHER] + argv + ["--wazuh-home", self.home,
-                                    "--login-url", self.mock.url, "-d", debug]
+        return self.run_argv(self.launcher_argv(argv, debug), timeout)
+
+    def run_argv(self, argv, timeout):
         p = subprocess.run(argv, capture_output=True, timeout=timeout)
         self.last_stderr = p.stderr.decode(errors="replace")
         self.assertNotIn(self.secret, self.last_stderr)
@@ -410,3 +423,4 @@ class StorageTest(unittest.TestCase):
         lm = response.last_modified().timestamp()
         while time.time() < lm + 1.05:
             time.sleep(0.05)
+
