@@ -190,7 +190,7 @@ class PipelineTest(unittest.TestCase):
     def add_events(self, path, items):
         self.mock.control("events", {"path": path, "items": items})
 
-    def graph_argv(self, query="'auditLogs/signIns'", extra=(), auth=None,
+    def graph_command(self, query="'auditLogs/signIns'", extra=(), auth=None,
                    offset="1d", debug="2"):
         """The launcher's whole command line for a Graph run."""
         argv = ["--graph", "--graph_auth_path", auth or self.auth,
@@ -200,7 +200,7 @@ class PipelineTest(unittest.TestCase):
             argv += ["--graph_time_offset", offset]
         return self.launcher_argv(argv + list(extra), debug)
 
-    def la_argv(self, query, workspace, extra=(), auth=None, offset="1d",
+    def la_command(self, query, workspace, extra=(), auth=None, offset="1d",
                 debug="2"):
         """The launcher's whole command line for a Log Analytics run."""
         argv = ["--log_analytics", "--la_auth_path", auth or self.auth,
@@ -215,10 +215,10 @@ class PipelineTest(unittest.TestCase):
                                     "--login-url", self.mock.url, "-d", debug]
 
     def run_launcher(self, *args, timeout=120, **kwargs):
-        return self.run_argv(self.graph_argv(*args, **kwargs), timeout)
+        return self.run_argv(self.graph_command(*args, **kwargs), timeout)
 
     def run_la(self, *args, timeout=120, **kwargs):
-        return self.run_argv(self.la_argv(*args, **kwargs), timeout)
+        return self.run_argv(self.la_command(*args, **kwargs), timeout)
 
     def launch(self, argv, debug, timeout):
         return self.run_argv(self.launcher_argv(argv, debug), timeout)

@@ -354,7 +354,7 @@ class GraphCrash(CrashTest):
         cls.times = {wazuh_payload(i): i["createdDateTime"] for i in cls.items}
 
     def argv(self):
-        return self.graph_argv()
+        return self.graph_command()
 
     def recorded(self, first, seen):
         """The ids held are those of the first events delivered."""
@@ -464,7 +464,7 @@ class LogAnalyticsCrash(CrashTest):
                      for r in data["rows"]}
 
     def argv(self):
-        return self.la_argv(LA_QUERY, "ws")
+        return self.la_command(LA_QUERY, "ws")
 
     def test_group_after_1000(self):
         self.slow_pages(0.03, 40, "/v1/workspaces/")
