@@ -117,10 +117,12 @@ auth_parse(char *text, const char *f1, const char *f2, struct auth_pair *a,
  * On success fills *a (free with auth_wipe) and returns 0; otherwise writes
  * Wazuh's message into err and returns -1.
  */
-int
-auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
-	     char *err, size_t errlen)
+/* Read the auth file open on fd; path (or NULL) names it in messages. */
+static int
+auth_read(int fd, const char *path, const char *f1, const char *f2,
+	  struct auth_pair *a, char *err, size_t errlen)
 {
+	char name[4096 + 8] = "";
 	struct buf b;
 	struct stat st;
 	char tmp[4096];
@@ -128,17 +130,20 @@ auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
 	int rc;
 
 	memset(a, 0, sizeof(*a));
+	if (path != NULL)
+		snprintf(name, sizeof(name), ": '%s'", path);
 	if (fstat(fd, &st) == -1) {
 		snprintf(err, errlen,
 			 "Error: The authentication file could "
-			 "not be opened: %s",
-			 strerror(errno));
+			 "not be opened: %s%s",
+			 strerror(errno), name);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen,
 			 "Error: The authentication file could "
-			 "not be opened: not a regular file");
+			 "not be opened: not a regular file%s",
+			 name);
 		return -1;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
@@ -146,8 +151,8 @@ auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
 		    err, errlen,
 		    "Error: The authentication file can be "
 		    "read or written by group or others (mode %04o): restrict "
-		    "it with \"chmod 600\".",
-		    (unsigned)(st.st_mode & 07777));
+		    "it with \"chmod 600\"%s.",
+		    (unsigned)(st.st_mode & 07777), name);
 		return -1;
 	}
 	buf_init(&b, AUTH_MAX);
@@ -176,6 +181,13 @@ auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
 }
 
 int
+auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
+	     char *err, size_t errlen)
+{
+	return auth_read(fd, NULL, f1, f2, a, err, errlen);
+}
+
+int
 auth_read_file(const char *path, const char *f1, const char *f2,
 	       struct auth_pair *a, char *err, size_t errlen)
 {
@@ -189,7 +201,7 @@ auth_read_file(const char *path, const char *f1, const char *f2,
 			 errno, strerror(errno), path);
 		return -1;
 	}
-	rc = auth_read_fd(fd, f1, f2, a, err, errlen);
+	rc = auth_read(fd, path, f1, f2, a, err, errlen);
 	close(fd);
 	return rc;
 }

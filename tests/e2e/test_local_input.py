@@ -409,13 +409,14 @@ class BadCredentials(LocalInput):
     def test_world_readable_file(self):
         path = self.write_auth("open", CLIENT, self.secret, mode=0o604)
         self.assert_refused(path, "The authentication file can be read or written by "
-                            "group or others (mode 0604): restrict it with \"chmod 600\".")
+                            "group or others (mode 0604): restrict it with "
+                            "\"chmod 600\": '%s'." % path)
 
     def test_directory(self):
         path = os.path.join(self.home, "credentials")
         os.mkdir(path, 0o700)
         self.assert_refused(path, "The authentication file could not be opened: "
-                            "not a regular file")
+                            "not a regular file: '%s'" % path)
 
     def test_empty_file(self):
         self.assert_refused(self.raw_auth("empty", ""), FIELDS)
