@@ -190,7 +190,9 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	struct curl_slist *hdrs = NULL;
 	CURL *c = h->curl;
 	CURLcode rc;
-	long timeout = h->timeout;
+	/* A body streamed to a sink (a blob of any size) may take as long as
+	 * it keeps moving; anything else gets h->timeout in all. */
+	long timeout = h->sink != NULL ? 0 : h->timeout;
 	int64_t left;
 
 	http_resp_free(r);
@@ -222,6 +224,9 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
+	/* Nothing received for h->timeout seconds: the transfer stalled. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->timeout);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_USERAGENT,
 			 "azure-logs/" AZURE_LOGS_VERSION);
