@@ -530,7 +530,8 @@ do_blob(struct storage *s, const struct blobinfo *b, const struct window *w,
 	}
 	if (tracked && !f->o.reparse)
 		processed = delivered(s, b);
-	if (!f->o.json && !f->o.reparse && b->modified >= window_end(w)) {
+	if (!f->o.json && !f->o.reparse && w->lag_secs > 0 &&
+	    b->modified >= window_end(w)) {
 		/* Still being written: the next run reads it (--lag). */
 		log_debug("Blob %s was modified within the lag: left for the "
 			  "next run",
