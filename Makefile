@@ -4,7 +4,8 @@
 #   make asan       the same tests against an ASan/UBSan build (build/asan)
 #   make lint       cppcheck and clang-tidy;  make fmt: clang-format in place
 #   make demo       mock Microsoft on loopback -> pipeline -> demo/out.log
-#   make install    DESTDIR, PREFIX (see README)
+#   make install    DESTDIR, PREFIX; or WAZUH_HOME: in place of Wazuh's
+#                   wodles/azure/azure-logs (see README)
 
 VERSION   = 0.1.0
 CC       ?= cc
@@ -194,13 +195,36 @@ fmt-check:
 
 PREFIX     ?= /usr/local
 LIBEXECDIR ?= $(PREFIX)/libexec/azure-logs
+WAZUH_HOME ?=
+WODLE       = $(DESTDIR)$(WAZUH_HOME)/wodles/azure
+LAUNCHER_SED = -e 's|^AZURE_LOGS_VERSION=.*|AZURE_LOGS_VERSION=$(VERSION)|'
+ifeq ($(WAZUH_HOME),)
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR)/bin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGS) $(DESTDIR)$(LIBEXECDIR)/bin/
-	sed -e 's|^AZURE_LOGS_VERSION=.*|AZURE_LOGS_VERSION=$(VERSION)|' \
-	    scripts/azure-logs > $(DESTDIR)$(LIBEXECDIR)/azure-logs
+	sed $(LAUNCHER_SED) scripts/azure-logs > $(DESTDIR)$(LIBEXECDIR)/azure-logs
 	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/azure-logs
 	ln -sf $(LIBEXECDIR)/azure-logs $(DESTDIR)$(PREFIX)/bin/azure-logs
+else
+# In place of Wazuh's script: wm_azure runs WAZUH_HOME/wodles/azure/azure-logs
+# with the wodle's command line. Wazuh's own script is kept once, as
+# azure-logs.wazuh (rollback: move it back).
+install: all
+	install -d -m 0750 $(WODLE)/bin
+	install -m 0750 $(PROGS) $(WODLE)/bin/
+	@if [ -e $(WODLE)/azure-logs ] && ! [ -e $(WODLE)/azure-logs.wazuh ] && \
+	    ! grep -q '^AZURE_LOGS_VERSION=' $(WODLE)/azure-logs; then \
+		mv $(WODLE)/azure-logs $(WODLE)/azure-logs.wazuh && \
+		echo "Wazuh's azure-logs kept as $(WODLE)/azure-logs.wazuh"; \
+	fi
+	sed $(LAUNCHER_SED) \
+	    -e 's|^DEFAULT_WAZUH_HOME=.*|DEFAULT_WAZUH_HOME=$(WAZUH_HOME)|' \
+	    scripts/azure-logs > $(WODLE)/azure-logs.new
+	chmod 0750 $(WODLE)/azure-logs.new
+	mv -f $(WODLE)/azure-logs.new $(WODLE)/azure-logs
+	@if getent group wazuh >/dev/null; then \
+		chgrp -R wazuh $(WODLE)/bin $(WODLE)/azure-logs; fi
+endif
 
 clean:
 	rm -rf build bin
