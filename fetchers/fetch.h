@@ -148,6 +148,7 @@ struct fopts {
 	int64_t overlap_secs, lag_secs; /* -1 until given: the service's */
 	int64_t timeout_secs;		/* the whole run; 0: none */
 	int la_ingestion;		/* --la-checkpoint ingestion */
+	int check;			/* --check: credentials and a token */
 };
 
 struct fetcher;

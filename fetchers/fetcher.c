@@ -57,7 +57,8 @@ enum {
 	O_OVERLAP,
 	O_LAG,
 	O_TIMEOUT,
-	O_LA_CHECKPOINT
+	O_LA_CHECKPOINT,
+	O_CHECK
 };
 
 /* The process holds a client secret and tokens: no core file, no ptrace by
@@ -156,6 +157,7 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"lag", required_argument, NULL, O_LAG},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"la-checkpoint", required_argument, NULL, O_LA_CHECKPOINT},
+	    {"check", no_argument, NULL, O_CHECK},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -237,6 +239,9 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 			break;
 		case O_TIMEOUT:
 			o->timeout_secs = parse_duration("--timeout", optarg);
+			break;
+		case O_CHECK:
+			o->check = 1;
 			break;
 		case O_LA_CHECKPOINT:
 			if (!ops->la)
@@ -589,8 +594,17 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 		log_info("%s: Getting authentication token.", ops->service);
 		refresh_token(&f);
 	}
-
-	ops->run(&f);
+	if (f.o.check && ops->scope != NULL) {
+		printf("ok: %s: the authentication file %s holds an "
+		       "application id and a secret; a token for %s was "
+		       "granted by %s\n",
+		       ops->service,
+		       f.o.auth_file ? f.o.auth_file : "(descriptor)",
+		       f.o.tenant, f.o.login_url);
+		fflush(stdout);
+		f.o.json = 1; /* nothing to tell the statekeeper */
+	} else
+		ops->run(&f);
 
 	fetcher_done(&f, !f.failed);
 	out_flush(&f);

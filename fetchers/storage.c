@@ -67,6 +67,7 @@ struct storage {
 	const char *time; /* its Last-Modified, Wazuh's form */
 	struct buf doc;	  /* json_file: the whole document */
 	int failed_line;
+	int one_page; /* --check: the first page of a listing is enough */
 	const struct blobinfo *blob;
 	int64_t from;  /* the byte it is read from */
 	int64_t nth;   /* events sent since from */
@@ -328,7 +329,7 @@ list(struct storage *s, const char *container, const char *prefix, long *status)
 		}
 		strlcpy(marker, storage_list_next_marker(l), sizeof(marker));
 		storage_list_free(l);
-	} while (*marker);
+	} while (*marker && !s->one_page);
 	rc = 0;
 out:
 	http_resp_free(&r);
@@ -661,7 +662,31 @@ storage_run(struct fetcher *f)
 	buf_init(&s.id, 8192);
 	read_account(&s);
 	log_info("Storage: Authenticated.");
-	if (strcmp(f->o.container, "*") == 0) {
+	if (f->o.check) { /* one page of the listing proves the credentials */
+		s.one_page = 1;
+		f->o.page_size = 1;
+		if (list(&s,
+			 strcmp(f->o.container, "*") == 0 ? NULL
+							  : f->o.container,
+			 NULL, &status) == -1) {
+			if (status == 404)
+				log_errorx("Storage: The \"%s\" container does "
+					   "not exists.",
+					   f->o.container);
+			f->failed = 1;
+		} else
+			printf("ok: Storage: account %s can list %s with its "
+			       "%s\n",
+			       s.account,
+			       strcmp(f->o.container, "*") == 0
+				   ? "its containers"
+				   : f->o.container,
+			       s.sas ? "SAS token" : "Shared Key");
+		free_blobs(&s);
+		for (i = 0; i < s.ncontainers; i++)
+			free(s.containers[i]);
+		s.ncontainers = 0;
+	} else if (strcmp(f->o.container, "*") == 0) {
 		log_info("Storage: Getting all containers.");
 		if (list(&s, NULL, NULL, &status) == -1)
 			f->failed = 1;

@@ -46,6 +46,7 @@ struct fwd {
 	struct buf dgram;
 	int64_t sent;
 	int64_t seq, acked; /* last event accepted, last acknowledged */
+	int check;	    /* --check: can Wazuh's socket be reached? */
 	struct buf ack;
 };
 
@@ -102,7 +103,7 @@ static void __attribute__((noreturn)) usage(int status)
 	fprintf(
 	    status ? stderr : stdout,
 	    "usage: azure-forwarder (--socket PATH | --output FILE|-) "
-	    "[--wait SECONDS] [-d N]\n"
+	    "[--wait SECONDS] [--check] [-d N]\n"
 	    "\n"
 	    "Sends each event from azure-statekeeper (fd 0) to Wazuh's queue "
 	    "socket as one\n"
@@ -111,6 +112,7 @@ static void __attribute__((noreturn)) usage(int status)
 	    "--output writes the datagrams to FILE (or stdout), one per line, "
 	    "instead.\n"
 	    "--wait: how long to retry while Wazuh is down (default 60).\n"
+	    "--check: connect once (nothing is sent) and say so.\n"
 	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
 	exit(status);
 }
@@ -235,6 +237,7 @@ parse_opts(int argc, char **argv, struct fwd *w, int *debug)
 	    {"output", required_argument, NULL, 'o'},
 	    {"wait", required_argument, NULL, 'w'},
 	    {"debug", required_argument, NULL, 'd'},
+	    {"check", no_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	const char *errstr;
@@ -258,6 +261,9 @@ parse_opts(int argc, char **argv, struct fwd *w, int *debug)
 			if (errstr)
 				usage_error("-d %s: must be 0, 1 or 2", optarg);
 			break;
+		case 'c':
+			w->check = 1;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -266,6 +272,36 @@ parse_opts(int argc, char **argv, struct fwd *w, int *debug)
 	}
 	if (optind != argc || (w->socket_path == NULL) == (w->output == NULL))
 		usage(EXIT_USAGE);
+}
+
+/* --check: connect once (nothing is sent), or see where --output goes. */
+static int
+check(struct fwd *w)
+{
+	char dir[4096], *slash;
+
+	if (w->output != NULL) {
+		strlcpy(dir, w->output, sizeof(dir));
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*slash = '\0';
+		if (strcmp(w->output, "-") != 0 &&
+		    access(slash ? (*dir ? dir : "/") : ".", W_OK) == -1) {
+			log_errorx("cannot write %s: %s", w->output,
+				   strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		printf("ok: the events would go to %s\n", w->output);
+		return 0;
+	}
+	if ((w->fd = try_connect(w)) == -1) {
+		log_errorx("Wazuh must be running: cannot connect to %s: %s",
+			   w->socket_path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	close(w->fd);
+	printf("ok: Wazuh's queue socket %s takes connections\n",
+	       w->socket_path);
+	return 0;
 }
 
 static void
@@ -294,6 +330,8 @@ main(int argc, char **argv)
 
 	parse_opts(argc, argv, &w, &debug);
 	log_init("azure-forwarder", debug);
+	if (w.check)
+		return check(&w);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bsd/string.h>
 
@@ -424,4 +425,69 @@ out:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/*
+ * --check: is the database there, sound and Wazuh's? Opened read-only:
+ * nothing is created or changed. Prints what it found on stdout. Returns
+ * 0, or -1 with a message in err.
+ */
+int
+db_check(const char *path, char *err, size_t errlen)
+{
+	struct db db = {.path = path};
+	char bad[256] = "", sql[128], *msg = NULL;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	if (access(path, F_OK) == -1) {
+		printf("ok: the database %s does not exist yet: the first run "
+		       "creates it\n",
+		       path);
+		return 0;
+	}
+	if (sqlite3_open_v2(path, &db.h, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "cannot open the database %s: %s", path,
+			 db.h ? sqlite3_errmsg(db.h) : "out of memory");
+		db_close(&db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db.h, 2000);
+	rc =
+	    sqlite3_exec(db.h, "PRAGMA quick_check", quick_check_cb, bad, &msg);
+	if (locked(&db, rc, err, errlen)) {
+		sqlite3_free(msg);
+		db_close(&db);
+		return -1;
+	}
+	if (rc != SQLITE_OK || bad[0] != '\0') {
+		snprintf(err, errlen, "the database %s is corrupt (%s)", path,
+			 msg ? msg : bad);
+		sqlite3_free(msg);
+		db_close(&db);
+		return -1;
+	}
+	printf("ok: the database %s is sound;", path);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM %s WHERE md5 IS NOT NULL AND "
+			 "min_processed_date IS NOT NULL AND "
+			 "max_processed_date IS NOT NULL",
+			 tables[i]);
+		if (sqlite3_prepare_v2(db.h, sql, -1, &st, NULL) != SQLITE_OK) {
+			printf(" no %s table (the first run adds it);",
+			       tables[i]);
+			continue;
+		}
+		if (sqlite3_step(st) == SQLITE_ROW)
+			printf(" %lld %s checkpoint(s);",
+			       (long long)sqlite3_column_int64(st, 0),
+			       tables[i]);
+		sqlite3_finalize(st);
+	}
+	printf(" Wazuh's schema\n");
+	db_close(&db);
+	return 0;
 }

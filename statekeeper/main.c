@@ -79,7 +79,7 @@ static void __attribute__((noreturn)) usage(int status)
 	fprintf(
 	    status ? stderr : stdout,
 	    "usage: azure-statekeeper --db PATH [--last-dates PATH] "
-	    "[--dead-letter DIR] [-d N]\n"
+	    "[--dead-letter DIR] [--check] [-d N]\n"
 	    "\n"
 	    "Owns azure.db (Wazuh's schema, WAL): migrates a legacy "
 	    "last_dates.json, answers\n"
@@ -89,7 +89,9 @@ static void __attribute__((noreturn)) usage(int status)
 	    "acknowledged.\n"
 	    "Events over Wazuh's 65535 bytes are appended whole to "
 	    "DIR/" DEAD_LETTER "\n"
-	    "(default DIR: the database's directory).\n"
+	    "(default DIR: the database's directory). --check opens the "
+	    "database read-only,\n"
+	    "checks it and says what it holds.\n"
 	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
 	exit(status);
 }
@@ -747,9 +749,11 @@ main(int argc, char **argv)
 	    {"last-dates", required_argument, NULL, 'l'},
 	    {"dead-letter", required_argument, NULL, 'D'},
 	    {"debug", required_argument, NULL, 'd'},
+	    {"check", no_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	const char *dbpath = NULL, *last_dates = NULL, *dead_dir = NULL;
+	int check = 0;
 	const char *errstr, *slash;
 	char err[1024];
 	int c, debug = 0, status;
@@ -770,6 +774,9 @@ main(int argc, char **argv)
 			if (errstr)
 				usage_error("-d %s: must be 0, 1 or 2", optarg);
 			break;
+		case 'c':
+			check = 1;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -778,6 +785,18 @@ main(int argc, char **argv)
 	}
 	if (optind != argc || dbpath == NULL)
 		usage(EXIT_USAGE);
+	if (check) { /* nothing is created or changed */
+		log_init("azure-statekeeper", debug);
+		if (db_check(dbpath, err, sizeof(err)) == -1) {
+			log_errorx("%s", err);
+			return EXIT_RUNTIME;
+		}
+		if (last_dates != NULL && access(last_dates, F_OK) == 0)
+			printf("ok: %s will be migrated into the database at "
+			       "the first run\n",
+			       last_dates);
+		return 0;
+	}
 	if (dead_dir != NULL)
 		c = snprintf(dead_letter_path, sizeof(dead_letter_path),
 			     "%s/%s", dead_dir, DEAD_LETTER);

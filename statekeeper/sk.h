@@ -31,6 +31,7 @@ int db_get(struct db *, const char *table, const char *md5, struct ckpt *,
 int db_put(struct db *, const char *table, const char *md5, const char *query,
 	   const struct ckpt *, int insert_only, char *err, size_t errlen);
 int db_exec(struct db *, const char *sql, char *err, size_t errlen);
+int db_check(const char *path, char *err, size_t errlen);
 int db_begin(struct db *, char *err, size_t errlen);
 int db_commit(struct db *, char *err, size_t errlen);
 

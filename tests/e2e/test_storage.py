@@ -431,6 +431,19 @@ class Errors(Check):
         return self.write_storage_auth(
             "bad", key=base64.b64encode(os.urandom(64)).decode())
 
+    def test_check(self):
+        # --check: one listing proves the key; nothing is read or stored.
+        c = self.container("check")
+        self.blob.put_block_blob(c, "a.log", b"line\n")
+        rc, got = self.run_storage(c, extra=["--check"])
+        self.assertEqual((rc, got), (0, []), self.last_stderr)
+        self.assertIsNone(self.storage_row(c))
+        self.assertFalse(os.path.exists(self.db))
+        rc, got = self.run_storage(c, auth=self.bad_key_auth(), extra=["--check"])
+        self.assertEqual((rc, got), (1, []), self.last_stderr)
+        self.assertIn("Storage: Invalid credentials for accessing the \"%s\" "
+                      "container" % c, self.last_stderr)
+
     def test_bad_key(self):
         c = self.container("badkey")
         self.blob.put_block_blob(c, "a.log", b"secret line\n")
