@@ -509,8 +509,13 @@ int
 fetcher_request(struct fetcher *f, const char *url, const char *json,
 		size_t jsonlen, struct http_resp *r)
 {
-	int rc = http_request_retry(&f->http, url, json, jsonlen,
-				    json ? HTTP_JSON : HTTP_GET, r);
+	int rc;
+
+	/* The events of the last page go on now, not after this request:
+	 * Wazuh gets them sooner, and a crash meanwhile leaves none here. */
+	out_flush(f);
+	rc = http_request_retry(&f->http, url, json, jsonlen,
+				json ? HTTP_JSON : HTTP_GET, r);
 
 	if (rc == 0 && r->status == 401) {
 		log_info("%s: token refused (HTTP 401), getting a new one",
