@@ -606,8 +606,7 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 		       ops->service,
 		       f.o.auth_file ? f.o.auth_file : "(descriptor)",
 		       f.o.tenant, f.o.login_url);
-		fflush(stdout);
-		f.o.json = 1; /* nothing to tell the statekeeper */
+		fflush(stdout); /* no window opened: no DONE either */
 	} else
 		ops->run(&f);
 

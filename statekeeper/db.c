@@ -144,6 +144,25 @@ locked(struct db *db, int rc, char *err, size_t errlen)
 	return 1;
 }
 
+/* PRAGMA quick_check: 0, or -1 with why (locked, or corrupt) in err. */
+static int
+integrity(struct db *db, char *err, size_t errlen)
+{
+	char bad[256] = "", *msg = NULL;
+	int rc;
+
+	rc = sqlite3_exec(db->h, "PRAGMA quick_check", quick_check_cb, bad,
+			  &msg);
+	if (!locked(db, rc, err, errlen) && (rc != SQLITE_OK || *bad))
+		snprintf(err, errlen,
+			 "the database %s is corrupt (%s); move it aside to "
+			 "start afresh: checkpoints then restart from the "
+			 "time offset",
+			 db->path, msg ? msg : bad);
+	sqlite3_free(msg);
+	return rc == SQLITE_OK && *bad == '\0' ? 0 : -1;
+}
+
 /*
  * Open (or create) the database, check its integrity, make sure Wazuh's
  * tables exist with the columns we use. Returns 0, or -1 with a message.
@@ -151,11 +170,8 @@ locked(struct db *db, int rc, char *err, size_t errlen)
 int
 db_open(struct db *db, const char *path, char *err, size_t errlen)
 {
-	char bad[256] = "";
-	char *msg = NULL;
 	size_t i;
 	char sql[160];
-	int rc;
 
 	memset(db, 0, sizeof(*db));
 	db->path = path;
@@ -170,21 +186,7 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_extended_result_codes(db->h, 1);
-	rc = sqlite3_exec(db->h, "PRAGMA quick_check", quick_check_cb, bad,
-			  &msg);
-	if (locked(db, rc, err, errlen)) {
-		sqlite3_free(msg);
-		db_close(db);
-		return -1;
-	}
-	if (rc != SQLITE_OK || bad[0] != '\0') {
-		snprintf(
-		    err, errlen,
-		    "the database %s is corrupt (%s); move it "
-		    "aside to start afresh: checkpoints then restart from the "
-		    "time offset",
-		    path, msg ? msg : bad);
-		sqlite3_free(msg);
+	if (integrity(db, err, errlen) == -1) {
 		db_close(db);
 		return -1;
 	}
@@ -436,10 +438,9 @@ int
 db_check(const char *path, char *err, size_t errlen)
 {
 	struct db db = {.path = path};
-	char bad[256] = "", sql[128], *msg = NULL;
+	char sql[128];
 	sqlite3_stmt *st;
 	size_t i;
-	int rc;
 
 	if (access(path, F_OK) == -1) {
 		printf("ok: the database %s does not exist yet: the first run "
@@ -455,17 +456,7 @@ db_check(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	sqlite3_busy_timeout(db.h, 2000);
-	rc =
-	    sqlite3_exec(db.h, "PRAGMA quick_check", quick_check_cb, bad, &msg);
-	if (locked(&db, rc, err, errlen)) {
-		sqlite3_free(msg);
-		db_close(&db);
-		return -1;
-	}
-	if (rc != SQLITE_OK || bad[0] != '\0') {
-		snprintf(err, errlen, "the database %s is corrupt (%s)", path,
-			 msg ? msg : bad);
-		sqlite3_free(msg);
+	if (integrity(&db, err, errlen) == -1) {
 		db_close(&db);
 		return -1;
 	}

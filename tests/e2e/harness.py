@@ -65,6 +65,21 @@ def wazuh_payload(item, tag=None):
     return json.dumps(item).encode()
 
 
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def log_lines(stderr):
+    """The messages of a log, without the date: "azure: LEVEL: text"."""
+    out = []
+    for line in stderr.splitlines():
+        parts = line.split(" ", 2)
+        out.append(parts[2] if len(parts) == 3 and parts[2].startswith("azure: ")
+                   else line)
+    return out
+
+
 class DgramSink:
     """A bound SOCK_DGRAM socket collecting datagrams, like analysisd."""
 

@@ -3,19 +3,13 @@ checks the options, the authentication file and a token, the database
 and Wazuh's socket, says what it found, and collects nothing."""
 
 import datetime
-import hashlib
 import os
 import subprocess
 import unittest
 
-from harness import PipelineTest, gen_graph, iso, utcnow
+from harness import PipelineTest, gen_graph, iso, sha256, utcnow
 
 H = datetime.timedelta(hours=1)
-
-
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 class Check(PipelineTest):

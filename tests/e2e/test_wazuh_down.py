@@ -15,24 +15,14 @@ import socket
 import threading
 import unittest
 
-from harness import (DgramSink, PipelineTest, gen_graph, iso, md5, utcnow,
-                     wazuh_payload)
+from harness import (DgramSink, PipelineTest, gen_graph, iso, log_lines, md5,
+                     utcnow, wazuh_payload)
 
 H = datetime.timedelta(hours=1)
 SIGNINS = "auditLogs/signIns"
 KEY = md5(SIGNINS)
 WAIT = "2"  # --socket-wait: seconds
 LIMIT = 170  # datagrams Wazuh takes before it fails
-
-
-def log_lines(stderr):
-    """The messages of a log, without the date: "azure: LEVEL: text"."""
-    out = []
-    for line in stderr.splitlines():
-        parts = line.split(" ", 2)
-        out.append(parts[2] if len(parts) == 3 and parts[2].startswith("azure: ")
-                   else line)
-    return out
 
 
 class FailingSink:
