@@ -10,8 +10,15 @@
 # Linux only: the fakes read /proc/PID/fd and /proc/PID/stat, and leftover
 # processes are found through /proc/PID/environ.
 #
-# Each fake role records its argv (NUL-separated), where fds 0-4 and 9
-# point, its process group and its pid in $FAKE_LOG, then behaves as its
+# Run as root (as CI runs it), the launcher would run each role as its own
+# user: most checks give it --no-privsep ($privsep_off) and drop the
+# warning it logs; the section "Privileges" checks privilege separation
+# itself, with users it creates (azure-logs-users) and removes, and runs
+# the launcher as nobody (setpriv) for the defaults of a run by another user.
+#
+# Each fake role records its argv (NUL-separated), where fds 0-4, 7 and 9
+# point, what it reads on fd 7 (the authentication file), its process group
+# and its pid in $FAKE_LOG, then behaves as its
 # FAKE_GRAPH / FAKE_STATEKEEPER / FAKE_FORWARDER variable says:
 #   pipe      pass one line around the ring graph -> statekeeper ->
 #             forwarder -> statekeeper -> graph, then exit 0
@@ -38,9 +45,18 @@ tmp="$base/tmp dir"
 home="$base/wazuh home"
 auth="$base/auth file"
 mkdir -p "$bin" "$log" "$tmp" "$home/wodles/azure" "$base/empty" || exit 1
-: >"$auth"
+printf 'application_id = fake\napplication_key = not-a-secret\n' >"$auth"
+chmod 0600 "$auth"
+
+# Users this test created (removed at the end), and --no-privsep as root.
+created_users=
+privsep_off=
+[ "$(id -u)" -ne 0 ] || privsep_off=--no-privsep
 
 cleanup() {
+	for _u in $created_users; do
+		userdel "$_u" 2>/dev/null
+	done
 	for _f in "$log"/*.pid; do
 		[ -f "$_f" ] && kill -KILL "$(cat "$_f")" 2>/dev/null
 	done
@@ -65,13 +81,14 @@ esac
 [ "$mode" != stubborn ] || trap '' TERM
 printf '%s\0' "$@" >"$log/$name.argv"
 fds=
-for fd in 0 1 2 3 4 9; do
+for fd in 0 1 2 3 4 7 9; do
 	if [ -L "/proc/$$/fd/$fd" ]; then
 		fds="$fds$fd $(readlink "/proc/$$/fd/$fd")
 "
 	fi
 done
 printf '%s' "$fds" >"$log/$name.fds"
+[ ! -L "/proc/$$/fd/7" ] || cat <&7 >"$log/$name.fd7"
 if [ -L "/proc/$$/fd/0" ]; then
 	dir=$(readlink "/proc/$$/fd/0")
 	ls -ld "${dir%/*}" | cut -c 1-10 >"$log/$name.mode"
@@ -176,16 +193,24 @@ modes() {
 }
 
 # launch ARGS...: start the launcher in the background (stdout $work/out,
-# stderr $work/err, fds 3 and 4 open so that we see them closed in the
-# roles).  Every process it starts carries AZURE_LOGS_TEST_RUN=$mark.
+# stderr $work/err, fds 3, 4 and 7 open so that we see them closed in the
+# roles; as root, with $privsep_off first).  Every process it starts carries
+# AZURE_LOGS_TEST_RUN=$mark.  With $run_as set (root only), the launcher
+# runs as that user, who is given $log.
 launch() {
 	rm -rf "$log" "$work/rc" "$work/lpid"
 	mkdir "$log"
+	_as=
+	if [ -n "${run_as:-}" ]; then
+		chown "$run_as" "$log"
+		_as="setpriv --reuid=$run_as --regid=$(id -g "$run_as") --clear-groups"
+	fi
 	mark="$work:$n"
 	(
 		# shellcheck disable=SC2086 # LAUNCHER_SHELL may be "bash --posix"
-		env AZURE_LOGS_TEST_RUN="$mark" ${LAUNCHER_SHELL:-} "$launcher" "$@" \
-		    >"$work/out" 2>"$work/err" 3>/dev/null 4</dev/null &
+		env AZURE_LOGS_TEST_RUN="$mark" $_as ${LAUNCHER_SHELL:-} "$launcher" \
+		    $privsep_off "$@" \
+		    >"$work/out" 2>"$work/err" 3>/dev/null 4</dev/null 7</dev/null &
 		echo "$!" >"$work/lpid"
 		wait "$!"
 		echo "$?" >"$work/rc"
@@ -198,8 +223,17 @@ launch() {
 }
 
 # finish [SECONDS]: wait for the launcher (at most SECONDS, default 20);
-# sets rc ("hung" when the watchdog had to kill it).
+# sets rc ("hung" when the watchdog had to kill it).  The warning of
+# --no-privsep is moved from $work/err to $work/err.privsep.
 finish() {
+	_finish "$@"
+	[ -f "$work/err" ] || return 0
+	grep -F ' azure: WARNING: --no-privsep: ' "$work/err" >"$work/err.privsep"
+	grep -vF ' azure: WARNING: --no-privsep: ' "$work/err" >"$work/err.rest"
+	mv -f "$work/err.rest" "$work/err"
+}
+
+_finish() {
 	_left=$((${1:-20} * 20))
 	while ! [ -s "$work/rc" ]; do
 		if [ "$_left" -le 0 ]; then
@@ -375,6 +409,10 @@ check "--help names every option with its default, the exit statuses and an exam
     WAZUH_HOME/queue/sockets/queue https://login.microsoftonline.com \
     https://graph.microsoft.com 'EXIT STATUS' EXAMPLE
 check "--help: nothing on stderr" err_empty
+check "--help names the options of privilege separation, their defaults and PRIVILEGES" \
+    stdout_contains_all --fetcher-user --statekeeper-user --forwarder-user \
+    --no-privsep --no-sandbox azure-logs-fetch azure-logs-state 'wazuh (ossec' \
+    PRIVILEGES WAZUH_HOME/wodles/azure/state/azure.db azure-logs-users
 
 run -h --graph
 check "-h is --help" stdout_contains_all 'EXIT STATUS'
@@ -431,6 +469,20 @@ check "--socket with --output: not allowed (2)" \
 run_graph --graph_query q --graph_t x
 check "ambiguous abbreviation (2)" \
     usage_is 'ambiguous option: --graph_t could match --graph_tenant_domain, --graph_tag, --graph_time_offset'
+run_graph --graph_query q --no x
+check "--no: ambiguous between --no-privsep and --no-sandbox (2)" \
+    usage_is 'ambiguous option: --no could match --no-privsep, --no-sandbox'
+run_graph --graph_query q --no-sandbox=yes
+check "--no-sandbox=yes: ignored explicit argument (2)" \
+    usage_is "argument --no-sandbox: ignored explicit argument 'yes'"
+run_graph --graph_query q --fetcher-user
+check "--fetcher-user without a value: expected one argument (2)" \
+    usage_is 'argument --fetcher-user: expected one argument'
+for bad in '' 1000 -x 'a b' 'a:b'; do
+	run_graph --graph_query q "--statekeeper-user=$bad"
+	check "--statekeeper-user '$bad' is refused (2)" usage_is \
+	    "argument --statekeeper-user: invalid value: '$bad' (a user name)"
+done
 
 # --- run-time refusals (status 1, Wazuh-shaped ERROR line) ----------------
 
@@ -461,7 +513,7 @@ run --storage --storage_auth_path "$auth" --container '"c"' \
     --storage_time_offset 1h -p x --prefix=a/b --reparse \
     --blob-url http://127.0.0.1:9/acct --wazuh-home "$home"
 check "--storage: Wazuh's cleaning, every option reaches azure-storage" \
-    argv_is storage --container c --auth-file "$auth" --blobs .log \
+    argv_is storage --container c --auth-fd 7 --auth-file "$auth" --blobs .log \
     --tag 't t' --format json_file --offset 1h --prefix a/b --reparse \
     --blob-url http://127.0.0.1:9/acct --timeout 1h -d 0
 
@@ -541,7 +593,7 @@ check "no temporary directory left by the refusals" tmp_is_empty
 query_arrives() {
 	run_graph --graph_query "$1"
 	[ "$rc" = 0 ] && argv_is graph --tenant example.onmicrosoft.com \
-	    --query "$2" --auth-file "$auth" --timeout 1h -d 0
+	    --query "$2" --auth-fd 7 --auth-file "$auth" --timeout 1h -d 0
 }
 
 check "'auditLogs/signIns' -> auditLogs/signIns" \
@@ -566,7 +618,7 @@ run_graph "--graph_query='auditLogs/signIns?\$top=1'"
 # shellcheck disable=SC2016 # literal $ on purpose
 check "--graph_query=VALUE form" \
     argv_is graph --tenant example.onmicrosoft.com \
-    --query 'auditLogs/signIns?$top=1' --auth-file "$auth" --timeout 1h -d 0
+    --query 'auditLogs/signIns?$top=1' --auth-fd 7 --auth-file "$auth" --timeout 1h -d 0
 
 # --- Log Analytics: cleaning and the fetcher's command line --------------
 
@@ -576,7 +628,7 @@ la_query_arrives() {
 	run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
 	    --la_query "$1" --workspace w --wazuh-home "$home"
 	[ "$rc" = 0 ] && argv_is la --tenant d --workspace w --query "$2" \
-	    --auth-file "$auth" --timeout 1h -d 0
+	    --auth-fd 7 --auth-file "$auth" --timeout 1h -d 0
 }
 
 check "--la_query: \\! becomes !" la_query_arrives 'T | where A \!= 1' \
@@ -590,7 +642,7 @@ run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
     --reparse --la-url http://127.0.0.1:9 --la-wait 30 \
     --login-url http://127.0.0.1:8 --wazuh-home "$home"
 check "--log_analytics: every option reaches azure-la" \
-    argv_is la --tenant d --workspace 'w 1' --query q --auth-file "$auth" \
+    argv_is la --tenant d --workspace 'w 1' --query q --auth-fd 7 --auth-file "$auth" \
     --tag 't t' --offset 2h --reparse --login-url http://127.0.0.1:8 \
     --la-url http://127.0.0.1:9 --wait 30 --timeout 1h -d 0
 
@@ -598,7 +650,7 @@ run --log_analytics --la_auth_path "$auth" --la_tenant_domain d \
     --la_query q --workspace w --overlap 30m --lag 0 --timeout 90 \
     --la-checkpoint ingestion --wazuh-home "$home"
 check "--overlap, --lag, --timeout and --la-checkpoint reach azure-la" \
-    argv_is la --tenant d --workspace w --query q --auth-file "$auth" \
+    argv_is la --tenant d --workspace w --query q --auth-fd 7 --auth-file "$auth" \
     --la-checkpoint ingestion --overlap 30m --lag 0 --timeout 90 -d 0
 for bad in 5x 1.5h m '' 10mm; do
 	run_graph --graph_query q --overlap "$bad"
@@ -644,7 +696,7 @@ run_graph --graph_query "'auditLogs/signIns'" --graph_tag 'my tag' \
     --graph-url=http://127.0.0.1:9/g -d 2
 check "azure-graph gets every option, in the documented order" argv_is graph \
     --tenant example.onmicrosoft.com --query auditLogs/signIns \
-    --auth-file "$auth" --tag 'my tag' --offset '1 h' --reparse \
+    --auth-fd 7 --auth-file "$auth" --tag 'my tag' --offset '1 h' --reparse \
     --login-url http://127.0.0.1:9/l --graph-url http://127.0.0.1:9/g --timeout 1h -d 2
 check "-d 2 reaches the statekeeper" argv_is statekeeper \
     --db "$home/wodles/azure/azure.db" \
@@ -654,7 +706,7 @@ check "-d 2 reaches the forwarder" argv_is forwarder \
 
 run_graph --graph_query q --graph_tag '' --graph_time_offset ''
 check "empty tag and offset are not passed (as Wazuh ignores them)" argv_is \
-    graph --tenant example.onmicrosoft.com --query q --auth-file "$auth" --timeout 1h -d 0
+    graph --tenant example.onmicrosoft.com --query q --auth-fd 7 --auth-file "$auth" --timeout 1h -d 0
 
 debug_is() {
 	run_graph --graph_query q "$@"
@@ -687,11 +739,11 @@ esac
 check "private directory made in \$TMPDIR" [ -n "$rd_ok" ]
 check "private directory is mode 0700" \
     grep -qx 'drwx------' "$log/graph.mode"
-check "azure-graph: fd 0 s2f, fd 1 f2s, fd 2 stderr, nothing on 3, 4, 9" \
-    fds_are graph "0 $rd/s2f" "1 $rd/f2s" "2 $work/err"
-check "azure-statekeeper: fds 0 f2s, 1 s2f, 3 s2w, 4 w2s, not 9" \
+check "azure-graph: fd 0 s2f, fd 1 f2s, fd 2 stderr, 7 the auth file, nothing on 3, 4, 9" \
+    fds_are graph "0 $rd/s2f" "1 $rd/f2s" "2 $work/err" "7 $auth"
+check "azure-statekeeper: fds 0 f2s, 1 s2f, 3 s2w, 4 w2s, not 7, 9" \
     fds_are statekeeper "0 $rd/f2s" "1 $rd/s2f" "2 $work/err" "3 $rd/s2w" "4 $rd/w2s"
-check "azure-forwarder: fd 0 s2w, fd 1 launcher's stdout, fd 3 w2s, not 4, 9" \
+check "azure-forwarder: fd 0 s2w, fd 1 launcher's stdout, fd 3 w2s, not 4, 7, 9" \
     fds_are forwarder "0 $rd/s2w" "1 $work/out" "2 $work/err" "3 $rd/w2s"
 check "a line goes round graph -> statekeeper -> forwarder -> back" \
     grep -qx 'reply:ack:fwd:frame' "$log/graph.reply"
@@ -705,6 +757,290 @@ same_group() {
 check "roles stay in the caller's process group" same_group
 check "private directory removed" [ ! -e "$rd" ]
 check "no process left" nothing_left
+
+# --- Privileges ----------------------------------------------------------
+
+# absent PATH...: none of them exists.
+absent() {
+	for _p in "$@"; do
+		[ ! -e "$_p" ] && [ ! -L "$_p" ] || return 1
+	done
+}
+
+# no_fd7_but_fetcher: the statekeeper and the forwarder read no fd 7.
+no_fd7_but_fetcher() {
+	absent "$log/statekeeper.fd7" "$log/forwarder.fd7"
+}
+
+modes pipe pipe pipe
+run_graph --graph_query q --no-sandbox
+check "--no-sandbox reaches the fetcher" argv_is graph \
+    --tenant example.onmicrosoft.com --query q --auth-fd 7 --auth-file "$auth" \
+    --timeout 1h --no-sandbox -d 0
+check "--no-sandbox reaches the statekeeper" argv_is statekeeper \
+    --db "$home/wodles/azure/azure.db" \
+    --last-dates "$home/wodles/azure/last_dates.json" --no-sandbox -d 0
+check "--no-sandbox reaches the forwarder" argv_is forwarder \
+    --socket "$home/queue/sockets/queue" --no-sandbox -d 0
+check "the fetcher reads the authentication file on fd 7" \
+    cmp -s "$auth" "$log/graph.fd7"
+check "... which neither the statekeeper nor the forwarder has" \
+    no_fd7_but_fetcher
+
+run_graph --graph_query q --graph_auth_path "$base/no such auth"
+check "an authentication file that cannot be opened: --auth-file alone" \
+    argv_is graph --tenant example.onmicrosoft.com --query q \
+    --auth-file "$base/no such auth" --timeout 1h -d 0
+check "... and no fd 7 (the caller's is closed)" fds_are graph \
+    "0 $(rundir)/s2f" "1 $(rundir)/f2s" "2 $work/err"
+
+run --storage --storage_auth_path "$auth" --container c --wazuh-home "$home" \
+    --check --no-sandbox
+check "--check: the auth file on fd 7 and --no-sandbox reach the fetcher" \
+    argv_is storage --container c --auth-fd 7 --auth-file "$auth" \
+    --timeout 1h --no-sandbox -d 0 --check
+check "... which reads it" cmp -s "$auth" "$log/storage.fd7"
+check "... not the others" no_fd7_but_fetcher
+check "... --no-sandbox reaches the statekeeper's --check" argv_is statekeeper \
+    --db "$home/wodles/azure/azure.db" \
+    --last-dates "$home/wodles/azure/last_dates.json" --no-sandbox -d 0 --check
+
+# user_ignored OPTION: the DEBUG line of an unused --*-user option.
+if [ -n "$privsep_off" ]; then
+	why='--no-privsep.'
+else
+	why="azure-logs runs as uid $(id -u), not root, and so does every role."
+fi
+run_graph --graph_query q --fetcher-user nobody --forwarder-user=x -d 2
+check "not privilege-separated: no --user for any role" argv_is statekeeper \
+    --db "$home/wodles/azure/azure.db" \
+    --last-dates "$home/wodles/azure/last_dates.json" -d 2
+check "... the --*-user options are ignored, at debug level" \
+    logged DEBUG "--fetcher-user, --forwarder-user ignored: $why"
+
+if [ "$(id -u)" -eq 0 ]; then
+	users=$top/scripts/azure-logs-users
+	fu=azlt-f$$
+	su=azlt-s$$
+	missing=azlt-none$$
+	privsep_off=
+
+	"$users" --fetcher-user "$fu" --statekeeper-user "$su" >"$work/out" 2>"$work/err"
+	rc=$?
+	created_users="$fu $su"
+	check "azure-logs-users creates the users it is given (0)" status_is 0
+	check "... and says so" stdout_contains_all \
+	    "azure-logs-users: created the system user $fu (runs the fetchers)" \
+	    "azure-logs-users: created the system user $su (runs azure-statekeeper)"
+	# system_users NAME...: each has its own group alone, no home, no
+	# login shell, a uid below 1000.
+	system_users() {
+		for _u in "$@"; do
+			_e=$(getent passwd "$_u") &&
+			    [ "$(id -Gn "$_u")" = "$_u" ] &&
+			    [ "$(id -u "$_u")" -lt 1000 ] &&
+			    [ "$(echo "$_e" | cut -d: -f6)" = /nonexistent ] &&
+			    [ "$(echo "$_e" | cut -d: -f7)" = /usr/sbin/nologin ] ||
+			    return 1
+		done
+	}
+	check "... system users with their own group, no home, no login" \
+	    system_users "$fu" "$su"
+	"$users" --statekeeper-user="$su" --fetcher-user "$fu" >"$work/out" 2>"$work/err"
+	rc=$?
+	check "azure-logs-users again: nothing to do (0)" status_is 0
+	check "... the users are kept" stdout_contains_all \
+	    "azure-logs-users: the user $fu (runs the fetchers) exists, uid $(id -u "$fu"): kept" \
+	    "azure-logs-users: the user $su (runs azure-statekeeper) exists, uid $(id -u "$su"): kept"
+	"$users" --fetcher-user wazuh >"$work/out" 2>"$work/err"
+	rc=$?
+	check "azure-logs-users never touches wazuh (2)" status_is 2
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$users" \
+	    >"$work/out" 2>"$work/err"
+	rc=$?
+	check "azure-logs-users needs root (1)" status_is 1
+	check "... and says so" grep -qxF \
+	    'azure-logs-users: error: must be run as root: it creates system users' \
+	    "$work/err"
+
+	# privsep_run ARGS...: a root Graph run, with our users.
+	privsep_run() {
+		run_graph --graph_query q --fetcher-user "$fu" \
+		    --statekeeper-user "$su" "$@"
+	}
+	state=$home/wodles/azure/state
+	owner_mode() {
+		[ "$(stat -c '%U:%G %a' "$1")" = "$2" ]
+	}
+
+	privsep_run --forwarder-user "$missing"
+	check "root: a missing forwarder user is an error (1)" error_is \
+	    "The user $missing, which is to run azure-forwarder, does not exist: name the user that may write to Wazuh's queue socket with --forwarder-user."
+	run_graph --graph_query q --fetcher-user "$missing"
+	check "root: a missing fetcher user is an error naming the fix (1)" error_is \
+	    "The user $missing, which is to run the fetcher (azure-graph), does not exist: create it with $users --fetcher-user $missing (as make install does), or name another user with --fetcher-user."
+	privsep_run --statekeeper-user root
+	check "root: a statekeeper user with uid 0 is an error (1)" error_is \
+	    "The user root, which is to run azure-statekeeper, has uid 0: a role must not run as root; name an unprivileged user with --statekeeper-user."
+	check "... no state directory made by the refusals" [ ! -e "$state" ]
+	if ! id -u wazuh >/dev/null 2>&1 && ! id -u ossec >/dev/null 2>&1; then
+		privsep_run
+		check "root: no wazuh (nor ossec) user: an error (1)" error_is \
+		    "The user wazuh, which is to run azure-forwarder, does not exist (nor ossec, its name before Wazuh 4.3): name the user that may write to Wazuh's queue socket with --forwarder-user."
+		if useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin ossec 2>/dev/null; then
+			created_users="$created_users ossec"
+			privsep_run --no-sandbox
+			check "root: with ossec alone (Wazuh before 4.3), ossec runs the forwarder" \
+			    argv_is forwarder --socket "$home/queue/sockets/queue" \
+			    --user ossec --no-sandbox -d 0
+			userdel ossec
+			created_users="$fu $su"
+		fi
+		rm -rf "$state"
+	fi
+
+	privsep_run --forwarder-user nobody
+	quiet_success() {
+		[ "$rc" = 0 ] && err_empty
+	}
+	check "root: privilege separation: exit 0, nothing logged" quiet_success
+	check "... --user $fu reaches the fetcher" argv_is graph \
+	    --tenant example.onmicrosoft.com --query q --auth-fd 7 --auth-file "$auth" \
+	    --timeout 1h --user "$fu" -d 0
+	check "... the fetcher reads the authentication file on fd 7" \
+	    cmp -s "$auth" "$log/graph.fd7"
+	check "... --user $su and the state directory reach the statekeeper" \
+	    argv_is statekeeper --db "$state/azure.db" \
+	    --last-dates "$state/last_dates.json" --user "$su" -d 0
+	check "... --user nobody reaches the forwarder" argv_is forwarder \
+	    --socket "$home/queue/sockets/queue" --user nobody -d 0
+	check "... fd 7 is the fetcher's alone" no_fd7_but_fetcher
+	check "... the state directory was made: owner $su:$su, mode 0750" \
+	    owner_mode "$state" "$su:$su 750"
+	check "... no --no-privsep warning" [ ! -s "$work/err.privsep" ]
+
+	privsep_run --forwarder-user nobody --no-sandbox --check
+	check "root, --check: --user and --no-sandbox reach the fetcher" \
+	    argv_is graph --tenant example.onmicrosoft.com --query q \
+	    --auth-fd 7 --auth-file "$auth" --timeout 1h --user "$fu" \
+	    --no-sandbox -d 0 --check
+	check "... the statekeeper" argv_is statekeeper --db "$state/azure.db" \
+	    --last-dates "$state/last_dates.json" --user "$su" --no-sandbox \
+	    -d 0 --check
+	check "... the forwarder" argv_is forwarder \
+	    --socket "$home/queue/sockets/queue" --user nobody --no-sandbox \
+	    -d 0 --check
+
+	# Wazuh's state, in a Wazuh home of its own.
+	home2="$base/wazuh home 2"
+	legacy=$home2/wodles/azure
+	mkdir -p "$legacy"
+	for f in azure.db azure.db-wal azure.db-journal last_dates.json; do
+		printf '%s\n' "$f" >"$legacy/$f"
+	done
+	printf 'old\n' >"$legacy/azure-dead-letter.jsonl"
+	run --graph --graph_auth_path "$auth" --graph_tenant_domain d \
+	    --graph_query q --wazuh-home "$home2" --fetcher-user "$fu" \
+	    --statekeeper-user "$su" --forwarder-user nobody -d 1
+	adopted() {
+		for _f in azure.db azure.db-wal azure.db-journal last_dates.json; do
+			[ ! -e "$legacy/$_f" ] &&
+			    [ "$(cat "$legacy/state/$_f")" = "$_f" ] &&
+			    owner_mode "$legacy/state/$_f" "$su:$su 644" || return 1
+		done
+		[ ! -e "$legacy/state/azure.db-shm" ]
+	}
+	check "root: Wazuh's azure.db, -wal, -journal and last_dates.json moved into state/, given to $su" \
+	    adopted
+	check "... and said, once" logged INFO \
+	    "Moved Wazuh's azure.db-wal, azure.db-journal, azure.db, last_dates.json from $legacy into $legacy/state (owner $su)."
+	check "... the rest of wodles/azure stays" \
+	    [ "$(cat "$legacy/azure-dead-letter.jsonl")" = old ]
+	check "... the statekeeper gets the state directory" argv_is statekeeper \
+	    --db "$legacy/state/azure.db" \
+	    --last-dates "$legacy/state/last_dates.json" --user "$su" -d 1
+	printf 'new\n' >"$legacy/azure.db"
+	printf 'new\n' >"$legacy/last_dates.json"
+	run --graph --graph_auth_path "$auth" --graph_tenant_domain d \
+	    --graph_query q --wazuh-home "$home2" --fetcher-user "$fu" \
+	    --statekeeper-user "$su" --forwarder-user nobody -d 1
+	left_alone() {
+		[ "$rc" = 0 ] && [ "$(cat "$legacy/azure.db")" = new ] &&
+		    [ "$(cat "$legacy/last_dates.json")" = new ] &&
+		    [ "$(cat "$legacy/state/azure.db")" = azure.db ] &&
+		    [ "$(cat "$legacy/state/last_dates.json")" = last_dates.json ] &&
+		    not_logged INFO
+	}
+	check "root: once state/ has them, Wazuh's files are left alone" left_alone
+
+	home3="$base/wazuh home 3"
+	mkdir -p "$home3/wodles/azure" "$base/own db"
+	printf 'x\n' >"$home3/wodles/azure/azure.db"
+	run --graph --graph_auth_path "$auth" --graph_tenant_domain d \
+	    --graph_query q --wazuh-home "$home3" --fetcher-user "$fu" \
+	    --statekeeper-user "$su" --forwarder-user nobody \
+	    --db "$base/own db/a.db"
+	check "root, --db: the statekeeper gets it, with its user" argv_is \
+	    statekeeper --db "$base/own db/a.db" \
+	    --last-dates "$base/own db/last_dates.json" --user "$su" -d 0
+	untouched() {
+		absent "$home3/wodles/azure/state" &&
+		    [ -f "$home3/wodles/azure/azure.db" ] &&
+		    owner_mode "$base/own db" "root:root 755"
+	}
+	check "... nothing created, moved or given away" untouched
+
+	privsep_off=--no-privsep
+	run --graph --graph_auth_path "$auth" --graph_tenant_domain d \
+	    --graph_query q --wazuh-home "$home3" --fetcher-user "$fu"
+	check "root, --no-privsep: exit 0" status_is 0
+	check "... no --user for the fetcher" argv_is graph --tenant d \
+	    --query q --auth-fd 7 --auth-file "$auth" --timeout 1h -d 0
+	check "... nor the statekeeper, Wazuh's database where it is" \
+	    argv_is statekeeper --db "$home3/wodles/azure/azure.db" \
+	    --last-dates "$home3/wodles/azure/last_dates.json" -d 0
+	check "... nor the forwarder" argv_is forwarder \
+	    --socket "$home3/queue/sockets/queue" -d 0
+	check "... and a warning that the roles keep root" grep -q \
+	    " azure: WARNING: --no-privsep: every role keeps root's privileges; for debugging only, never in production\.$" \
+	    "$work/err.privsep"
+	check "... nothing created or moved" untouched
+
+	# The defaults of a run by another user: as nobody.
+	privsep_off=
+	home4="$base/wazuh home 4"
+	mkdir -p "$home4/wodles/azure"
+	chmod 0711 "$work"
+	chmod 1777 "$tmp"
+	chmod 0644 "$auth"
+	run_as=nobody
+	run --graph --graph_auth_path "$auth" --graph_tenant_domain d \
+	    --graph_query q --wazuh-home "$home4" --statekeeper-user "$su" -d 2
+	run_as=
+	chmod 0700 "$work"
+	chmod 0755 "$tmp"
+	chmod 0600 "$auth"
+	check "as nobody: exit 0" status_is 0
+	check "... no --user for the statekeeper, Wazuh's database where it is" \
+	    argv_is statekeeper --db "$home4/wodles/azure/azure.db" \
+	    --last-dates "$home4/wodles/azure/last_dates.json" -d 2
+	check "... nor for the forwarder" argv_is forwarder \
+	    --socket "$home4/queue/sockets/queue" -d 2
+	check "... the fetcher reads the authentication file on fd 7" \
+	    cmp -s "$auth" "$log/graph.fd7"
+	check "... --statekeeper-user is ignored, at debug level" logged DEBUG \
+	    "--statekeeper-user ignored: azure-logs runs as uid $(id -u nobody), not root, and so does every role."
+	check "... no state directory" [ ! -e "$home4/wodles/azure/state" ]
+
+	for u in $created_users; do
+		userdel "$u"
+	done
+	created_users=
+	check "the users this test made are gone" \
+	    [ -z "$(getent passwd "$fu" "$su")" ]
+	privsep_off=--no-privsep
+fi
 
 # --- Supervision ---------------------------------------------------------
 
