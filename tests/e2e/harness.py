@@ -4,6 +4,12 @@ launcher (scripts/azure-logs) with the real roles.
 
 Environment: AZURE_LOGS_BINDIR (the roles; default <top>/bin). The Storage
 tests (StorageTest) run against Azurite (tests/azurite/azurite.py).
+
+Run as root (as CI runs them), the launcher would run each role as its own
+user: these tests give it --no-privsep (PRIVSEP_OFF) and drop the warning it
+logs (without_privsep_warning), so they see what a run by another user
+sees. Privilege separation has tests of its own (test_privsep.py,
+test_install.py).
 """
 
 import datetime
@@ -34,6 +40,10 @@ MOCK = os.path.join(TOP, "tests", "mock", "azure_mock.py")
 TENANT = "wazuh.example"
 CLIENT = "11111111-2222-3333-4444-555555555555"
 HEADER = b"1:Azure:"
+# Started as root, the launcher's options that keep every role as the
+# invoking user, and the warning it then logs.
+PRIVSEP_OFF = ["--no-privsep"] if os.geteuid() == 0 else []
+PRIVSEP_WARNING = " azure: WARNING: --no-privsep: "
 
 
 def iso(dt):
@@ -68,6 +78,14 @@ def wazuh_payload(item, tag=None):
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def without_privsep_warning(stderr):
+    """The launcher's stderr without the warning of --no-privsep."""
+    if not PRIVSEP_OFF:
+        return stderr
+    return "".join(line for line in stderr.splitlines(keepends=True)
+                   if PRIVSEP_WARNING not in line)
 
 
 def log_lines(stderr):
@@ -226,7 +244,7 @@ class PipelineTest(unittest.TestCase):
         return self.launcher_argv(argv + list(extra), debug)
 
     def launcher_argv(self, argv, debug):
-        return [LAUNCHER] + argv + ["--wazuh-home", self.home,
+        return [LAUNCHER] + PRIVSEP_OFF + argv + ["--wazuh-home", self.home,
                                     "--login-url", self.mock.url, "-d", debug]
 
     def run_launcher(self, *args, timeout=120, **kwargs):
@@ -240,7 +258,7 @@ class PipelineTest(unittest.TestCase):
 
     def run_argv(self, argv, timeout):
         p = subprocess.run(argv, capture_output=True, timeout=timeout)
-        self.last_stderr = p.stderr.decode(errors="replace")
+        self.last_stderr = without_privsep_warning(p.stderr.decode(errors="replace"))
         self.assertNotIn(self.secret, self.last_stderr)
         self.assertNotIn(self.secret, p.stdout.decode(errors="replace"))
         return p.returncode, self.sink.take()
@@ -373,8 +391,9 @@ class StorageTest(unittest.TestCase):
                     auth=None, extra=(), debug="2", timeout=60):
         """scripts/azure-logs --storage ... against Azurite: (exit status,
         datagrams received)."""
-        argv = [LAUNCHER, "--storage", "--storage_auth_path", auth or self.auth,
-                "--container", container]
+        argv = [LAUNCHER] + PRIVSEP_OFF + [
+            "--storage", "--storage_auth_path", auth or self.auth,
+            "--container", container]
         if blobs is not None:
             argv += ["--blobs", blobs]
         if tag is not None:
@@ -392,7 +411,7 @@ class StorageTest(unittest.TestCase):
         argv += list(extra) + ["--blob-url", self.server.url,
                                "--wazuh-home", self.home, "-d", debug]
         p = subprocess.run(argv, capture_output=True, timeout=timeout)
-        self.last_stderr = p.stderr.decode(errors="replace")
+        self.last_stderr = without_privsep_warning(p.stderr.decode(errors="replace"))
         for s in self.secrets:
             self.assertNotIn(s, self.last_stderr)
             self.assertNotIn(s, p.stdout.decode(errors="replace"))

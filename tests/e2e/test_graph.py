@@ -302,16 +302,16 @@ class Interrupted(PipelineTest):
         import signal
         import subprocess
         import time
-        from harness import LAUNCHER, TENANT
+        from harness import LAUNCHER, PRIVSEP_OFF, TENANT
         # The second page hangs, so the run is caught half-way.
         self.mock.control("fail", {"match": "skiptoken", "status": 200,
                                    "delay": 30, "count": 1})
-        p = subprocess.Popen([LAUNCHER, "--graph", "--graph_auth_path", self.auth,
-                              "--graph_tenant_domain", TENANT,
-                              "--graph_query", SIGNINS, "--graph_time_offset", "1d",
-                              "--wazuh-home", self.home, "--login-url", self.mock.url,
-                              "--graph-url", self.mock.url],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        p = subprocess.Popen([LAUNCHER] + PRIVSEP_OFF + [
+            "--graph", "--graph_auth_path", self.auth, "--graph_tenant_domain", TENANT,
+            "--graph_query", SIGNINS, "--graph_time_offset", "1d",
+            "--wazuh-home", self.home, "--login-url", self.mock.url,
+            "--graph-url", self.mock.url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 20
         while time.time() < deadline:  # the first page was served
             if any(r["path"].lower().startswith("/v1.0/") for r in self.mock.requests()):
