@@ -2,7 +2,7 @@
 #   make            build bin/azure-graph, bin/azure-statekeeper, bin/azure-forwarder
 #   make check      unit, mock and end-to-end tests
 #   make asan       the same tests against an ASan/UBSan build (build/asan)
-#   make lint       cppcheck and clang-tidy;  make fmt: clang-format in place
+#   make lint       shellcheck, cppcheck and clang-tidy;  make fmt: clang-format
 #   make demo       mock Microsoft on loopback -> pipeline -> demo/out.log
 #   make install    DESTDIR, PREFIX; or WAZUH_HOME: in place of Wazuh's
 #                   wodles/azure/azure-logs (see README)
@@ -179,7 +179,10 @@ check-valgrind:
 demo: all
 	@tests/demo/run-demo $(BIN)
 
+SH_FILES = scripts/azure-logs scripts/azure-logs-users scripts/install-deps \
+           tests/run-tests tests/demo/run-demo tests/e2e/test_launcher_cli.sh
 lint:
+	shellcheck $(SH_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 	    --include=tests/lint/cppcheck-macros.h \
@@ -198,20 +201,31 @@ LIBEXECDIR ?= $(PREFIX)/libexec/azure-logs
 WAZUH_HOME ?=
 WODLE       = $(DESTDIR)$(WAZUH_HOME)/wodles/azure
 LAUNCHER_SED = -e 's|^AZURE_LOGS_VERSION=.*|AZURE_LOGS_VERSION=$(VERSION)|'
+# $(call make-users,SCRIPT): the roles' users (azure-logs-users, installed
+# as SCRIPT): created now when installing as root on this host; with
+# DESTDIR, on the target host, which a note says.
+make-users = if [ -n "$(DESTDIR)" ]; then \
+	    echo "azure-logs: create the roles' users on the target host, as root, with $(1)"; \
+	elif [ "$$(id -u)" -eq 0 ]; then \
+	    $(1); \
+	else \
+	    echo "azure-logs: not root: create the roles' users as root with $(1)"; \
+	fi
 ifeq ($(WAZUH_HOME),)
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR)/bin $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(PROGS) $(DESTDIR)$(LIBEXECDIR)/bin/
+	install -m 0755 $(PROGS) scripts/azure-logs-users $(DESTDIR)$(LIBEXECDIR)/bin/
 	sed $(LAUNCHER_SED) scripts/azure-logs > $(DESTDIR)$(LIBEXECDIR)/azure-logs
 	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/azure-logs
 	ln -sf $(LIBEXECDIR)/azure-logs $(DESTDIR)$(PREFIX)/bin/azure-logs
+	@$(call make-users,$(LIBEXECDIR)/bin/azure-logs-users)
 else
 # In place of Wazuh's script: wm_azure runs WAZUH_HOME/wodles/azure/azure-logs
 # with the wodle's command line. Wazuh's own script is kept once, as
 # azure-logs.wazuh (rollback: move it back).
 install: all
 	install -d -m 0750 $(WODLE)/bin
-	install -m 0750 $(PROGS) $(WODLE)/bin/
+	install -m 0750 $(PROGS) scripts/azure-logs-users $(WODLE)/bin/
 	@if [ -e $(WODLE)/azure-logs ] && ! [ -e $(WODLE)/azure-logs.wazuh ] && \
 	    ! grep -q '^AZURE_LOGS_VERSION=' $(WODLE)/azure-logs; then \
 		mv $(WODLE)/azure-logs $(WODLE)/azure-logs.wazuh && \
@@ -224,6 +238,7 @@ install: all
 	mv -f $(WODLE)/azure-logs.new $(WODLE)/azure-logs
 	@if getent group wazuh >/dev/null; then \
 		chgrp -R wazuh $(WODLE)/bin $(WODLE)/azure-logs; fi
+	@$(call make-users,$(WAZUH_HOME)/wodles/azure/bin/azure-logs-users)
 endif
 
 clean:

@@ -1,10 +1,18 @@
 """End-to-end: make install WAZUH_HOME=... puts azure-logs in place of
 Wazuh's wodles/azure/azure-logs (keeping Wazuh's as azure-logs.wazuh), and
 the installed script runs with exactly the command line wm_azure gives it,
-without AZURE_LOGS_BINDIR or --wazuh-home."""
+without AZURE_LOGS_BINDIR or --wazuh-home.
+
+As root (as CI runs it, and as Wazuh runs the script), make install also
+creates the roles' users, and the run is privilege-separated: each role as
+its own user, the database in wodles/azure/state/. Users this test created
+(azure-logs-fetch, azure-logs-state, and wazuh when the host has no Wazuh
+user) are removed after it."""
 
 import datetime
 import os
+import pwd
+import stat
 import subprocess
 import unittest
 
@@ -13,6 +21,21 @@ from harness import CLIENT, TENANT, PipelineTest, gen_graph, iso, utcnow, wazuh_
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 H = datetime.timedelta(hours=1)
 OLD = "#!/bin/sh\n# Wazuh's azure-logs\nexec python3 azure-logs.py \"$@\"\n"
+ROOT = os.geteuid() == 0
+OUR_USERS = ("azure-logs-fetch", "azure-logs-state")
+
+
+def user_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def group_exists(name):
+    return subprocess.run(["getent", "group", name],
+                          stdout=subprocess.DEVNULL).returncode == 0
 
 
 def make_install(wazuh_home):
@@ -30,6 +53,9 @@ def make_install(wazuh_home):
 
 class Install(PipelineTest):
     def setUp(self):
+        self.created_users = []
+        if ROOT:
+            self.addCleanup(self.remove_users)
         now = utcnow()
         self.items = gen_graph.gen_signins(120, iso(now - 5 * H), iso(now - 2 * H), seed=9)
         self.events = {"auditLogs/signIns": self.items}
@@ -40,10 +66,53 @@ class Install(PipelineTest):
             f.write(OLD)
         os.chmod(self.script, 0o750)
 
+    def remove_users(self):
+        for name in self.created_users:
+            subprocess.run(["userdel", name], capture_output=True)
+
+    def forwarder_user(self):
+        """As the launcher chooses it: wazuh, else ossec (Wazuh before
+        4.3); neither on this host: wazuh, created for this test."""
+        for name in ("wazuh", "ossec"):
+            if user_exists(name):
+                return name
+        if group_exists("wazuh"):
+            self.skipTest("a group wazuh without a user wazuh")
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                        "wazuh"], check=True, capture_output=True)
+        self.created_users.append("wazuh")
+        return "wazuh"
+
+    def prepare_privsep(self):
+        """Root: the users, and a Wazuh home the roles can reach once they
+        are not root (the temporary directory is root's, mode 0700): the
+        queue socket is the forwarder's user's, as Wazuh's is wazuh's."""
+        missing = [u for u in OUR_USERS if not user_exists(u)]
+        fwd = pwd.getpwnam(self.forwarder_user())
+        os.chmod(self.home, 0o755)
+        os.chown(self.sink.path, fwd.pw_uid, fwd.pw_gid)
+        os.chmod(self.sink.path, 0o660)
+        return missing
+
     def test_installed_in_place_of_wazuhs_script(self):
+        missing = self.prepare_privsep() if ROOT else []
         p = make_install(self.home)
+        # The users the install made are this test's to remove, even if it fails.
+        self.created_users += [u for u in missing if user_exists(u)]
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("kept as %s.wazuh" % self.script, p.stdout)
+        users_script = os.path.join(self.wodle, "bin", "azure-logs-users")
+        self.assertTrue(os.access(users_script, os.X_OK), users_script)
+        if ROOT:
+            for user in OUR_USERS:  # created, or kept as they were
+                self.assertTrue(user_exists(user), user)
+                said = ("azure-logs-users: created the system user %s ("
+                        if user in missing else "azure-logs-users: the user %s (")
+                self.assertIn(said % user, p.stdout)
+        else:
+            self.assertIn("not root: create the roles' users as root with %s"
+                          % users_script, p.stdout)
         with open(self.script + ".wazuh") as f:
             self.assertEqual(f.read(), OLD)
         for prog in ("azure-graph", "azure-la", "azure-storage",
@@ -64,7 +133,17 @@ class Install(PipelineTest):
         self.assertNotIn(self.secret.encode(), r.stderr)
         self.assertEqual(sorted(self.payloads(self.sink.take())),
                          sorted(wazuh_payload(i) for i in self.items))
-        self.assertTrue(os.path.exists(os.path.join(self.wodle, "azure.db")))
+        if ROOT:
+            # Privilege separation: the statekeeper's own directory.
+            state = os.path.join(self.wodle, "state")
+            db = os.path.join(state, "azure.db")
+            owner = pwd.getpwnam("azure-logs-state").pw_uid
+            for path in (state, db):
+                self.assertEqual(os.stat(path).st_uid, owner, path)
+            self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o750)
+            self.assertFalse(os.path.exists(os.path.join(self.wodle, "azure.db")))
+        else:
+            self.assertTrue(os.path.exists(os.path.join(self.wodle, "azure.db")))
 
         # Installing again keeps Wazuh's script, not ours, aside.
         p = make_install(self.home)
