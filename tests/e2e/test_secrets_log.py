@@ -189,20 +189,21 @@ class NoSecretMixin:
     """The run's environment and the search for secrets, shared by the
     Graph/Log Analytics and the Storage tests."""
 
-    def keeping_stdout(self, run, *args, **kwargs):
+    def keeping_output(self, run, *args, **kwargs):
         """run(*args, **kwargs) (a harness helper: its checks included),
-        and the launcher's stdout, which the helpers do not return."""
+        and the launcher's whole stdout and stderr (the helpers return
+        neither; last_stderr lacks the warning of --no-privsep)."""
         real = subprocess.run
         out = []
 
         def keep(*a, **kw):
             p = real(*a, **kw)
-            out.append(p.stdout)
+            out.append(p)
             return p
         with unittest.mock.patch.object(subprocess, "run", side_effect=keep):
             result = run(*args, **kwargs)
         self.assertEqual(len(out), 1)
-        return result, out[0]
+        return result, out[0].stdout, out[0].stderr
 
     def prepare_run(self):
         """TMPDIR (the launcher's pipe directory) inside the Wazuh home, and
@@ -269,7 +270,7 @@ class NoSecretMixin:
         """No secret in the output, the events, the roles' argv/environment
         or any file of the Wazuh home (except the credential files the test
         wrote: inputs)."""
-        places = [("the launcher's stderr", stderr.encode()),
+        places = [("the launcher's stderr", stderr),
                   ("the launcher's stdout", stdout),
                   ("the events sent to Wazuh", b"\n".join(datagrams))]
         files = []
@@ -292,6 +293,9 @@ class NoSecretMixin:
         with open(self.record) as f:
             argv = [line for line in f if line.startswith("argv:")]
         self.assertEqual(len(argv), 3, "not every role went through the wrapper")
+        # The launcher handed the authentication file over on a descriptor.
+        self.assertEqual([a for a in argv if " --auth-fd " in a and " --auth-file " in a],
+                         argv[:1], argv)
         return files
 
     def assertDebug(self, stderr, *needles):
@@ -331,15 +335,13 @@ class Pipeline(NoSecretMixin, PipelineTest):
         with urllib.request.urlopen(req, timeout=10) as r:
             self.assertEqual(json.loads(r.read())["ok"], True)
 
-    def check_leaks(self, rc, got, stdout):
-        self.assertEqual(rc, 0, self.last_stderr)
+    def check_leaks(self, got, stdout, stderr):
         forbidden = self.forbidden(self.proxy, [("the client secret", self.secret)])
-        return self.assertNoSecret(forbidden, stdout, self.last_stderr, got,
+        return self.assertNoSecret(forbidden, stdout, stderr, got,
                                    {self.auth, self.secret_file})
 
     def run_captured(self, argv):
-        (rc, got), stdout = self.keeping_stdout(self.run_argv, argv, 180)
-        return rc, got, stdout
+        return self.keeping_output(self.run_argv, argv, 180)
 
     def test_graph(self):
         # Page 2: the token is revoked first, so the mock answers 401 and
@@ -351,7 +353,7 @@ class Pipeline(NoSecretMixin, PipelineTest):
                         body=json.dumps({"error": {
                             "code": "ServiceUnavailable",
                             "message": "The service is temporarily unavailable."}}).encode())
-        rc, got, stdout = self.run_captured(self.graph_command())
+        (rc, got), stdout, stderr = self.run_captured(self.graph_command())
         self.assertEqual(rc, 0, self.last_stderr)
         big = self.items[100]
         self.assertEqual(sorted(self.payloads(got)),
@@ -365,7 +367,7 @@ class Pipeline(NoSecretMixin, PipelineTest):
         self.assertIn("HTTP 503, retrying", self.last_stderr)
         self.assertIn(big["id"], self.last_stderr)  # dead-lettered
         self.assertDebug(self.last_stderr, "Graph: GET ", "Checkpoint of ")
-        files = self.check_leaks(rc, got, stdout)
+        files = self.check_leaks(got, stdout, stderr)
         self.assertTrue(any(f.endswith("azure-dead-letter.jsonl") for f in files), files)
         self.assertTrue(any(f.endswith("azure.db") for f in files), files)
 
@@ -379,7 +381,7 @@ class Pipeline(NoSecretMixin, PipelineTest):
                         body=json.dumps({"error": {
                             "code": "ServiceUnavailable",
                             "message": "The service is temporarily unavailable."}}).encode())
-        rc, got, stdout = self.run_captured(self.la_command("SigninLogs", WORKSPACE))
+        (rc, got), stdout, stderr = self.run_captured(self.la_command("SigninLogs", WORKSPACE))
         self.assertEqual(rc, 0, self.last_stderr)
         cols = [c["name"] for c in self.la["columns"]]
         want = []
@@ -395,7 +397,7 @@ class Pipeline(NoSecretMixin, PipelineTest):
         self.assertIn("token refused (HTTP 401), getting a new one", self.last_stderr)
         self.assertIn("HTTP 503, retrying", self.last_stderr)
         self.assertDebug(self.last_stderr, "Log Analytics: POST ", "Checkpoint of ")
-        files = self.check_leaks(rc, got, stdout)
+        files = self.check_leaks(got, stdout, stderr)
         self.assertTrue(any(f.endswith("azure.db") for f in files), files)
 
 
@@ -431,7 +433,7 @@ class Storage(NoSecretMixin, StorageTest):
         # run_storage gives the launcher --blob-url self.server.url: this
         # test's is the proxy's (the module's Azurite stays in StorageTest).
         self.server = types.SimpleNamespace(url=proxy.base + "/" + azurite.ACCOUNT)
-        (rc, got), stdout = self.keeping_stdout(self.run_storage, c, timeout=120)
+        (rc, got), stdout, stderr = self.keeping_output(self.run_storage, c, timeout=120)
         self.assertEqual(rc, 0, self.last_stderr)
         self.assertEqual(sorted(self.payloads(got)),
                          sorted(storage_payload(x) for x in
@@ -443,7 +445,7 @@ class Storage(NoSecretMixin, StorageTest):
         self.assertTrue(all(a.startswith("SharedKey %s:" % azurite.ACCOUNT)
                             for a in proxy.authorizations), proxy.authorizations[:1])
         forbidden = self.forbidden(proxy, [("the storage account key", azurite.KEY)])
-        files = self.assertNoSecret(forbidden, stdout, self.last_stderr, got,
+        files = self.assertNoSecret(forbidden, stdout, stderr, got,
                                     {self.auth})
         self.assertTrue(any(f.endswith("azure.db") for f in files), files)
 
