@@ -9,7 +9,7 @@
 
 VERSION   = 0.1.0
 CC       ?= cc
-PKGS      = libcurl sqlite3 msgpack libbsd jansson libcrypto expat
+PKGS      = libcurl sqlite3 msgpack libbsd jansson libcrypto expat libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
@@ -27,7 +27,7 @@ OBJ      ?= build/obj
 
 COMMON_SRC = common/log.c common/buf.c common/frame.c common/date.c \
              common/auth.c common/key.c common/offset.c common/pyjson.c \
-             common/url.c common/io.c
+             common/url.c common/io.c common/sandbox.c
 FETCH_SRC  = fetchers/fetcher.c fetchers/window.c fetchers/http.c fetchers/token.c
 GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/graph_page.c
 LA_SRC     = fetchers/la.c fetchers/la_query.c

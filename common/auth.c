@@ -113,11 +113,12 @@ auth_parse(char *text, const char *f1, const char *f2, struct auth_pair *a,
 }
 
 /*
- * Read an authentication file from an open descriptor (not closed here).
- * On success fills *a (free with auth_wipe) and returns 0; otherwise writes
- * Wazuh's message into err and returns -1.
+ * Read an authentication file from an open descriptor (not closed here);
+ * path (or NULL) names it in messages. It must be a regular file of root
+ * or of the user running us, closed to group and others. On success fills
+ * *a (free with auth_wipe) and returns 0; otherwise writes Wazuh's message
+ * into err and returns -1.
  */
-/* Read the auth file open on fd; path (or NULL) names it in messages. */
 static int
 auth_read(int fd, const char *path, const char *f1, const char *f2,
 	  struct auth_pair *a, char *err, size_t errlen)
@@ -143,6 +144,15 @@ auth_read(int fd, const char *path, const char *f1, const char *f2,
 		snprintf(err, errlen,
 			 "Error: The authentication file could "
 			 "not be opened: not a regular file%s",
+			 name);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "Error: The authentication file belongs to uid %lu, "
+			 "neither root nor the user running azure-logs (uid "
+			 "%lu): chown it%s.",
+			 (unsigned long)st.st_uid, (unsigned long)geteuid(),
 			 name);
 		return -1;
 	}
@@ -180,11 +190,12 @@ auth_read(int fd, const char *path, const char *f1, const char *f2,
 	return rc;
 }
 
+/* PATH (or NULL) names the file that the caller opened on FD. */
 int
-auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *a,
-	     char *err, size_t errlen)
+auth_read_fd(int fd, const char *path, const char *f1, const char *f2,
+	     struct auth_pair *a, char *err, size_t errlen)
 {
-	return auth_read(fd, NULL, f1, f2, a, err, errlen);
+	return auth_read(fd, path, f1, f2, a, err, errlen);
 }
 
 int

@@ -14,8 +14,8 @@ struct auth_pair {
 	int second_alt; /* which alternative of "a|b" named the second */
 };
 
-int auth_read_fd(int fd, const char *f1, const char *f2, struct auth_pair *,
-		 char *err, size_t errlen);
+int auth_read_fd(int fd, const char *path, const char *f1, const char *f2,
+		 struct auth_pair *, char *err, size_t errlen);
 int auth_read_file(const char *path, const char *f1, const char *f2,
 		   struct auth_pair *, char *err, size_t errlen);
 void auth_wipe(struct auth_pair *);

@@ -139,6 +139,15 @@ int la_row_event(json_t *names, json_t *row, const char *tag, int skip,
 int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 
 /* fetcher.c: what every fetcher shares. */
+/* The end of every fetcher's --help. */
+#define FETCHER_USAGE_END                                                      \
+	"--auth-fd N reads the auth file on descriptor N, opened by the "      \
+	"caller\n(--auth-file then only names it). Started as root, --user "   \
+	"NAME runs as\nNAME once the credentials are read. --no-sandbox "      \
+	"turns off the system-call\nfilter and Landlock rules (debugging "     \
+	"only). --check gets a token (or a\nlisting) and collects nothing.\n"  \
+	"Exit status: 0 success, 1 failure, 100 usage error.\n"
+
 struct fopts {
 	const char *tenant, *query, *workspace, *auth_file, *tag, *offset;
 	const char *login_url, *api_url, *since, *until;
@@ -149,6 +158,8 @@ struct fopts {
 	int64_t timeout_secs;		/* the whole run; 0: none */
 	int la_ingestion;		/* --la-checkpoint ingestion */
 	int check;			/* --check: credentials and a token */
+	const char *user;		/* --user: run as (started as root) */
+	int no_sandbox;			/* --no-sandbox */
 };
 
 struct fetcher;

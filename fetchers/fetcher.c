@@ -27,6 +27,7 @@
 #include "date.h"
 #include "fetch.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define FD_FROM_SK 0
@@ -58,7 +59,9 @@ enum {
 	O_LAG,
 	O_TIMEOUT,
 	O_LA_CHECKPOINT,
-	O_CHECK
+	O_CHECK,
+	O_USER,
+	O_NO_SANDBOX
 };
 
 /* The process holds a client secret and tokens: no core file, no ptrace by
@@ -158,6 +161,8 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"la-checkpoint", required_argument, NULL, O_LA_CHECKPOINT},
 	    {"check", no_argument, NULL, O_CHECK},
+	    {"user", required_argument, NULL, O_USER},
+	    {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -242,6 +247,12 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 			break;
 		case O_CHECK:
 			o->check = 1;
+			break;
+		case O_USER:
+			o->user = optarg;
+			break;
+		case O_NO_SANDBOX:
+			o->no_sandbox = 1;
 			break;
 		case O_LA_CHECKPOINT:
 			if (!ops->la)
@@ -527,6 +538,47 @@ fetcher_request(struct fetcher *f, const char *url, const char *json,
 	return rc;
 }
 
+/*
+ * From here on the fetcher reads only CA certificates and the files of the
+ * name service (and whatever SSL_CERT_FILE, SSL_CERT_DIR or CURL_CA_BUNDLE
+ * name), and opens nothing for writing.
+ */
+static void
+enter_sandbox(const struct fopts *o)
+{
+	static const char *const fixed[] = {
+	    "/etc/ssl",
+	    "/etc/pki",
+	    "/usr/share/ca-certificates",
+	    "/usr/local/share/ca-certificates",
+	    "/usr/lib/ssl",
+	    "/etc/resolv.conf",
+	    "/run/systemd/resolve",
+	    "/etc/hosts",
+	    "/etc/host.conf",
+	    "/etc/nsswitch.conf",
+	    "/etc/gai.conf",
+	    "/etc/services",
+	    "/etc/ld.so.cache",
+	    "/lib",
+	    "/lib64",
+	    "/usr/lib",
+	    "/usr/lib64"}; /* the last: name-service modules */
+	static const char *const env[] = {"SSL_CERT_FILE", "SSL_CERT_DIR",
+					  "CURL_CA_BUNDLE"};
+	struct sandbox_path
+	    p[sizeof(fixed) / sizeof(*fixed) + sizeof(env) / sizeof(*env)];
+	size_t i, n = 0;
+	const char *v;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(*fixed); i++)
+		p[n++] = (struct sandbox_path){fixed[i], SANDBOX_READ};
+	for (i = 0; i < sizeof(env) / sizeof(*env); i++)
+		if ((v = getenv(env[i])) != NULL && *v == '/')
+			p[n++] = (struct sandbox_path){v, SANDBOX_READ};
+	sandbox_enter(SANDBOX_FETCHER, p, n, o->no_sandbox);
+}
+
 static void
 read_credentials(struct fetcher *f)
 {
@@ -534,8 +586,8 @@ read_credentials(struct fetcher *f)
 	char err[1024];
 	int rc;
 
-	if (o->auth_fd >= 0) {
-		rc = auth_read_fd(o->auth_fd, f->ops->auth_first,
+	if (o->auth_fd >= 0) { /* opened for us (by root) */
+		rc = auth_read_fd(o->auth_fd, o->auth_file, f->ops->auth_first,
 				  f->ops->auth_second, &f->cred, err,
 				  sizeof(err));
 		close(o->auth_fd);
@@ -580,8 +632,10 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 
 	log_info("Azure %s starting.", ops->service);
 	read_credentials(&f);
+	priv_drop(f.o.user);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
+	enter_sandbox(&f.o);
 	http_init(&f.http, ops->service);
 	if (f.o.timeout_secs > 0) {
 		/* Requests stop at the deadline; a grace later, anything. */

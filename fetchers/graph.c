@@ -25,6 +25,7 @@ static const char usage[] =
     "                   [--overlap DURATION] [--lag DURATION] "
     "[--timeout DURATION]\n"
     "                   [--since TIME [--until TIME] --json]\n"
+    "                   [--user NAME] [--no-sandbox] [--check]\n"
     "\n"
     "Collects Microsoft Graph records for QUERY (e.g. auditLogs/signIns).\n"
     "Without --json it speaks frames with azure-statekeeper on fd 0/1 (see\n"
@@ -33,8 +34,8 @@ static const char usage[] =
     "file holds application_id and application_key and must not be\n"
     "readable by group or others. Windows reach back --overlap (default\n"
     "15m) before the checkpoint and end --lag (1m) before now; DURATION is\n"
-    "N seconds or Ns, Nm, Nh, Nd. --timeout bounds the whole run.\n"
-    "Exit status: 0 success, 1 failure, 100 usage error.\n";
+    "N seconds or Ns, Nm, Nh, Nd. --timeout bounds the whole "
+    "run.\n" FETCHER_USAGE_END;
 
 /* graph_page_parse()'s emit: queue the payload (it is f->body). */
 static int

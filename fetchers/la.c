@@ -28,6 +28,7 @@ static const char usage[] =
     "                [--overlap DURATION] [--lag DURATION] "
     "[--timeout DURATION]\n"
     "                [--since TIME [--until TIME] --json]\n"
+    "                [--user NAME] [--no-sandbox] [--check]\n"
     "\n"
     "Runs KQL over a Log Analytics workspace and sends one event per row.\n"
     "Without --json it speaks frames with azure-statekeeper on fd 0/1 (see\n"
@@ -39,8 +40,7 @@ static const char usage[] =
     "ingestion the rows' ingestion_time(). Windows reach back --overlap\n"
     "(default 10m; 2m on ingestion) before it and end --lag (1m) before\n"
     "now. DURATION is N seconds or Ns, Nm, Nh, Nd. --timeout bounds the\n"
-    "whole run.\n"
-    "Exit status: 0 success, 1 failure, 100 usage error.\n";
+    "whole run.\n" FETCHER_USAGE_END;
 
 struct la {
 	struct fetcher *f;

@@ -34,6 +34,7 @@ static const char usage[] =
     "                     [--overlap DURATION] [--lag DURATION] "
     "[--timeout DURATION]\n"
     "                     [--since TIME --json]\n"
+    "                     [--user NAME] [--no-sandbox] [--check]\n"
     "\n"
     "Sends the lines (or JSON records) of the blobs of a storage account.\n"
     "The auth file holds account_name and account_key (Shared Key) or\n"
@@ -42,8 +43,7 @@ static const char usage[] =
     "speaks frames with azure-statekeeper on fd 0/1 (docs/internals.md).\n"
     "Blobs modified within --overlap (default 5m) before the checkpoint are\n"
     "read again (what was delivered is dropped), those modified within\n"
-    "--lag (0) before now are left for the next run.\n"
-    "Exit status: 0 success, 1 failure, 100 usage error.\n";
+    "--lag (0) before now are left for the next run.\n" FETCHER_USAGE_END;
 
 struct blobinfo {
 	char *name, *etag, *ctime;

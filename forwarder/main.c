@@ -29,6 +29,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define FD_IN		0
@@ -47,6 +48,8 @@ struct fwd {
 	int64_t sent;
 	int64_t seq, acked; /* last event accepted, last acknowledged */
 	int check;	    /* --check: can Wazuh's socket be reached? */
+	const char *user;   /* --user: run as (started as root) */
+	int no_sandbox;	    /* --no-sandbox */
 	struct buf ack;
 };
 
@@ -104,6 +107,7 @@ static void __attribute__((noreturn)) usage(int status)
 	    status ? stderr : stdout,
 	    "usage: azure-forwarder (--socket PATH | --output FILE|-) "
 	    "[--wait SECONDS] [--check] [-d N]\n"
+	    "                       [--user NAME] [--no-sandbox]\n"
 	    "\n"
 	    "Sends each event from azure-statekeeper (fd 0) to Wazuh's queue "
 	    "socket as one\n"
@@ -113,6 +117,12 @@ static void __attribute__((noreturn)) usage(int status)
 	    "instead.\n"
 	    "--wait: how long to retry while Wazuh is down (default 60).\n"
 	    "--check: connect once (nothing is sent) and say so.\n"
+	    "--user NAME: started as root, run as NAME once --output is "
+	    "open (NAME must be\n"
+	    "able to write to the socket: Wazuh's user). The sandbox "
+	    "allows no file and no\n"
+	    "network but the Unix socket; --no-sandbox turns it off "
+	    "(debugging only).\n"
 	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
 	exit(status);
 }
@@ -238,6 +248,8 @@ parse_opts(int argc, char **argv, struct fwd *w, int *debug)
 	    {"wait", required_argument, NULL, 'w'},
 	    {"debug", required_argument, NULL, 'd'},
 	    {"check", no_argument, NULL, 'c'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"no-sandbox", no_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	const char *errstr;
@@ -263,6 +275,12 @@ parse_opts(int argc, char **argv, struct fwd *w, int *debug)
 			break;
 		case 'c':
 			w->check = 1;
+			break;
+		case 'u':
+			w->user = optarg;
+			break;
+		case 'S':
+			w->no_sandbox = 1;
 			break;
 		case 'h':
 			usage(0);
@@ -293,6 +311,8 @@ check(struct fwd *w)
 		printf("ok: the events would go to %s\n", w->output);
 		return 0;
 	}
+	priv_drop(w->user);
+	sandbox_enter(SANDBOX_FORWARDER, NULL, 0, w->no_sandbox);
 	if ((w->fd = try_connect(w)) == -1) {
 		log_errorx("Wazuh must be running: cannot connect to %s: %s",
 			   w->socket_path, strerror(errno));
@@ -343,8 +363,11 @@ main(int argc, char **argv)
 	buf_init(&w.ack, 64);
 	frame_reader_init(&fr);
 	if (w.output)
-		open_output(&w);
-	else
+		open_output(&w); /* before the drop, as root if so started */
+	priv_drop(w.user);
+	/* No file from here on: a (re)connection needs only the socket. */
+	sandbox_enter(SANDBOX_FORWARDER, NULL, 0, w.no_sandbox);
+	if (!w.output)
 		wazuh_connect(&w);
 
 	for (;;) {

@@ -192,8 +192,11 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 	}
 	/* WAL with synchronous=NORMAL: a commit survives any crash of this
 	 * process (kill -9 included); only a power cut may undo the last
-	 * ones, which at worst sends their events again. */
-	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+	 * ones, which at worst sends their events again. Temporary tables
+	 * stay in memory: the sandbox allows files in this folder only. */
+	if (db_exec(db,
+		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+		    "PRAGMA temp_store=MEMORY;",
 		    err, errlen) == -1 ||
 	    db_exec(db, schema, err, errlen) == -1) {
 		locked(db, sqlite3_errcode(db->h), err, errlen);

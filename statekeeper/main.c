@@ -25,6 +25,7 @@
 #include "date.h"
 #include "frame.h"
 #include "log.h"
+#include "sandbox.h"
 #include "sk.h"
 #include "util.h"
 
@@ -80,6 +81,7 @@ static void __attribute__((noreturn)) usage(int status)
 	    status ? stderr : stdout,
 	    "usage: azure-statekeeper --db PATH [--last-dates PATH] "
 	    "[--dead-letter DIR] [--check] [-d N]\n"
+	    "                         [--user NAME] [--no-sandbox]\n"
 	    "\n"
 	    "Owns azure.db (Wazuh's schema, WAL): migrates a legacy "
 	    "last_dates.json, answers\n"
@@ -91,7 +93,13 @@ static void __attribute__((noreturn)) usage(int status)
 	    "DIR/" DEAD_LETTER "\n"
 	    "(default DIR: the database's directory). --check opens the "
 	    "database read-only,\n"
-	    "checks it and says what it holds.\n"
+	    "checks it and says what it holds. Started as root, --user NAME "
+	    "runs as NAME,\n"
+	    "who must be able to write the database's folder. The sandbox "
+	    "allows files in\n"
+	    "the folders of the database, of the dead letters and of "
+	    "last_dates.json only,\n"
+	    "and no network; --no-sandbox turns it off (debugging only).\n"
 	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
 	exit(status);
 }
@@ -740,6 +748,57 @@ commit_at_exit(void)
 		log_warnx("%s", err);
 }
 
+/* The folder of PATH (which may be NULL: NULL) into DIR. */
+static const char *
+folder_of(const char *path, char *dir, size_t len)
+{
+	const char *slash;
+
+	if (path == NULL)
+		return NULL;
+	if ((slash = strrchr(path, '/')) == NULL)
+		return ".";
+	if (slash == path)
+		return "/";
+	if ((size_t)(slash - path) >= len)
+		usage_error("%s: path too long", path);
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return dir;
+}
+
+/*
+ * Become USER, then keep to the folders of the database, the dead letters
+ * and last_dates.json (SQLite's -wal and -shm files are made beside the
+ * database; last_dates.json is removed once migrated).
+ */
+static void
+drop_and_enter(const char *user, const char *dbpath, const char *dead,
+	       const char *last_dates, int no_sandbox)
+{
+	char d1[4096], d2[4096], d3[4096];
+	struct sandbox_path p[4];
+	size_t n = 0;
+
+	priv_drop(user);
+	p[n++] = (struct sandbox_path){folder_of(dbpath, d1, sizeof(d1)),
+				       SANDBOX_READ_WRITE};
+	if (access(p[0].path, W_OK | X_OK) == -1)
+		fatalx("the database's folder %s cannot be written by user "
+		       "%s (uid %lu): %s",
+		       p[0].path, user ? user : "running azure-statekeeper",
+		       (unsigned long)geteuid(), strerror(errno));
+	if (dead != NULL)
+		p[n++] = (struct sandbox_path){folder_of(dead, d2, sizeof(d2)),
+					       SANDBOX_READ_WRITE};
+	if (last_dates != NULL)
+		p[n++] = (struct sandbox_path){
+		    folder_of(last_dates, d3, sizeof(d3)), SANDBOX_READ_WRITE};
+	/* SQLite seeds its random numbers from it. */
+	p[n++] = (struct sandbox_path){"/dev/urandom", SANDBOX_READ};
+	sandbox_enter(SANDBOX_STATEKEEPER, p, n, no_sandbox);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -750,10 +809,13 @@ main(int argc, char **argv)
 	    {"dead-letter", required_argument, NULL, 'D'},
 	    {"debug", required_argument, NULL, 'd'},
 	    {"check", no_argument, NULL, 'c'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"no-sandbox", no_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	const char *dbpath = NULL, *last_dates = NULL, *dead_dir = NULL;
-	int check = 0;
+	const char *user = NULL;
+	int check = 0, no_sandbox = 0;
 	const char *errstr, *slash;
 	char err[1024];
 	int c, debug = 0, status;
@@ -777,6 +839,12 @@ main(int argc, char **argv)
 		case 'c':
 			check = 1;
 			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'S':
+			no_sandbox = 1;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -787,6 +855,7 @@ main(int argc, char **argv)
 		usage(EXIT_USAGE);
 	if (check) { /* nothing is created or changed */
 		log_init("azure-statekeeper", debug);
+		drop_and_enter(user, dbpath, NULL, last_dates, no_sandbox);
 		if (db_check(dbpath, err, sizeof(err)) == -1) {
 			log_errorx("%s", err);
 			return EXIT_RUNTIME;
@@ -810,6 +879,7 @@ main(int argc, char **argv)
 	if (c < 0 || (size_t)c >= sizeof(dead_letter_path))
 		usage_error("--dead-letter: path too long");
 	log_init("azure-statekeeper", debug);
+	drop_and_enter(user, dbpath, dead_letter_path, last_dates, no_sandbox);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term; /* no SA_RESTART: poll() returns EINTR */

@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (fchmod(fd, 0600) == 0 && write_all(fd, data, size) == 0 &&
 	    lseek(fd, 0, SEEK_SET) == 0 &&
-	    auth_read_fd(fd, "application_id", "application_key", &a, err,
+	    auth_read_fd(fd, NULL, "application_id", "application_key", &a, err,
 			 sizeof(err)) == 0)
 		auth_wipe(&a);
 	close(fd);

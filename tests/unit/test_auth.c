@@ -319,7 +319,8 @@ test_read_fd(void **state)
 	write_auth(text, strlen(text), 0600);
 	fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(auth_read_fd(fd, F1, F2, &a, err, sizeof(err)), 0);
+	assert_int_equal(auth_read_fd(fd, NULL, F1, F2, &a, err, sizeof(err)),
+			 0);
 	assert_string_equal(a.first, "X");
 	assert_string_equal(a.second, "Y=");
 	auth_wipe(&a);
@@ -331,13 +332,44 @@ test_read_fd(void **state)
 	write_auth(text, strlen(text), 0644);
 	fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(auth_read_fd(fd, F1, F2, &a, err, sizeof(err)), -1);
+	assert_int_equal(auth_read_fd(fd, NULL, F1, F2, &a, err, sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "chmod 600"));
 	close(fd);
 
 	/* a closed descriptor */
-	assert_int_equal(auth_read_fd(fd, F1, F2, &a, err, sizeof(err)), -1);
+	assert_int_equal(auth_read_fd(fd, NULL, F1, F2, &a, err, sizeof(err)),
+			 -1);
 	assert_memory_equal(err, MSG_OPEN, strlen(MSG_OPEN));
+}
+
+/* A file of another user (not root) is refused, named when the caller
+ * passes its path with the descriptor. Needs root to chown; skipped
+ * otherwise. */
+static void
+test_owner_refused(void **state)
+{
+	static const char text[] = "application_id = X\napplication_key = Y\n";
+	struct auth_pair a;
+	char err[512] = "";
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	write_auth(text, strlen(text), 0600);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(auth_read_fd(fd, path, F1, F2, &a, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "belongs to uid 65534, neither root nor"));
+	assert_non_null(strstr(err, path));
+	assert_null(a.first);
+	close(fd);
+	assert_int_equal(chown(path, 0, 0), 0); /* root's own: accepted */
+	assert_int_equal(auth_read_file(path, F1, F2, &a, err, sizeof(err)), 0);
+	auth_wipe(&a);
 }
 
 /* Long secrets and a file over 4 KiB (several reads). */
@@ -387,6 +419,7 @@ main(void)
 	    cmocka_unit_test(test_mode_owner_only_ok),
 	    cmocka_unit_test(test_directory_refused),
 	    cmocka_unit_test(test_read_fd),
+	    cmocka_unit_test(test_owner_refused),
 	    cmocka_unit_test(test_long_file),
 	};
 
