@@ -60,8 +60,9 @@ Control API (no auth, JSON in and out; never recorded in the request log)
                              "count": 1, "skip": 0,
                              "body": null | "raw" | {json},
                              "truncate": false, "garbage": false,
-                             "drop": false, "delay": 0}
-                            queue injected failures; "match" is a substring
+                             "drop": false, "pass": false, "delay": 0}
+                            queue injected failures ("pass": the normal
+                            answer, only "delay" seconds late); "match" is a substring
                             of the raw request target (path and query);
                             the first "skip" matching requests are served
   POST /_mock/clear-fail    drop queued failures
@@ -1310,6 +1311,7 @@ def handle_control(method, path, body):
                     "truncate": bool(data.get("truncate")),
                     "garbage": bool(data.get("garbage")),
                     "drop": bool(data.get("drop")),
+                    "pass": bool(data.get("pass")),
                     "delay": float(data.get("delay") or 0)}
             if rule["count"] < 1:
                 raise ValueError("count must be >= 1")
@@ -1344,6 +1346,8 @@ def injected_response(rule, target, normal):
     truncate)."""
     is_token = "/oauth2/" in target
     is_la = target.startswith("/v1/")
+    if rule["pass"]:            # the normal answer, after "delay"
+        return normal()
     if rule["drop"]:
         r = Response(0)
         r.drop = True
