@@ -116,6 +116,11 @@ priv_drop(const char *user)
 		fatalx("cannot run as %s: other groups are kept", user);
 	if (setresuid(0, 0, 0) != -1 || setegid(0) != -1)
 		fatalx("cannot run as %s: root can be regained", user);
+#if defined(__SANITIZE_ADDRESS__)
+	/* The change of user made us undumpable; LeakSanitizer's exit check
+	 * needs to ptrace its own threads (test builds only). */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
 	log_debug("running as %s (uid %lu, gid %lu)", user, (unsigned long)uid,
 		  (unsigned long)gid);
 }
@@ -205,6 +210,11 @@ landlock_enter(enum sandbox_role role, const struct sandbox_path *paths,
 		fatal("sandbox: Landlock ruleset");
 	for (i = 0; i < npaths; i++)
 		landlock_allow(fd, &paths[i], attr.handled_access_fs);
+#if defined(__SANITIZE_ADDRESS__)
+	/* LeakSanitizer lists /proc/PID/task and reads /proc/self/maps. */
+	landlock_allow(fd, &(struct sandbox_path){"/proc", SANDBOX_READ},
+		       attr.handled_access_fs);
+#endif
 	if (syscall(SYS_landlock_restrict_self, fd, 0) == -1)
 		fatal("sandbox: Landlock restrict_self");
 	close(fd);
@@ -384,9 +394,10 @@ allow_args(scmp_filter_ctx ctx, enum sandbox_role role)
 /* LeakSanitizer's exit check stops the threads with ptrace from a task of
  * its own and reads /proc/self/maps. */
 static const char *const sanitizer_calls[] = {
-    "clone", "ptrace", "wait4",	   "prctl",   "getdents64",
-    "open",  "openat", "readlink", "getppid", "sched_getaffinity",
-    "kill",  NULL};
+    "clone",	"ptrace",   "wait4",
+    "prctl",	"getdents", "getdents64",
+    "readlink", "getppid",  "sched_getaffinity",
+    "kill",	NULL};
 #endif
 
 /* Install the role's allow-list. Returns 0, or -1 without seccomp. */
@@ -413,6 +424,14 @@ seccomp_enter(enum sandbox_role role)
 	allow_args(ctx, role);
 #if defined(__SANITIZE_ADDRESS__)
 	allow_list(ctx, sanitizer_calls);
+	if (role != SANDBOX_FETCHER) { /* /proc, read-only (Landlock) */
+		struct scmp_arg_cmp c;
+
+		c = SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY);
+		rule(ctx, SCMP_ACT_ALLOW, "open", 1, &c);
+		c = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY);
+		rule(ctx, SCMP_ACT_ALLOW, "openat", 1, &c);
+	}
 #endif
 	rc = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -33,6 +33,14 @@ FETCH, STATE, FWD = "azure-logs-fetch", "azure-logs-state", "wazuh"
 created = []  # users this module made
 
 
+def sanitized():
+    """Roles built with ASan (make asan) let LeakSanitizer open /proc for
+    reading: there a forbidden read is refused by Landlock, not killed."""
+    bindir = os.environ.get("AZURE_LOGS_BINDIR", os.path.join(TOP, "bin"))
+    with open(os.path.join(bindir, "azure-forwarder"), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def user_exists(name):
     try:
         pwd.getpwnam(name)
@@ -282,7 +290,8 @@ class Graph(PipelineTest):
         self.assert_refused("statekeeper", "open:" + self.readable, "errno")
 
     def test_forwarder_opens_no_file(self):
-        self.assert_refused("forwarder", "open:" + self.readable, "killed")
+        self.assert_refused("forwarder", "open:" + self.readable,
+                            "errno" if sanitized() else "killed")
 
     def test_forwarder_has_no_tcp(self):
         port = self.mock.url.rsplit(":", 1)[1]
