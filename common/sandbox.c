@@ -525,9 +525,9 @@ sandbox_enter(enum sandbox_role role, const struct sandbox_path *paths,
 		log_info("the kernel has no Landlock: the %s's files are "
 			 "limited by its user and system-call filter only",
 			 names[role]);
-	if (filter == -1)
-		log_info("the kernel has no seccomp filter: the %s's system "
-			 "calls are not limited",
-			 names[role]);
+	if (filter == -1) /* the larger loss: said at Wazuh's default level */
+		log_warnx("the kernel has no seccomp filter: the %s's system "
+			  "calls are not limited",
+			  names[role]);
 	sandbox_test(names[role]);
 }
