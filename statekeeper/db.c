@@ -3,6 +3,8 @@
  * storage_blob_offset, as SQLAlchemy creates them), opened in WAL mode,
  * checked for integrity before use.
  */
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,6 +63,61 @@ static const char schema[] = CKPT_TABLE("graph") CKPT_TABLE("log_analytics")
 
 static const char *const tables[] = {"graph", "log_analytics", "storage"};
 
+/*
+ * The database's folder, when the process works in it (db_in_folder).
+ * Wazuh's own folders are 0750 root:wazuh, closed to the statekeeper's
+ * user: it enters its folder while still root and names the files
+ * relative to it. SQLite's unix VFS would turn "azure.db" into an absolute
+ * path (and then fail on those folders), so a copy of it keeps relative
+ * names as they are; "azure.db-wal" and "azure.db-shm" follow.
+ */
+static char folder[4096];
+static sqlite3_vfs relative_vfs;
+
+static int
+relative_pathname(sqlite3_vfs *vfs, const char *in, int n, char *out)
+{
+	struct stat st;
+
+	(void)vfs;
+	if (in[0] == '/' || strlcpy(out, in, (size_t)n) >= (size_t)n)
+		return SQLITE_CANTOPEN;
+	/* As unix's: a symbolic link is reported (SQLITE_OPEN_NOFOLLOW
+	 * then refuses it). */
+	if (lstat(in, &st) == 0 && S_ISLNK(st.st_mode))
+		return SQLITE_OK_SYMLINK;
+	return SQLITE_OK;
+}
+
+/*
+ * From now on database paths are relative to the current directory, FOLDER
+ * (named in messages). Returns 0, or -1 when SQLite has no unix VFS.
+ */
+int
+db_in_folder(const char *dir)
+{
+	sqlite3_vfs *unix_vfs = sqlite3_vfs_find("unix");
+
+	if (unix_vfs == NULL)
+		return -1;
+	relative_vfs = *unix_vfs;
+	relative_vfs.zName = "azure-relative";
+	relative_vfs.xFullPathname = relative_pathname;
+	strlcpy(folder, dir, sizeof(folder));
+	return sqlite3_vfs_register(&relative_vfs, 1) == SQLITE_OK ? 0 : -1;
+}
+
+/* PATH as messages show it: with the folder db_in_folder() entered. */
+static void
+db_name(struct db *db, const char *path)
+{
+	if (folder[0] == '\0' || path[0] == '/' ||
+	    strcmp(path, ":memory:") == 0 ||
+	    snprintf(db->name, sizeof(db->name), "%s/%s", folder, path) >=
+		(int)sizeof(db->name))
+		strlcpy(db->name, path, sizeof(db->name));
+}
+
 /* Is this one of Wazuh's checkpoint tables? (Table names are never
  * taken from outside this list.) */
 int
@@ -80,7 +137,7 @@ db_exec(struct db *db, const char *sql, char *err, size_t errlen)
 	char *msg = NULL;
 
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", db->path,
+		snprintf(err, errlen, "%s: %s", db->name,
 			 msg ? msg : sqlite3_errmsg(db->h));
 		sqlite3_free(msg);
 		return -1;
@@ -140,7 +197,7 @@ locked(struct db *db, int rc, char *err, size_t errlen)
 		 "the database %s is locked by another process (%s): is "
 		 "another azure-logs, or Wazuh's own, running? Nothing was "
 		 "changed",
-		 db->path, sqlite3_errstr(rc));
+		 db->name, sqlite3_errstr(rc));
 	return 1;
 }
 
@@ -158,7 +215,7 @@ integrity(struct db *db, char *err, size_t errlen)
 			 "the database %s is corrupt (%s); move it aside to "
 			 "start afresh: checkpoints then restart from the "
 			 "time offset",
-			 db->path, msg ? msg : bad);
+			 db->name, msg ? msg : bad);
 	sqlite3_free(msg);
 	return rc == SQLITE_OK && *bad == '\0' ? 0 : -1;
 }
@@ -175,11 +232,13 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 
 	memset(db, 0, sizeof(*db));
 	db->path = path;
+	db_name(db, path);
 	if (sqlite3_open_v2(path, &db->h,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				SQLITE_OPEN_NOFOLLOW,
 			    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open the database %s: %s", path,
+		snprintf(err, errlen, "cannot open the database %s: %s",
+			 db->name,
 			 db->h ? sqlite3_errmsg(db->h) : "out of memory");
 		db_close(db);
 		return -1;
@@ -263,7 +322,7 @@ db_get(struct db *db, const char *table, const char *md5, struct ckpt *c,
 	}
 out:
 	if (rc == -1)
-		snprintf(err, errlen, "%s: reading %s: %s", db->path, table,
+		snprintf(err, errlen, "%s: reading %s: %s", db->name, table,
 			 sqlite3_errmsg(db->h));
 	sqlite3_finalize(st);
 	return rc;
@@ -307,7 +366,7 @@ db_put(struct db *db, const char *table, const char *md5, const char *query,
 		rc = 0;
 out:
 	if (rc == -1)
-		snprintf(err, errlen, "%s: writing %s: %s", db->path, table,
+		snprintf(err, errlen, "%s: writing %s: %s", db->name, table,
 			 sqlite3_errmsg(db->h));
 	sqlite3_finalize(st);
 	return rc;
@@ -348,7 +407,7 @@ db_blob_get(struct db *db, const char *md5, const char *container,
 out:
 	if (rc == -1)
 		snprintf(err, errlen, "%s: reading storage_blob_offset: %s",
-			 db->path, sqlite3_errmsg(db->h));
+			 db->name, sqlite3_errmsg(db->h));
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -378,7 +437,7 @@ db_blob_put(struct db *db, const char *md5, const char *container,
 out:
 	if (rc == -1)
 		snprintf(err, errlen, "%s: writing storage_blob_offset: %s",
-			 db->path, sqlite3_errmsg(db->h));
+			 db->name, sqlite3_errmsg(db->h));
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -426,7 +485,7 @@ db_blob_prune(struct db *db, const char *md5, const char *container,
 out:
 	if (rc == -1)
 		snprintf(err, errlen, "%s: pruning storage_blob_offset: %s",
-			 db->path, sqlite3_errmsg(db->h));
+			 db->name, sqlite3_errmsg(db->h));
 	sqlite3_finalize(ins);
 	sqlite3_finalize(st);
 	return rc;
@@ -445,15 +504,17 @@ db_check(const char *path, char *err, size_t errlen)
 	sqlite3_stmt *st;
 	size_t i;
 
+	db_name(&db, path);
 	if (access(path, F_OK) == -1) {
 		printf("ok: the database %s does not exist yet: the first run "
 		       "creates it\n",
-		       path);
+		       db.name);
 		return 0;
 	}
 	if (sqlite3_open_v2(path, &db.h, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK) {
-		snprintf(err, errlen, "cannot open the database %s: %s", path,
+		snprintf(err, errlen, "cannot open the database %s: %s",
+			 db.name,
 			 db.h ? sqlite3_errmsg(db.h) : "out of memory");
 		db_close(&db);
 		return -1;
@@ -463,7 +524,7 @@ db_check(const char *path, char *err, size_t errlen)
 		db_close(&db);
 		return -1;
 	}
-	printf("ok: the database %s is sound;", path);
+	printf("ok: the database %s is sound;", db.name);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM %s WHERE md5 IS NOT NULL AND "

@@ -9,8 +9,11 @@
  * only when a queue holds data, and the fetcher is not read while the
  * forwarder's queue is full.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -73,7 +76,9 @@ static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
 static struct run run;
 static int64_t next_seq, acked; /* events numbered and acknowledged, run-wide */
 static int windows;		/* windows finished */
-static char dead_letter_path[4096];
+static char dead_letter_path[4096]; /* as opened (maybe relative) */
+static char dead_letter_name[4096]; /* as messages show it */
+static char db_folder[4096];	    /* the database's, absolute */
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -305,14 +310,14 @@ dead_letter(const struct frame *f, const char *body, size_t len,
 			 0600);
 		if (fd == -1)
 			fatal("cannot open the dead-letter file %s",
-			      dead_letter_path);
+			      dead_letter_name);
 	}
 	if (write_all(fd, body, len) == -1 || write_all(fd, "\n", 1) == -1 ||
 	    fsync(fd) == -1)
-		fatal("cannot write the dead-letter file %s", dead_letter_path);
+		fatal("cannot write the dead-letter file %s", dead_letter_name);
 	log_warnx("event %s of %zu bytes is over Wazuh's limit of %d bytes: "
 		  "written whole to %s",
-		  *id ? id : "(no id)", len, WAZUH_EVENT_MAX, dead_letter_path);
+		  *id ? id : "(no id)", len, WAZUH_EVENT_MAX, dead_letter_name);
 	free(id);
 	run.dead++;
 	if (h != NULL && (seen_record(&seen, h, t, err, sizeof(err)) == -1 ||
@@ -768,6 +773,61 @@ folder_of(const char *path, char *dir, size_t len)
 }
 
 /*
+ * PATH relative to the database's folder (whose stat is HERE) when it is
+ * there; otherwise absolute. Into BUF; PATH may be NULL (NULL).
+ */
+static const char *
+relocate(const char *path, const struct stat *here, char *buf, size_t len)
+{
+	char dir[4096], abs[PATH_MAX];
+	const char *d, *base;
+	struct stat st;
+
+	if (path == NULL)
+		return NULL;
+	d = folder_of(path, dir, sizeof(dir));
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (stat(d, &st) == 0 && st.st_dev == here->st_dev &&
+	    st.st_ino == here->st_ino)
+		strlcpy(buf, base, len);
+	else if (path[0] != '/' && realpath(d, abs) != NULL) {
+		if (snprintf(buf, len, "%s/%s", abs, base) >= (int)len)
+			usage_error("%s: path too long", path);
+	} else
+		strlcpy(buf, path, len);
+	return buf;
+}
+
+/*
+ * Work in the database's folder, entered now (as root, if so started):
+ * Wazuh's folders above it are 0750 root:wazuh, closed to the
+ * statekeeper's user, and files are then named relative to it. The
+ * database, the dead letters and last_dates.json are renamed accordingly.
+ */
+static void
+enter_db_folder(const char **dbpath, const char **last_dates)
+{
+	static char db_rel[4096], ld_rel[4096];
+	char dir[4096], dead[4096];
+	const char *d = folder_of(*dbpath, dir, sizeof(dir));
+	struct stat here;
+
+	if (stat(d, &here) == -1 || realpath(d, db_folder) == NULL)
+		fatal("cannot enter the database's folder %s", d);
+	strlcpy(dead, dead_letter_path, sizeof(dead));
+	if (dead[0] != '\0')
+		relocate(dead, &here, dead_letter_path,
+			 sizeof(dead_letter_path));
+	*last_dates = relocate(*last_dates, &here, ld_rel, sizeof(ld_rel));
+	relocate(*dbpath, &here, db_rel, sizeof(db_rel));
+	*dbpath = db_rel;
+	if (chdir(d) == -1)
+		fatal("cannot enter the database's folder %s", d);
+	if (db_in_folder(db_folder) == -1)
+		fatalx("SQLite has no unix VFS");
+}
+
+/*
  * Become USER, then keep to the folders of the database, the dead letters
  * and last_dates.json (SQLite's -wal and -shm files are made beside the
  * database; last_dates.json is removed once migrated).
@@ -786,7 +846,7 @@ drop_and_enter(const char *user, const char *dbpath, const char *dead,
 	if (access(p[0].path, W_OK | X_OK) == -1)
 		fatalx("the database's folder %s cannot be written by user "
 		       "%s (uid %lu): %s",
-		       p[0].path, user ? user : "running azure-statekeeper",
+		       db_folder, user ? user : "running azure-statekeeper",
 		       (unsigned long)geteuid(), strerror(errno));
 	if (dead != NULL)
 		p[n++] = (struct sandbox_path){folder_of(dead, d2, sizeof(d2)),
@@ -814,7 +874,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	const char *dbpath = NULL, *last_dates = NULL, *dead_dir = NULL;
-	const char *user = NULL;
+	const char *user = NULL, *shown;
 	int check = 0, no_sandbox = 0;
 	const char *errstr, *slash;
 	char err[1024];
@@ -855,6 +915,8 @@ main(int argc, char **argv)
 		usage(EXIT_USAGE);
 	if (check) { /* nothing is created or changed */
 		log_init("azure-statekeeper", debug);
+		shown = last_dates;
+		enter_db_folder(&dbpath, &last_dates);
 		drop_and_enter(user, dbpath, NULL, last_dates, no_sandbox);
 		if (db_check(dbpath, err, sizeof(err)) == -1) {
 			log_errorx("%s", err);
@@ -863,7 +925,7 @@ main(int argc, char **argv)
 		if (last_dates != NULL && access(last_dates, F_OK) == 0)
 			printf("ok: %s will be migrated into the database at "
 			       "the first run\n",
-			       last_dates);
+			       shown);
 		return 0;
 	}
 	if (dead_dir != NULL)
@@ -878,7 +940,10 @@ main(int argc, char **argv)
 			     DEAD_LETTER);
 	if (c < 0 || (size_t)c >= sizeof(dead_letter_path))
 		usage_error("--dead-letter: path too long");
+	strlcpy(dead_letter_name, dead_letter_path, sizeof(dead_letter_name));
 	log_init("azure-statekeeper", debug);
+	shown = last_dates;
+	enter_db_folder(&dbpath, &last_dates);
 	drop_and_enter(user, dbpath, dead_letter_path, last_dates, no_sandbox);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
@@ -896,7 +961,7 @@ main(int argc, char **argv)
 		-1) {
 		log_errorx("Error during last_dates file migration process: %s",
 			   err);
-		log_errorx("%s was kept; fix or remove it", last_dates);
+		log_errorx("%s was kept; fix or remove it", shown);
 		db_close(&db);
 		return EXIT_RUNTIME;
 	}

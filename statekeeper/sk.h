@@ -12,9 +12,11 @@
 
 struct db {
 	sqlite3 *h;
-	const char *path;
-	int tx;		  /* a transaction is open (db_begin) */
-	int64_t tx_rows;  /* rows written in it */
+	const char
+	    *path;	 /* as SQLite opens it: maybe relative (db_in_folder) */
+	char name[4096]; /* as messages show it */
+	int tx;		 /* a transaction is open (db_begin) */
+	int64_t tx_rows; /* rows written in it */
 	int64_t tx_since; /* when it began, 100 ns ticks */
 };
 
@@ -23,6 +25,7 @@ struct ckpt {
 	char max[64]; /* "2019-08-01 15:49:13.171231+00:00" and longer */
 };
 
+int db_in_folder(const char *folder);
 int db_open(struct db *, const char *path, char *err, size_t errlen);
 void db_close(struct db *);
 int db_table_ok(const char *service);

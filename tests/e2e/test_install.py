@@ -86,13 +86,16 @@ class Install(PipelineTest):
         return "wazuh"
 
     def prepare_privsep(self):
-        """Root: the users, and a Wazuh home the roles can reach once they
-        are not root (the temporary directory is root's, mode 0700): the
-        queue socket is the forwarder's user's, as Wazuh's is wazuh's."""
+        """Root: the users, and the permissions of Wazuh's packages: the
+        home and the folders on the way 0750 root:wazuh (closed to our
+        users), the queue socket wazuh's."""
         missing = [u for u in OUR_USERS if not user_exists(u)]
         self.created_users += missing  # by make install, below
         fwd = pwd.getpwnam(self.forwarder_user())
-        os.chmod(self.home, 0o755)
+        for d in (self.home, os.path.join(self.home, "wodles"), self.wodle,
+                  os.path.join(self.home, "queue"), os.path.dirname(self.sink.path)):
+            os.chown(d, 0, fwd.pw_gid)
+            os.chmod(d, 0o750)
         os.chown(self.sink.path, fwd.pw_uid, fwd.pw_gid)
         os.chmod(self.sink.path, 0o660)
         return missing

@@ -18,6 +18,7 @@ import socket
 import sqlite3
 import stat
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -77,11 +78,17 @@ def tearDownModule():
             pass
 
 
-def open_to_roles(home, sock):
-    """What a Wazuh install gives: a home other users can traverse and a
-    queue socket of Wazuh's group."""
-    os.chmod(home, 0o755)
-    os.chown(sock, 0, grp.getgrnam(FWD).gr_gid)
+def wazuh_tree(home, sock):
+    """The permissions of Wazuh's packages: /var/ossec and the folders on
+    the way are 0750 root:wazuh (closed to our users: the statekeeper
+    enters its folder before it drops root), the queue socket 0660 of
+    group wazuh."""
+    gid = grp.getgrnam(FWD).gr_gid
+    for d in (home, os.path.join(home, "wodles"), os.path.join(home, "wodles", "azure"),
+              os.path.join(home, "queue"), os.path.dirname(sock)):
+        os.chown(d, 0, gid)
+        os.chmod(d, 0o750)
+    os.chown(sock, 0, gid)
     os.chmod(sock, 0o660)
 
 
@@ -114,13 +121,20 @@ class Graph(PipelineTest):
         self.items = gen_graph.gen_signins(150, iso(now - 5 * H), iso(now - 2 * H), seed=6)
         self.events = {"auditLogs/signIns": self.items}
         super().setUp()
-        open_to_roles(self.home, self.sink.path)
+        wazuh_tree(self.home, self.sink.path)
         self.state_dir = os.path.join(self.home, "wodles", "azure", "state")
         self.db = os.path.join(self.state_dir, "azure.db")
-        self.readable = os.path.join(self.home, "readable.txt")
+        # Files any user may read or write, outside Wazuh's tree.
+        self.open_dir = tempfile.mkdtemp(prefix="azure-open-")
+        os.chmod(self.open_dir, 0o777)
+        self.readable = os.path.join(self.open_dir, "readable.txt")
         with open(self.readable, "w") as f:
             f.write("any user may read this\n")
         os.chmod(self.readable, 0o644)
+
+    def tearDown(self):
+        shutil.rmtree(self.open_dir, ignore_errors=True)
+        super().tearDown()
 
     def argv(self, *extra):
         """The launcher as root, privilege separation on (the default)."""
@@ -236,8 +250,8 @@ class Graph(PipelineTest):
         else:
             self.assertEqual(rc, 1, self.last_stderr)
             self.assertIn("azure: INFO: sandbox test: trying %s" % action, lines)
-            self.assertIn("azure: ERROR: %s was killed by signal 31" % prog,
-                          "\n".join(lines))
+            self.assertIn("azure: ERROR: %s was killed by signal 31 (SIGSYS): its "
+                          "sandbox refused a system call" % prog, "\n".join(lines))
             self.assertEqual(got, [])
             self.assert_checkpoint_before_events()
         # Only the sandbox refuses it: without, the same user may.
@@ -271,10 +285,8 @@ class Graph(PipelineTest):
         self.assert_refused("fetcher", "open:" + self.readable, "errno")
 
     def test_fetcher_writes_no_file(self):
-        d = os.path.join(self.home, "open-dir")
-        os.mkdir(d)
-        os.chmod(d, 0o777)
-        self.assert_refused("fetcher", "write:" + os.path.join(d, "x"), "killed")
+        self.assert_refused("fetcher", "write:" + os.path.join(self.open_dir, "x"),
+                            "killed")
 
     def test_fetcher_may_connect(self):
         port = self.mock.url.rsplit(":", 1)[1]
@@ -304,7 +316,7 @@ class LogAnalytics(PipelineTest):
         self.data = gen_la.gen_rows("SigninLogs", 80, iso(now - 5 * H), iso(now - H), 4)
         self.workspaces = {"ws": {"tables": {"SigninLogs": self.data}}}
         super().setUp()
-        open_to_roles(self.home, self.sink.path)
+        wazuh_tree(self.home, self.sink.path)
 
     def test_runs_privilege_separated(self):
         argv = [LAUNCHER, "--log_analytics", "--la_auth_path", self.auth,
@@ -327,7 +339,7 @@ class LogAnalytics(PipelineTest):
 
 class Storage(StorageTest):
     def test_runs_privilege_separated(self):
-        open_to_roles(self.home, self.sink.path)
+        wazuh_tree(self.home, self.sink.path)
         c = self.container()
         text = "".join('{"n": %d, "msg": "line %d"}\n' % (i, i) for i in range(200))
         self.blob.create_append_blob(c, "logs/a.json", text.encode())
