@@ -107,15 +107,22 @@ db_in_folder(const char *dir)
 	return sqlite3_vfs_register(&relative_vfs, 1) == SQLITE_OK ? 0 : -1;
 }
 
-/* PATH as messages show it: with the folder db_in_folder() entered. */
-static void
-db_name(struct db *db, const char *path)
+/* PATH as messages show it, with the folder db_in_folder() entered, in
+ * BUF (returned). */
+const char *
+db_shown(const char *path, char *buf, size_t len)
 {
 	if (folder[0] == '\0' || path[0] == '/' ||
 	    strcmp(path, ":memory:") == 0 ||
-	    snprintf(db->name, sizeof(db->name), "%s/%s", folder, path) >=
-		(int)sizeof(db->name))
-		strlcpy(db->name, path, sizeof(db->name));
+	    snprintf(buf, len, "%s/%s", folder, path) >= (int)len)
+		strlcpy(buf, path, len);
+	return buf;
+}
+
+static void
+db_name(struct db *db, const char *path)
+{
+	db_shown(path, db->name, sizeof(db->name));
 }
 
 /* Is this one of Wazuh's checkpoint tables? (Table names are never

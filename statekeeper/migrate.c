@@ -85,7 +85,8 @@ migrate_service(struct db *db, const char *service, json_t *section,
 }
 
 static char *
-read_file(const char *path, size_t *len, char *err, size_t errlen)
+read_file(const char *path, const char *shown, size_t *len, char *err,
+	  size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	struct buf b;
@@ -93,13 +94,13 @@ read_file(const char *path, size_t *len, char *err, size_t errlen)
 	size_t n;
 
 	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", shown, strerror(errno));
 		return NULL;
 	}
 	buf_init(&b, LAST_DATES_MAX);
 	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
 		if (buf_append(&b, tmp, n) == -1) {
-			snprintf(err, errlen, "%s: larger than %d bytes", path,
+			snprintf(err, errlen, "%s: larger than %d bytes", shown,
 				 LAST_DATES_MAX);
 			fclose(f);
 			buf_free(&b);
@@ -124,14 +125,15 @@ migrate_last_dates(struct db *db, const char *path, int64_t now, char *err,
 	json_error_t jerr;
 	json_t *root = NULL;
 	struct stat st;
-	char *text, dberr[512];
+	char *text, dberr[512], shown[4096];
 	size_t len, i;
 	int rc = -1;
 
 	if (stat(path, &st) == -1 || st.st_size == 0)
 		return 0;
 	log_info("Migration from an old last_dates file is necessary.");
-	if ((text = read_file(path, &len, err, errlen)) == NULL)
+	db_shown(path, shown, sizeof(shown));
+	if ((text = read_file(path, shown, &len, err, errlen)) == NULL)
 		return -1;
 	root = json_loadb(text, len, 0, &jerr);
 	free(text);
@@ -139,14 +141,14 @@ migrate_last_dates(struct db *db, const char *path, int64_t now, char *err,
 		snprintf(err, errlen,
 			 "The file of the last dates could not be read: %s: %s "
 			 "(line %d)",
-			 path, jerr.text, jerr.line);
+			 shown, jerr.text, jerr.line);
 		goto out;
 	}
 	if (!json_is_object(root)) {
 		snprintf(err, errlen,
 			 "The file of the last dates could not be read: %s: "
 			 "not a JSON object",
-			 path);
+			 shown);
 		goto out;
 	}
 	if (db_exec(db, "BEGIN IMMEDIATE", err, errlen) == -1)
@@ -166,7 +168,7 @@ migrate_last_dates(struct db *db, const char *path, int64_t now, char *err,
 	if (unlink(path) == -1)
 		log_warnx("It was not possible to remove the old last_dates "
 			  "file at %s",
-			  path);
+			  shown);
 	rc = 0;
 out:
 	json_decref(root);

@@ -26,6 +26,7 @@ struct ckpt {
 };
 
 int db_in_folder(const char *folder);
+const char *db_shown(const char *path, char *buf, size_t len);
 int db_open(struct db *, const char *path, char *err, size_t errlen);
 void db_close(struct db *);
 int db_table_ok(const char *service);
