@@ -82,7 +82,10 @@ Config file keys (all optional):
                    {"secret_file": "PATH"} | [several of those]}}}
   token_ttl       seconds (3599)
   page_size       default $top (100)
-  events          {"auditLogs/signIns": [items] | {"file": "PATH"}}
+  events          {"auditLogs/signIns": [items] | {"file": "PATH"} |
+                   {"jsonl": "PATH"}}  ("jsonl", bench mode: one compact
+                   JSON item per line, served as its bytes, never
+                   re-serialised; see Resource.add_jsonl)
   time_fields     {"some/path": "fieldName"} extra resources
   old_tenant_error  unknown tenant -> invalid_request instead of
                     invalid_tenant (both carry 90002)
@@ -97,7 +100,12 @@ Config file keys (all optional):
                    "TimeGenerated", "type": "datetime"}, ...], "rows":
                    [[...], ...]} | {"file": "PATH"} (a {"columns","rows"}
                    document, e.g. gen_la.py output)}, "empty": false,
-                   "forbidden": false}}  (ids are case-insensitive; a table
+                   "forbidden": false}}  (a table may also be
+                   {"columns": [...], "jsonl": "PATH"}, bench mode: one
+                   compact JSON row per line, kept as bytes; azure-la's
+                   queries on it are answered by bisection on
+                   TimeGenerated, anything else parses it first: see
+                   LaJsonlTable) (ids are case-insensitive; a table
                    given here replaces the table of that name; flags given
                    alone keep the tables).  A table may also give
                    "ingestion_time" / "ingestion_times" as in la-rows;
@@ -109,6 +117,7 @@ Config file keys (all optional):
 """
 
 import argparse
+import bisect
 import collections
 import datetime
 import email.utils
@@ -334,6 +343,31 @@ class Resource:
             self.dirty = False
         return self.entries
 
+    def add_jsonl(self, path):
+        """(Bench mode) Appends the items of a JSONL file, one compact
+        JSON object per line, kept as the bytes of their line: served
+        as they are, never parsed again ($select parses them).  The time
+        field is found in the line's bytes; ties sort by the top-level
+        "id" when it is the object's first member, else in file order."""
+        field = re.compile(b'"' + re.escape(self.time_field.encode())
+                           + b'":"([^"]*)"')
+        first_id = re.compile(rb'\{"id":"([^"]*)"')
+        with open(path, "rb") as f:
+            for raw in f:
+                raw = raw.rstrip(b"\r\n")
+                if not raw.strip():
+                    continue
+                if not raw.startswith(b"{"):
+                    raise ValueError("%s: a line is not a JSON object"
+                                     % path)
+                m = field.search(raw)
+                t = parse_item_date(m.group(1).decode()) if m else None
+                m = first_id.match(raw)
+                key = (t is None, -(t or 0),
+                       m.group(1).decode() if m else "")
+                self.entries.append((key, None, raw, t))
+        self.dirty = True
+
 
 LA_ROW_LIMIT = 500000
 LA_BYTE_LIMIT = 64000000
@@ -435,6 +469,154 @@ def ingestion_spec(spec, default):
     return out
 
 
+class LaJsonlTable(LaTable):
+    """(Bench mode) A table loaded from a JSONL file: one row per line, a
+    JSON array written compactly as the mock writes rows (no spaces,
+    non-ASCII raw, dynamic cells as JSON text).  Its rows stay the bytes
+    of their lines, indexed by TimeGenerated (stable: ties keep file
+    order; rows without a TimeGenerated are left out of the index), and
+    a query of the shape azure-la sends (la_fast_bounds) is answered from
+    them by bisection, neither parsing nor serialising a row.  Anything
+    else (another query, la-rows, la-clear) parses the rows first (each
+    ingested at its TimeGenerated, as the config's tables), and from
+    then on the table is an ordinary one."""
+
+    def __init__(self, name, columns, path):
+        super().__init__(name, columns)
+        tg = self.column_index("TimeGenerated")
+        if tg is None:
+            raise ValueError("table %s: a jsonl table needs TimeGenerated"
+                             % name)
+        first = re.compile(rb'\["([^"]*)"[,\]]')
+        raw, keyed = [], []
+        with open(path, "rb") as f:
+            for line in f:
+                line = line.rstrip(b"\r\n")
+                if not line.strip():
+                    continue
+                m = first.match(line) if tg == 0 else None
+                cell = (m.group(1).decode() if m
+                        else json.loads(line)[tg])
+                t = kql.cell_ticks(cell) if isinstance(cell, str) else None
+                if t is not None:
+                    keyed.append((t, len(raw)))
+                raw.append(line)
+        keyed.sort(key=lambda k: k[0])
+        self.raw = raw                          # lines, in file order
+        self.order = [k[1] for k in keyed]      # indexes by TimeGenerated
+        self.ticks = [k[0] for k in keyed]      # their TimeGenerated
+
+    def _materialise(self):
+        if self.raw is None:
+            return
+        raw, self.raw = self.raw, None
+        self.order = self.ticks = None
+        tg = self.column_index("TimeGenerated")
+        loaded = now_ticks()
+
+        def at_time_generated(row):
+            t = kql.cell_ticks(row[tg])
+            return loaded if t is None else t
+        LaTable.add(self, [json.loads(line) for line in raw],
+                    at_time_generated)
+
+    @property
+    def rows(self):
+        self._materialise()
+        return self._rows
+
+    @rows.setter
+    def rows(self, value):
+        self.raw = self.order = self.ticks = None
+        self._rows = value
+
+    @property
+    def ingest(self):
+        self._materialise()
+        return self._ingest
+
+    @ingest.setter
+    def ingest(self, value):
+        self._ingest = value
+
+
+_FAST_ORDER = re.compile(r"order\s+by\s+TimeGenerated\s+asc")
+_FAST_WHERE = re.compile(r"where\s+(.+)", re.S)
+_FAST_CMP = re.compile(
+    r"TimeGenerated\s*(>=|>|<=|<)\s*datetime\(\s*([^()\s]+)\s*\)")
+
+
+def la_fast_bounds(text):
+    """(Bench mode) (table, lo, hi) for a query of the shape azure-la
+    sends: "T | order by TimeGenerated asc" then one or more "| where"
+    whose conditions are TimeGenerated >=, >, <=, < datetime(...) joined
+    by "and"; the rows asked for are those with lo <= TimeGenerated < hi
+    (ticks; None: unbounded).  None for any other query."""
+    if not isinstance(text, str):
+        return None
+    segs = [seg.strip() for seg in text.split("|")]
+    if (len(segs) < 3 or not re.fullmatch(r"\w+", segs[0])
+            or not _FAST_ORDER.fullmatch(segs[1])):
+        return None
+    lo = hi = None
+    for seg in segs[2:]:
+        m = _FAST_WHERE.fullmatch(seg)
+        if m is None:
+            return None
+        for cond in re.split(r"\s+and\s+", m.group(1).strip()):
+            c = _FAST_CMP.fullmatch(cond.strip())
+            t = kql.parse_datetime(c.group(2)) if c else None
+            if t is None:
+                return None
+            op = c.group(1)
+            if op in (">=", ">"):
+                t += op == ">"
+                lo = t if lo is None else max(lo, t)
+            else:
+                t += op == "<="
+                hi = t if hi is None else min(hi, t)
+    return segs[0], lo, hi
+
+
+def la_fast_source(ws, text):
+    """(Bench mode) What la_fast_rows() needs when text is a query of
+    azure-la's shape on a jsonl table not yet parsed, else None.  Called
+    with the state's lock held: the lists are the table's, never changed
+    in place."""
+    bounds = la_fast_bounds(text)
+    if bounds is None:
+        return None
+    t = ws.tables.get(bounds[0])
+    if not isinstance(t, LaJsonlTable) or t.raw is None:
+        return None
+    return t.columns, t.raw, t.order, t.ticks, bounds[1], bounds[2]
+
+
+def la_fast_rows(fast, span, row_limit, byte_limit):
+    """(Bench mode) schema, serialised rows and the limit hit (None,
+    "rows" or "bytes") of a query la_fast_source() recognised, the same
+    as kql.execute() and the truncation of _handle_la() would give."""
+    columns, raw, order, ticks, lo, hi = fast
+    if span is not None:
+        lo = span[0] if lo is None else max(lo, span[0])
+        hi = span[1] if hi is None else min(hi, span[1])
+    i = 0 if lo is None else bisect.bisect_left(ticks, lo)
+    j = len(ticks) if hi is None else bisect.bisect_left(ticks, hi)
+    limit_hit = None
+    if row_limit is not None and j - i > row_limit:
+        j = i + row_limit
+        limit_hit = "rows"
+    parts, size = [], 0
+    for k in range(i, max(i, j)):
+        line = raw[order[k]]
+        size += len(line) + (1 if parts else 0)
+        if byte_limit is not None and size > byte_limit:
+            limit_hit = "bytes"
+            break
+        parts.append(line)
+    return list(columns), parts, limit_hit
+
+
 class Workspace:
     def __init__(self, wid):
         self.id = wid
@@ -513,6 +695,12 @@ class State:
                 for cid, spec in ((tcfg or {}).get("clients") or {}).items():
                     clients[cid] = _read_secret(spec, base)
             for path, items in (cfg.get("events") or {}).items():
+                if isinstance(items, dict) and "jsonl" in items:
+                    fpath = items["jsonl"]
+                    if not os.path.isabs(fpath):
+                        fpath = os.path.join(base, fpath)
+                    self.resource(path, create=True).add_jsonl(fpath)
+                    continue
                 if isinstance(items, dict) and "file" in items:
                     fpath = items["file"]
                     if not os.path.isabs(fpath):
@@ -529,6 +717,13 @@ class State:
             if flag in wcfg:
                 setattr(ws, flag, bool(wcfg[flag]))
         for tname, spec in (wcfg.get("tables") or {}).items():
+            if isinstance(spec, dict) and "jsonl" in spec:
+                fpath = spec["jsonl"]
+                if not os.path.isabs(fpath):
+                    fpath = os.path.join(base, fpath)
+                ws.tables[tname] = LaJsonlTable(tname, spec.get("columns"),
+                                                fpath)
+                continue
             if isinstance(spec, dict) and "file" in spec:
                 fpath = spec["file"]
                 if not os.path.isabs(fpath):
@@ -976,8 +1171,10 @@ def _graph_page(res, snap, offset, phase, top, select, crid):
                                                    "&".join(q))
         parts += [b',"@odata.nextLink":', _jdump(link)]
     if select:
-        items = [_jdump({k: e[1][k] for k in select if k in e[1]})
-                 for e in page]
+        items = []
+        for e in page:
+            item = e[1] if e[1] is not None else json.loads(e[2])
+            items.append(_jdump({k: item[k] for k in select if k in item}))
     else:
         items = [e[2] for e in page]
     parts += [b',"value":[', b",".join(items), b"]}"]
@@ -1125,9 +1322,11 @@ def _handle_la(method, wid, req, headers):
         ws = STATE.workspace(wid)
         if ws is not None:
             forbidden, empty = ws.forbidden, ws.empty
-            tables = {name: (t.columns, list(t.rows), t.json_cache,
-                             list(t.ingest))
-                      for name, t in ws.tables.items()}
+            fast = la_fast_source(ws, req["query_text"])
+            tables = {} if fast is not None else {
+                name: (t.columns, list(t.rows), t.json_cache,
+                       list(t.ingest))
+                for name, t in ws.tables.items()}
         row_limit = STATE.opts.get("la_row_limit")
         byte_limit = STATE.opts.get("la_byte_limit")
     if ws is None:
@@ -1156,6 +1355,10 @@ def _handle_la(method, wid, req, headers):
         query = kql.parse(text, now)
         if empty:
             return Response(204, b"", None)
+        if fast is not None:
+            schema, parts, limit_hit = la_fast_rows(fast, span, row_limit,
+                                                    byte_limit)
+            return la_result(schema, parts, limit_hit)
 
         def get_table(name):
             t = tables.get(name)
@@ -1189,6 +1392,12 @@ def _handle_la(method, wid, req, headers):
         for r, raw in zip(rows, parts):
             if id(r) in stored:
                 cache[id(r)] = raw
+    return la_result(schema, parts, limit_hit)
+
+
+def la_result(schema, parts, limit_hit):
+    """The 200 of a query: its columns, its serialised rows, and the
+    PartialError of the limit hit (None, "rows" or "bytes")."""
     cols = _jdump([{"name": n, "type": t} for n, t in schema])
     body = [b'{"tables":[{"name":"PrimaryResult","columns":', cols,
             b',"rows":[', b",".join(parts), b"]}]"]
