@@ -942,9 +942,6 @@ main(int argc, char **argv)
 		usage_error("--dead-letter: path too long");
 	strlcpy(dead_letter_name, dead_letter_path, sizeof(dead_letter_name));
 	log_init("azure-statekeeper", debug);
-	shown = last_dates;
-	enter_db_folder(&dbpath, &last_dates);
-	drop_and_enter(user, dbpath, dead_letter_path, last_dates, no_sandbox);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term; /* no SA_RESTART: poll() returns EINTR */
@@ -952,6 +949,9 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	shown = last_dates;
+	enter_db_folder(&dbpath, &last_dates);
+	drop_and_enter(user, dbpath, dead_letter_path, last_dates, no_sandbox);
 
 	log_info("Checking database integrity");
 	if (db_open(&db, dbpath, err, sizeof(err)) == -1)

@@ -264,6 +264,8 @@ class PipelineTest(unittest.TestCase):
         return p.returncode, self.sink.take()
 
     def row(self, table, key):
+        if not os.path.exists(self.db):  # the statekeeper was stopped first
+            return None
         con = sqlite3.connect(self.db)
         try:
             r = con.execute("SELECT md5, query, min_processed_date, max_processed_date "
