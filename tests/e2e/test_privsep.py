@@ -242,6 +242,10 @@ class Graph(PipelineTest):
         prog = {"fetcher": "azure-graph"}.get(role, "azure-" + role)
         rc, got = self.try_forbidden(role, action)
         lines = log_lines(self.last_stderr)
+        if how == "errno" and "the kernel has no Landlock" in self.last_stderr:
+            self.skipTest("this kernel has no Landlock (said in the log)")
+        if how == "killed" and "the kernel has no seccomp" in self.last_stderr:
+            self.skipTest("this kernel has no seccomp filter (said in the log)")
         if how == "errno":
             self.assertEqual(rc, 0, self.last_stderr)
             self.assertIn("azure: INFO: sandbox test: %s: refused (Permission denied)"
