@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -44,6 +45,23 @@ HEADER = b"1:Azure:"
 # invoking user, and the warning it then logs.
 PRIVSEP_OFF = ["--no-privsep"] if os.geteuid() == 0 else []
 PRIVSEP_WARNING = " azure: WARNING: --no-privsep: "
+
+
+def user_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def add_system_user(name):
+    """A system user with a group of its name, no home, no shell (as
+    scripts/azure-logs-users makes them): for Wazuh's own user, wazuh,
+    where the test machine has none."""
+    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                    "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                    name], check=True, capture_output=True)
 
 
 def iso(dt):

@@ -16,21 +16,14 @@ import stat
 import subprocess
 import unittest
 
-from harness import CLIENT, TENANT, PipelineTest, gen_graph, iso, utcnow, wazuh_payload
+from harness import (CLIENT, TENANT, PipelineTest, add_system_user, gen_graph, iso,
+                     user_exists, utcnow, wazuh_payload)
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 H = datetime.timedelta(hours=1)
 OLD = "#!/bin/sh\n# Wazuh's azure-logs\nexec python3 azure-logs.py \"$@\"\n"
 ROOT = os.geteuid() == 0
 OUR_USERS = ("azure-logs-fetch", "azure-logs-state")
-
-
-def user_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 def group_exists(name):
@@ -79,9 +72,7 @@ class Install(PipelineTest):
                 return name
         if group_exists("wazuh"):
             self.skipTest("a group wazuh without a user wazuh")
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
-                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                        "wazuh"], check=True, capture_output=True)
+        add_system_user("wazuh")
         self.created_users.append("wazuh")
         return "wazuh"
 

@@ -22,9 +22,9 @@ import tempfile
 import time
 import unittest
 
-from harness import (LAUNCHER, TENANT, TOP, PipelineTest, StorageTest, gen_graph,
-                     iso, log_lines, md5, storage_lines, storage_payload, utcnow,
-                     wazuh_payload)
+from harness import (LAUNCHER, TENANT, TOP, PipelineTest, StorageTest, add_system_user,
+                     gen_graph, iso, log_lines, md5, storage_lines, storage_payload,
+                     user_exists, utcnow, wazuh_payload)
 
 import gen_la  # tests/mock, on the path through harness
 
@@ -42,14 +42,6 @@ def sanitized():
         return b"__asan_init" in f.read()
 
 
-def user_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
 def setUpModule():
     if not ROOT:
         raise unittest.SkipTest("privilege separation needs root")
@@ -60,9 +52,7 @@ def setUpModule():
         raise RuntimeError("azure-logs-users: " + p.stderr)
     created.extend(missing)
     if not user_exists(FWD):  # Wazuh's user, absent from CI's machine
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
-                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                        FWD], check=True)
+        add_system_user(FWD)
         created.append(FWD)
     StorageTest.start_azurite()
 
