@@ -54,14 +54,15 @@ ROLE_PROGS = ("azure-graph", "azure-la", "azure-statekeeper", "azure-forwarder")
 # events acknowledged since the last commit plus those in flight (sent but
 # not acknowledged, or in the forwarder's pipe), and nothing else: case()
 # asserts that the duplicates are exactly the events delivered after the
-# last id committed, and that the oldest of them reached the socket at
-# most COMMIT_PERIOD + SLACK before the kill.  The numeric bounds are a bit
+# last id committed, and prints how long before the kill the oldest of
+# them reached the socket (about COMMIT_PERIOD; not asserted: a busy
+# machine stretches it, and no test passes or fails on time).  The numeric
+# bounds are a bit
 # above the highest counts measured over 20 runs of this file (20 x 14
 # cases, 200 random kills of the statekeeper) on the 2-core development
 # machine, where the slowed mock delivers about 2,300 sign-ins a second in
 # bursts of a page (100):
-COMMIT_PERIOD = 0.02  # SEEN_COMMIT_TICKS
-SLACK = 0.1  # scheduling on a busy machine (measured: oldest 23 ms)
+COMMIT_PERIOD = 0.02  # SEEN_COMMIT_TICKS (measured: oldest 23 ms)
 # * Killed while the fetcher waits for a page, nothing delivered for 0.5 s:
 #   every id delivered was committed, no duplicate whatever the role.
 #   Measured: 0 (80 kills).
@@ -324,17 +325,13 @@ class CrashTest(PipelineTest):
         dups = len(first) - committed
         self.assertEqual(len(first) + len(second), len(want) + dups)
         self.assertEqual(self.checkpoint()[3], max(times.values(), key=ticks))
-        # Uncommitted, the ids of at most the last COMMIT_PERIOD (plus what
-        # was in flight, and scheduling): the oldest duplicate arrived that
-        # recently before the kill.
+        # Uncommitted, the ids of about the last COMMIT_PERIOD (plus what
+        # was in flight, and scheduling): reported, not asserted.
         oldest = ages[committed] if dups else 0.0
         print("crash %s: %d delivered before the kill (%d at the kill), %d committed, "
               "%d duplicates (oldest %.0f ms before the kill), launcher ended %.2f s after it"
               % (label, len(first), at_kill, committed, dups, oldest * 1000, took),
               file=sys.stderr)
-        self.assertLessEqual(oldest, COMMIT_PERIOD + SLACK,
-                             "%s: %d duplicates, the oldest delivered %.0f ms before the kill"
-                             % (label, dups, oldest * 1000))
         self.assertLessEqual(dups, bound, "%s: %d duplicates" % (label, dups))
         return dups
 
