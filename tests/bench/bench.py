@@ -32,7 +32,8 @@ Sizes are events (--sizes; --quick: 1000,10000). For each workload and
 size, --runs runs (median): events/s and MB/s end to end (MB: 10^6 bytes of
 datagrams delivered), CPU seconds per million events and peak RSS of each
 role (getrusage of each role through tests/bench/rusage.c, the launcher's
-AZURE_LOGS_WRAPPER), SQLite commits (sqlite3_commit_hook in the
+AZURE_LOGS_WRAPPER; busy_ROLE: its CPU time / the run's wall time), SQLite
+commits (sqlite3_commit_hook in the
 statekeeper, through tests/bench/commits.c, LD_PRELOAD), and the server
 alone: the same requests replayed by one curl process (one connection,
 bodies to /dev/null). One line per (workload, size) starts with "BENCH "
@@ -69,7 +70,7 @@ import uuid
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
-from harness import CLIENT, LAUNCHER, TENANT, Mock, utcnow  # noqa: E402
+from harness import CLIENT, LAUNCHER, MOCK, TENANT, Mock, utcnow  # noqa: E402
 
 import azurite  # noqa: E402
 import gen_graph  # noqa: E402
@@ -312,8 +313,9 @@ class Pipeline:
                    BENCH_SK_PRELOAD=os.path.join(TOOLS, "commits.so"),
                    BENCH_COMMITS_FILE=commits)
         if self.perf:
-            env["AZURE_LOGS_WRAPPER"] += " " + os.path.join(
-                os.path.dirname(os.path.abspath(__file__)), "perf-role")
+            env["AZURE_LOGS_WRAPPER"] = os.path.join(
+                os.path.dirname(os.path.abspath(__file__)), "perf-role") + \
+                " " + env["AZURE_LOGS_WRAPPER"]
             env["BENCH_PERF_DIR"] = self.perf
         sink = Sink(os.path.join(home, "queue", "sockets", "queue"))
         try:
@@ -369,6 +371,8 @@ def summarise(workload, size, runs, server, src_bytes):
         s["cpu_s_per_M_" + role] = med(r["roles"][role]["cpu"] / n * 1e6 for r in runs)
     for role in ROLES:
         s["rss_kb_" + role] = int(med(r["roles"][role]["rss"] for r in runs))
+    for role in ROLES:  # the share of the run the role was on a CPU
+        s["busy_" + role] = med(r["roles"][role]["cpu"] / r["wall"] for r in runs)
     s["commits"] = int(med(r["commits"] for r in runs))
     s["db_changes"] = int(med(r["changes"] for r in runs))
     s["server_cpu_s"] = med(r["server_cpu"] for r in runs)
@@ -402,6 +406,31 @@ def print_row(s):
 
 # ------------------------------------------------------------------ Graph / LA
 
+class LoadingMock(Mock):
+    """harness.Mock, given the time to load a million events."""
+
+    def __init__(self, workdir, config, timeout=600):
+        self.port_file = os.path.join(workdir, "mock.port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        cfg_file = os.path.join(workdir, "mock.json")
+        with open(cfg_file, "w") as f:
+            json.dump(config, f)
+        with open(os.path.join(workdir, "mock.log"), "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, MOCK, "--port", "0", "--port-file",
+                 self.port_file, "--config", cfg_file],
+                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.port_file):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise BenchError("the mock did not start: %s" % open(
+                    os.path.join(workdir, "mock.log")).read()[-2000:])
+            time.sleep(0.1)
+        with open(self.port_file) as f:
+            self.url = "http://127.0.0.1:%d" % int(f.read().strip())
+
+
 class MockServer:
     """The mock in bench mode, one per (workload, size)."""
 
@@ -413,7 +442,7 @@ class MockServer:
         self.auth = os.path.join(work, "auth")
         with open(os.open(self.auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write("application_id = %s\napplication_key = %s\n" % (CLIENT, self.secret))
-        self.mock = Mock(work, dict(config, tenants={
+        self.mock = LoadingMock(work, dict(config, tenants={
             TENANT: {"clients": {CLIENT: {"secret_file": sfile}}}}, gzip=False))
         self.url = self.mock.url
         self.pid = self.mock.proc.pid
@@ -435,6 +464,7 @@ class MockServer:
 
 
 def bench_mock(args, workload, size, work, pipeline):
+    t = time.monotonic()
     if workload == "graph":
         path = os.path.join(work, "signins.jsonl")
         src = graph_file(path, size)
@@ -457,6 +487,8 @@ def bench_mock(args, workload, size, work, pipeline):
                 "--workspace", "bench", "--la_time_offset", "1d",
                 "--la-url", server.url, "--login-url", server.url]
         scope = "https://api.loganalytics.io/.default"
+    log("%s %d: %.0f MB generated and loaded by the mock in %.1f s" % (
+        workload, size, src / 1e6, time.monotonic() - t))
     try:
         runs = []
         for i in range(args.runs):
@@ -596,7 +628,8 @@ def bench_storage(args, workload, size, pool, work, pipeline, big_mb=None):
 
 
 def storage_runs(args, workload, size, az, pool, work, pipeline, big_mb):
-    container = "bench-%s-%d" % (workload.split("-")[1], size)
+    label = "storage-big" if big_mb else workload
+    container = "bench-%s-%d" % (label.split("-")[1], size)
     az.client().create_container(container)
     t = time.monotonic()
     if workload == "storage-blobs":
@@ -616,7 +649,7 @@ def storage_runs(args, workload, size, az, pool, work, pipeline, big_mb):
         src += int(props["Content-Length"])
     size_lines = size
     log("%s %d: %d blob(s), %.1f MB uploaded in %.1f s" % (
-        workload, size, n_blobs, src / 1e6, time.monotonic() - t))
+        label, size, n_blobs, src / 1e6, time.monotonic() - t))
     auth = os.path.join(work, "auth")
     with open(os.open(auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write("account_name = %s\naccount_key = %s\n" % (azurite.ACCOUNT, azurite.KEY))
@@ -627,8 +660,8 @@ def storage_runs(args, workload, size, az, pool, work, pipeline, big_mb):
         reqs = [("GET",) + signed(az, "GET", container, name) + (None,)
                 for name, _ in az.client().list_blobs(container)]
         secs, nbytes = curl_replay(reqs, work)
-        log("%s %d: server alone %.2f s for %d GETs" % (workload, size, secs, len(reqs)))
-        return summarise("storage-big" if big_mb else workload, size_lines, runs,
+        log("%s %d: server alone %.2f s for %d GETs" % (label, size, secs, len(reqs)))
+        return summarise(label, size_lines, runs,
                          (size_lines / secs, nbytes / secs / 1e6), src)
     finally:
         az.client().delete_container(container)
@@ -639,8 +672,8 @@ def storage_runs(args, workload, size, az, pool, work, pipeline, big_mb):
 def header(args):
     model, ncpu, kernel, qlen = machine()
     load = os.getloadavg()
-    print("azure-logs bench: %s, %d CPUs, Linux %s, load average %.2f %.2f %.2f"
-          % (model, ncpu, kernel, *load))
+    print("azure-logs bench: %s, %d CPUs, Linux %s, load average %.2f %.2f %.2f, "
+          "nice %d" % (model, ncpu, kernel, *load, os.nice(0)))
     print("roles: %s; %s" % (BIN, "run as root with --no-privsep: every role "
                              "keeps root (no privilege drop; the drop costs "
                              "nothing per event), sandboxes on"
@@ -672,7 +705,9 @@ def main():
     ap.add_argument("--blob-lines", type=int, default=100)
     ap.add_argument("--la-byte-limit", type=int, default=64000000)
     ap.add_argument("--perf", metavar="DIR",
-                    help="record each role with perf into DIR (slower)")
+                    help="record each role with perf into DIR/ROLE.PID.data "
+                    "(tests/bench/perf-role; BENCH_PERF_ARGS: perf record's "
+                    "options, default -F 999)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     sizes = [1000, 10000] if args.quick else [int(s) for s in args.sizes.split(",")]
