@@ -379,6 +379,7 @@ def summarise(workload, size, runs, server, src_bytes):
     s["sink_cpu_s"] = med(r["sink_cpu"] for r in runs)
     s["server_alone_events_per_s"] = server[0]
     s["server_alone_mb_per_s"] = server[1]
+    s["loadavg"] = os.getloadavg()[0]   # other work on the machine shows here
     return s
 
 
