@@ -411,25 +411,10 @@ class LoadingMock(Mock):
     """harness.Mock, given the time to load a million events."""
 
     def __init__(self, workdir, config, timeout=600):
-        self.port_file = os.path.join(workdir, "mock.port")
-        if os.path.exists(self.port_file):
-            os.unlink(self.port_file)
-        cfg_file = os.path.join(workdir, "mock.json")
-        with open(cfg_file, "w") as f:
-            json.dump(config, f)
-        with open(os.path.join(workdir, "mock.log"), "w") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, MOCK, "--port", "0", "--port-file",
-                 self.port_file, "--config", cfg_file],
-                stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(self.port_file):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise BenchError("the mock did not start: %s" % open(
-                    os.path.join(workdir, "mock.log")).read()[-2000:])
-            time.sleep(0.1)
-        with open(self.port_file) as f:
-            self.url = "http://127.0.0.1:%d" % int(f.read().strip())
+        try:
+            super().__init__(workdir, config, timeout=timeout)
+        except RuntimeError as e:
+            raise BenchError(str(e)) from None
 
 
 class MockServer:

@@ -163,7 +163,8 @@ class DgramSink:
 
 
 class Mock:
-    def __init__(self, workdir, config):
+    def __init__(self, workdir, config, timeout=10):
+        """timeout: seconds it may take to start (and load its events)."""
         self.port_file = os.path.join(workdir, "mock.port")
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
@@ -174,10 +175,11 @@ class Mock:
             self.proc = subprocess.Popen(
                 [sys.executable, MOCK, "--port", "0", "--port-file", self.port_file,
                  "--config", cfg_file], stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.time() + 10
+        deadline = time.time() + timeout
         while not os.path.exists(self.port_file):
             if time.time() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("mock server did not start")
+                with open(os.path.join(workdir, "mock.log")) as f:
+                    raise RuntimeError("mock server did not start: " + f.read()[-2000:])
             time.sleep(0.05)
         with open(self.port_file) as f:
             self.url = "http://127.0.0.1:%d" % int(f.read().strip())
