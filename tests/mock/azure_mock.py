@@ -1775,10 +1775,13 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     VERBOSE = args.verbose
-    stop = threading.Event()
+    # A flag, not a threading.Event: Event.set() from a signal handler
+    # deadlocks when the signal lands while the main thread holds the
+    # Event's lock inside Event.wait() (seen once in many runs).
+    stopping = []
 
     def on_signal(signum, frame):
-        stop.set()
+        stopping.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -1811,8 +1814,8 @@ def main(argv=None):
             f.write("%d" % STATE.port)
         os.replace(tmp, args.port_file)
     vlog("listening on 127.0.0.1:%d" % STATE.port)
-    while not stop.wait(0.2):
-        pass
+    while not stopping:
+        time.sleep(0.2)
     server.shutdown()
     server.server_close()
     vlog("stopped")
