@@ -222,15 +222,24 @@ landlock_enter(enum sandbox_role role, const struct sandbox_path *paths,
 	return 0;
 }
 
+/* ACTION for NAME when its N arguments match CMP; a call this
+ * architecture does not have is skipped. */
 static void
-allow(scmp_filter_ctx ctx, const char *name)
+rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
+     const struct scmp_arg_cmp *cmp)
 {
 	int nr = seccomp_syscall_resolve_name(name);
 
 	if (nr == __NR_SCMP_ERROR)
-		return; /* not a system call on this architecture */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) < 0)
-		fatalx("sandbox: cannot allow %s", name);
+		return;
+	if (seccomp_rule_add_array(ctx, action, nr, n, cmp) < 0)
+		fatalx("sandbox: cannot add a rule for %s", name);
+}
+
+static void
+allow(scmp_filter_ctx ctx, const char *name)
+{
+	rule(ctx, SCMP_ACT_ALLOW, name, 0, NULL);
 }
 
 static void
@@ -336,18 +345,6 @@ static const char *const statekeeper_calls[] = {
 static const char *const forwarder_calls[] = {"connect", "sendto", "sendmsg",
 					      "setsockopt", NULL};
 
-static void
-rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
-     const struct scmp_arg_cmp *cmp)
-{
-	int nr = seccomp_syscall_resolve_name(name);
-
-	if (nr == __NR_SCMP_ERROR)
-		return;
-	if (seccomp_rule_add_array(ctx, action, nr, n, cmp) < 0)
-		fatalx("sandbox: cannot add a rule for %s", name);
-}
-
 /* Calls allowed with some arguments only. */
 static void
 allow_args(scmp_filter_ctx ctx, enum sandbox_role role)
@@ -425,7 +422,7 @@ seccomp_enter(enum sandbox_role role)
 	allow_args(ctx, role);
 #if defined(__SANITIZE_ADDRESS__)
 	allow_list(ctx, sanitizer_calls);
-	if (role != SANDBOX_FETCHER) { /* /proc, read-only (Landlock) */
+	if (role == SANDBOX_FORWARDER) { /* /proc, read-only (Landlock) */
 		struct scmp_arg_cmp c;
 
 		c = SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY);
