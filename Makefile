@@ -27,6 +27,7 @@ OBJ      ?= build/obj
 
 COMMON_SRC = common/log.c common/buf.c common/frame.c common/date.c \
              common/auth.c common/key.c common/offset.c common/pyjson.c \
+             common/pyjson_fast.c \
              common/url.c common/io.c common/sandbox.c
 FETCH_SRC  = fetchers/fetcher.c fetchers/window.c fetchers/http.c fetchers/token.c
 GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/graph_page.c
@@ -94,6 +95,7 @@ units: $(UNITS)
 # Fuzz targets: built with the driver to replay their corpus in make check,
 # or with clang's libFuzzer by make fuzz (FUZZ_SECONDS per target).
 FUZZ_TARGETS = frame date la_scan auth storage_xml storage_lines graph_page \
+               pyjson graph_diff \
                last_dates
 FUZZ_BINS    = $(FUZZ_TARGETS:%=$(OBJ)/fuzz/fuzz_%)
 # The objects every target links, below $(OBJ) (the driver's or libFuzzer's).

@@ -1,6 +1,7 @@
 /*
  * Python-compatible JSON output (json.dumps defaults).
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +67,8 @@ lone_standin(const unsigned char **pp, const unsigned char *end, unsigned *sur)
 }
 
 /* A string with ensure_ascii: everything outside ' '..'~' is escaped. */
-static int
-put_string(struct buf *b, const char *s, size_t n)
+int
+pyjson_string(const char *s, size_t n, struct buf *b)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	const unsigned char *run;
@@ -139,15 +140,34 @@ try_digits(long long m, int p, int e, double x, char digs[24])
  * then its neighbours (needed just above a power of two, where the gap
  * between doubles changes). Returns the number of digits; *exp10 is the
  * exponent of the first digit.
+ *
+ * For a normal double, at most one decimal of 15 digits or fewer reads
+ * back as x (DBL_DIG), and it is x correctly rounded to 15 digits: so
+ * when that rounding reads back, it is the answer (trailing zeros off),
+ * and the search starts at 16 digits otherwise.
  */
 static int
 shortest_digits(double x, char digs[24], int *exp10)
 {
 	char tmp[48], *e;
 	long long m, pow10 = 1;
-	int p, i, n;
+	int p = 1, i, n;
 
-	for (p = 1; p <= 17; p++, pow10 *= 10) {
+	if (x >= DBL_MIN) {
+		snprintf(tmp, sizeof(tmp), "%.14e", x);
+		if (strtod(tmp, NULL) == x) {
+			e = strchr(tmp, 'e');
+			*exp10 = (int)strtol(e + 1, NULL, 10);
+			for (n = 0, i = 0; tmp + i < e; i++)
+				if (tmp[i] != '.')
+					digs[n++] = tmp[i];
+			digs[n] = '\0';
+			goto strip;
+		}
+		p = 16;
+		pow10 = 1000000000000000LL;
+	}
+	for (; p <= 17; p++, pow10 *= 10) {
 		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, x);
 		e = strchr(tmp, 'e');
 		*exp10 = (int)strtol(e + 1, NULL, 10);
@@ -161,6 +181,7 @@ shortest_digits(double x, char digs[24], int *exp10)
 		if (m - 1 >= pow10 && try_digits(m - 1, p, *exp10, x, digs))
 			break;
 	}
+strip:
 	n = (int)strlen(digs);
 	while (n > 1 && digs[n - 1] == '0')
 		digs[--n] = '\0';
@@ -168,53 +189,74 @@ shortest_digits(double x, char digs[24], int *exp10)
 }
 
 /*
- * A float as Python's repr(): the shortest digits that read back as the
- * same double; fixed notation for 1e-4 <= |x| < 1e16 with at least one
- * decimal ("1.0"), else d[.ddd]e+XX.
+ * Python's repr() of a finite non-zero float given its shortest digits
+ * (nd of them, no trailing zero) and the exponent of the first: fixed
+ * notation for 1e-4 <= |x| < 1e16 with at least one decimal ("1.0"), else
+ * d[.ddd]e+XX.
  */
+int
+pyjson_repr_digits(int neg, const char *digs, int nd, int exp10, struct buf *b)
+{
+	char tmp[400], *q = tmp;
+	int decpt = exp10 + 1, i, e;
+
+	if (nd <= 0 || nd > 17 || exp10 < -400 || exp10 > 400)
+		return -1;
+	if (neg)
+		*q++ = '-';
+	if (decpt <= -4 || decpt > 16) {
+		*q++ = digs[0];
+		if (nd > 1) {
+			*q++ = '.';
+			memcpy(q, digs + 1, (size_t)nd - 1);
+			q += nd - 1;
+		}
+		*q++ = 'e';
+		*q++ = exp10 < 0 ? '-' : '+';
+		e = abs(exp10);
+		if (e >= 100)
+			*q++ = (char)('0' + e / 100);
+		*q++ = (char)('0' + e / 10 % 10);
+		*q++ = (char)('0' + e % 10);
+	} else if (decpt <= 0) {
+		*q++ = '0';
+		*q++ = '.';
+		for (i = decpt; i < 0; i++)
+			*q++ = '0';
+		memcpy(q, digs, (size_t)nd);
+		q += nd;
+	} else if (nd <= decpt) {
+		memcpy(q, digs, (size_t)nd);
+		q += nd;
+		for (i = nd; i < decpt; i++)
+			*q++ = '0';
+		*q++ = '.';
+		*q++ = '0';
+	} else {
+		memcpy(q, digs, (size_t)decpt);
+		q += decpt;
+		*q++ = '.';
+		memcpy(q, digs + decpt, (size_t)(nd - decpt));
+		q += nd - decpt;
+	}
+	return buf_append(b, tmp, (size_t)(q - tmp));
+}
+
+/* A float as Python's repr(): the shortest digits that read back. */
 int
 pyjson_real(double x, struct buf *b)
 {
 	char digs[24];
-	int exp10, nd, decpt, i;
+	int exp10, nd;
 
 	if (isnan(x))
 		return buf_puts(b, "NaN");
 	if (isinf(x))
 		return buf_puts(b, x < 0 ? "-Infinity" : "Infinity");
-	if (signbit(x) && buf_append(b, "-", 1) == -1)
-		return -1;
 	if (x == 0)
-		return buf_puts(b, "0.0");
+		return buf_puts(b, signbit(x) ? "-0.0" : "0.0");
 	nd = shortest_digits(fabs(x), digs, &exp10);
-	decpt = exp10 + 1;
-	if (decpt <= -4 || decpt > 16) {
-		if (buf_append(b, digs, 1) == -1 ||
-		    (nd > 1 && (buf_append(b, ".", 1) == -1 ||
-				buf_append(b, digs + 1, nd - 1) == -1)))
-			return -1;
-		return buf_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+',
-				  abs(exp10));
-	}
-	if (decpt <= 0) {
-		if (buf_puts(b, "0.") == -1)
-			return -1;
-		for (i = decpt; i < 0; i++)
-			if (buf_append(b, "0", 1) == -1)
-				return -1;
-		return buf_append(b, digs, nd);
-	}
-	if (nd <= decpt) {
-		if (buf_append(b, digs, nd) == -1)
-			return -1;
-		for (i = nd; i < decpt; i++)
-			if (buf_append(b, "0", 1) == -1)
-				return -1;
-		return buf_puts(b, ".0");
-	}
-	if (buf_append(b, digs, decpt) == -1 || buf_append(b, ".", 1) == -1)
-		return -1;
-	return buf_append(b, digs + decpt, nd - decpt);
+	return pyjson_repr_digits(signbit(x) != 0, digs, nd, exp10, b);
 }
 
 static int
@@ -339,7 +381,7 @@ pyjson_dump(json_t *v, struct buf *b)
 			if (!first)
 				rc |= buf_append(b, ", ", 2);
 			first = 0;
-			rc |= put_string(b, key, klen);
+			rc |= pyjson_string(key, klen, b);
 			rc |= buf_append(b, ": ", 2);
 			rc |= pyjson_dump(json_object_iter_value(it), b);
 		}
@@ -356,8 +398,8 @@ pyjson_dump(json_t *v, struct buf *b)
 		}
 		return rc | buf_append(b, "]", 1);
 	case JSON_STRING:
-		return put_string(b, json_string_value(v),
-				  json_string_length(v));
+		return pyjson_string(json_string_value(v),
+				     json_string_length(v), b);
 	case JSON_INTEGER:
 		return buf_printf(b, "%" JSON_INTEGER_FORMAT,
 				  json_integer_value(v));

@@ -110,6 +110,7 @@ enum {
 };
 typedef int (*graph_emit_fn)(void *arg, const char *time, const char *id,
 			     const struct buf *payload);
+extern int graph_page_fast; /* 0: the jansson path only (tests) */
 int graph_page_parse(const char *body, size_t len, const char *where,
 		     const char *tag, struct buf *payload, graph_emit_fn emit,
 		     void *arg, char **next_link, size_t *nitems, char *err,
@@ -134,8 +135,10 @@ int la_scan_response(const char *, size_t, struct la_scan *,
 int la_next_row(const char *, size_t, size_t *pos, size_t *off, size_t *rlen);
 int la_columns(json_t *columns, json_t **names, int *time_col,
 	       const char *time_name, const char **errstr);
-int la_row_event(json_t *names, json_t *row, const char *tag, int skip,
-		 struct buf *out);
+extern int la_row_fast; /* 0: the jansson path only (tests) */
+int la_row_event(json_t *names, const char *row, size_t len, const char *tag,
+		 int skip, int time_col, struct buf *out, const char **time,
+		 char *err, size_t errlen);
 int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 
 /* fetcher.c: what every fetcher shares. */

@@ -59,24 +59,31 @@ struct la {
  * row has the same id whatever the tag or the checkpoint mode.
  */
 static int
-emit_row(struct la *la, json_t *names, int time_col, json_t *row,
-	 const char *raw, size_t len)
+emit_row(struct la *la, json_t *names, int time_col, const char *raw,
+	 size_t len)
 {
 	struct fetcher *f = la->f;
 	const char *time, *comma;
-	char id[MD5_HEXLEN];
+	char id[MD5_HEXLEN], jerr[JSON_ERROR_TEXT_LENGTH];
 	struct buf cut;
+	int rc;
 
 	buf_reset(&f->body);
-	if (la_row_event(names, row, f->o.tag,
-			 f->o.la_ingestion ? time_col : -1, &f->body) == -1) {
+	rc = la_row_event(names, raw, len, f->o.tag,
+			  f->o.la_ingestion ? time_col : -1, time_col, &f->body,
+			  &time, jerr, sizeof(jerr));
+	if (rc == -2) {
+		log_errorx("Log Analytics: workspace %s: a row is not JSON: %s",
+			   f->o.workspace, jerr);
+		return -1;
+	}
+	if (rc == -1) {
 		log_errorx("Log Analytics: workspace %s: a row has fewer cells "
 			   "than the %zu columns, or is larger than %zu bytes",
 			   f->o.workspace, json_array_size(names),
 			   (size_t)EVENT_MAX);
 		return -1;
 	}
-	time = json_string_value(json_array_get(row, (size_t)time_col));
 	if (f->o.la_ingestion &&
 	    (size_t)time_col + 1 == json_array_size(names) &&
 	    (comma = memrchr(raw, ',', len)) != NULL) {
@@ -98,7 +105,7 @@ emit_rows(struct la *la, const char *body, const struct la_scan *s)
 {
 	struct fetcher *f = la->f;
 	const char *rows = body + s->rows_off, *errstr = NULL;
-	json_t *cols, *names = NULL, *row;
+	json_t *cols, *names = NULL;
 	json_error_t jerr;
 	size_t pos = 0, off, len;
 	int time_col, rc = -1, n;
@@ -126,15 +133,7 @@ emit_rows(struct la *la, const char *body, const struct la_scan *s)
 		goto out;
 	}
 	while ((n = la_next_row(rows, s->rows_len, &pos, &off, &len)) == 1) {
-		row = pyjson_load(rows + off, len, &jerr);
-		if (row == NULL) {
-			log_errorx("Log Analytics: workspace %s: a row is not "
-				   "JSON: %s",
-				   f->o.workspace, jerr.text);
-			goto out;
-		}
-		n = emit_row(la, names, time_col, row, rows + off, len);
-		json_decref(row);
+		n = emit_row(la, names, time_col, rows + off, len);
 		if (n == -1)
 			goto out;
 	}

@@ -10,6 +10,7 @@
 
 #include "date.h"
 #include "fetch.h"
+#include "log.h"
 #include "pyjson.h"
 #include "util.h"
 
@@ -462,17 +463,10 @@ la_columns(json_t *columns, json_t **names, int *time_col,
 	return 0;
 }
 
-/*
- * One row as Wazuh's event: {column: cell, ...} with each cell as the
- * service sent it, then azure_tag and, with a tag, log_analytics_tag
- * (a column of the same name is replaced in place, as in Python's dict).
- * Column skip (-1: none) is ours and left out. Appends the JSON text to
- * out. Returns 0, or -1 if the row is shorter than the columns or out is
- * full.
- */
-int
-la_row_event(json_t *names, json_t *row, const char *tag, int skip,
-	     struct buf *out)
+/* The row through the jansson tree: the reference path. */
+static int
+row_event_tree(json_t *names, json_t *row, const char *tag, int skip,
+	       struct buf *out)
 {
 	json_t *ev, *name;
 	size_t i;
@@ -490,6 +484,217 @@ la_row_event(json_t *names, json_t *row, const char *tag, int skip,
 		json_object_set_new(ev, "log_analytics_tag", json_string(tag));
 	rc = pyjson_dump(ev, out);
 	json_decref(ev);
+	return rc;
+}
+
+/*
+ * What la_row_event keeps of the columns of the answer: each name as the
+ * key text json.dumps writes ("name": ), and whether the fast path may be
+ * used (names unique, none our azure_tag or log_analytics_tag, no NUL).
+ * It holds a reference to names, so the same pointer is the same answer.
+ */
+static struct {
+	json_t *names;
+	int simple;
+	struct buf keys;    /* every key text, one after the other */
+	size_t *key_end;    /* end of key i in keys */
+	struct buf time;    /* the time cell of the last row, NUL-ended */
+	struct buf scratch; /* cells not written */
+	struct buf tag;	    /* the tag as JSON text */
+	char *tag_src;	    /* the tag it was made of; NULL: none */
+	int tag_ok;	    /* 0: json_string() refuses the tag */
+} cols;
+
+static void
+cols_set(json_t *names)
+{
+	const char *ni, *nj;
+	size_t i, j, n = json_array_size(names);
+
+	json_decref(cols.names);
+	cols.names = json_incref(names);
+	buf_free(&cols.keys);
+	buf_init(&cols.keys, (size_t)-1);
+	free(cols.key_end);
+	cols.key_end = xcalloc(n + 1, sizeof(*cols.key_end));
+	cols.simple = 1;
+	for (i = 0; i < n; i++) {
+		ni = json_string_value(json_array_get(names, i));
+		if (ni == NULL ||
+		    strlen(ni) !=
+			json_string_length(json_array_get(names, i)) ||
+		    strcmp(ni, "azure_tag") == 0 ||
+		    strcmp(ni, "log_analytics_tag") == 0)
+			cols.simple = 0;
+		for (j = 0; j < i && cols.simple; j++) {
+			nj = json_string_value(json_array_get(names, j));
+			if (strcmp(ni, nj) == 0)
+				cols.simple = 0;
+		}
+		if (!cols.simple)
+			return;
+		if (pyjson_string(ni, strlen(ni), &cols.keys) == -1 ||
+		    buf_append(&cols.keys, ": ", 2) == -1)
+			fatal("la_row_event: column names");
+		cols.key_end[i] = cols.keys.len;
+	}
+}
+
+/* The row through the transcoder: 0, 1 short row, -2 give up. */
+static int
+row_event_fast(const char *row, size_t len, const char *tag, int skip,
+	       int time_col, struct buf *out, const char **time)
+{
+	size_t ncols = json_array_size(cols.names), i = 0, start, rawlen;
+	struct pyjson_in in;
+	const char *raw;
+	int first = 1, rc = -2, st;
+
+	*time = NULL;
+	pyjson_in_init(&in, row, len, out);
+	pyjson_in_ws(&in);
+	if (in.pos >= len || row[in.pos] != '[' || buf_append(out, "{", 1))
+		goto out;
+	in.pos++;
+	pyjson_in_ws(&in);
+	if (in.pos < len && row[in.pos] == ']')
+		in.pos++;
+	else
+		for (;; i++) {
+			in.out = out;
+			if (i >= ncols || (int)i == skip) {
+				in.out = &cols.scratch;
+				buf_reset(&cols.scratch);
+			} else {
+				start = i ? cols.key_end[i - 1] : 0;
+				if ((!first && buf_append(out, ", ", 2)) ||
+				    buf_append(out, cols.keys.data + start,
+					       cols.key_end[i] - start))
+					goto out;
+				first = 0;
+			}
+			pyjson_in_ws(&in);
+			if ((int)i == time_col && in.pos < len &&
+			    row[in.pos] == '"') {
+				/* escapes (\u0000 above all): slow path */
+				if (pyjson_in_string(&in, &raw, &rawlen) != 1)
+					goto out;
+				buf_reset(&cols.time);
+				if (buf_append(&cols.time, raw, rawlen) == -1)
+					goto out;
+				*time = cols.time.data;
+				st = 0;
+			} else
+				st = pyjson_in_value(&in);
+			if (st == -1)
+				goto out;
+			pyjson_in_ws(&in);
+			if (in.pos < len && row[in.pos] == ',') {
+				in.pos++;
+				continue;
+			}
+			if (in.pos < len && row[in.pos] == ']') {
+				in.pos++, i++;
+				break;
+			}
+			goto out;
+		}
+	pyjson_in_ws(&in);
+	if (in.pos != len)
+		goto out;
+	rc = 1;
+	if (i < ncols)
+		goto out;
+	rc = -2;
+	if (buf_puts(out, first ? "\"azure_tag\": \"azure-log-analytics\""
+				: ", \"azure_tag\": \"azure-log-analytics\""))
+		goto out;
+	if (tag != NULL && *tag != '\0' &&
+	    (buf_puts(out, ", \"log_analytics_tag\": ") ||
+	     buf_append(out, cols.tag.data, cols.tag.len)))
+		goto out;
+	rc = buf_append(out, "}", 1) ? -2 : 0;
+out:
+	pyjson_in_free(&in);
+	return rc;
+}
+
+/* 0 turns the fast path off: the differential fuzz target compares. */
+int la_row_fast = 1;
+
+/*
+ * One row (its JSON text: row, len) as Wazuh's event: {column: cell, ...}
+ * with each cell as the service sent it, then azure_tag and, with a tag,
+ * log_analytics_tag (a column of the same name is replaced in place, as in
+ * Python's dict). Column skip (-1: none) is ours and left out. Appends the
+ * JSON text to out, and points *time at the cell time_col when it is a
+ * string (else NULL; valid until the next call). Returns 0; -1 if the row
+ * is shorter than the columns or out is full; -2 if the row is not JSON
+ * (jansson's message in err).
+ *
+ * The streaming transcoder (pyjson_fast.c) writes the event; a row it
+ * gives up on, or columns with a duplicate or one of our names, take the
+ * jansson path, which gives the same bytes.
+ */
+int
+la_row_event(json_t *names, const char *row, size_t len, const char *tag,
+	     int skip, int time_col, struct buf *out, const char **time,
+	     char *err, size_t errlen)
+{
+	size_t mark = out->len;
+	json_error_t jerr;
+	json_t *r, *tag_json = NULL;
+	const char *t;
+	int rc;
+
+	if (cols.time.max == 0) {
+		buf_init(&cols.time, (size_t)-1);
+		buf_init(&cols.scratch, (size_t)-1);
+		buf_init(&cols.tag, (size_t)-1);
+		cols.tag_ok = 1; /* for no tag, as tag_src says */
+	}
+	if (cols.names != names)
+		cols_set(names);
+	if (tag != NULL && *tag == '\0')
+		tag = NULL;
+	if (tag == NULL ? cols.tag_src != NULL
+			: cols.tag_src == NULL || strcmp(tag, cols.tag_src)) {
+		free(cols.tag_src);
+		cols.tag_src = tag ? xstrdup(tag) : NULL;
+		buf_reset(&cols.tag);
+		/* json_string() refuses what is not UTF-8: no tag then */
+		cols.tag_ok =
+		    tag == NULL || (tag_json = json_string(tag)) != NULL;
+		if (tag != NULL && cols.tag_ok) {
+			json_decref(tag_json);
+			cols.tag_ok =
+			    pyjson_string(tag, strlen(tag), &cols.tag) == 0;
+		}
+	}
+	if (la_row_fast && cols.simple && cols.tag_ok) {
+		rc = row_event_fast(row, len, tag, skip, time_col, out, time);
+		if (rc == 0)
+			return 0;
+		out->len = mark;
+		if (rc == 1)
+			return -1;
+	}
+	out->len = mark;
+	*time = NULL;
+	if ((r = pyjson_load(row, len, &jerr)) == NULL) {
+		snprintf(err, errlen, "%s", jerr.text);
+		return -2;
+	}
+	rc = row_event_tree(names, r, tag, skip, out);
+	t = time_col >= 0
+		? json_string_value(json_array_get(r, (size_t)time_col))
+		: NULL;
+	if (t != NULL) {
+		buf_reset(&cols.time);
+		buf_puts(&cols.time, t);
+		*time = buf_cstr(&cols.time);
+	}
+	json_decref(r);
 	return rc;
 }
 

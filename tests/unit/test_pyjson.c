@@ -380,6 +380,203 @@ test_many_lone_surrogates(void **state)
 	buf_free(&out);
 }
 
+/* The streaming transcoder (pyjson_fast.c): what Python writes, and the
+ * same as the jansson path, or it gives up. */
+static const struct doc fast_docs[] = {
+    {"[1e16, 1e-5, 0.1, 5e-324, 1.7976931348623157e308, 123456789012345678, "
+     "-0, -0.0, 1E+2]",
+     "[1e+16, 1e-05, 0.1, 5e-324, 1.7976931348623157e+308, 123456789012345678, "
+     "0, -0.0, 100.0]"},
+    {"[0.30000000000000004, 1.0000000000000002, 2.2250738585072014e-308, "
+     "1e-310, 123e-20, 0.0001, 0.00001, 1e15, 1e17]",
+     "[0.30000000000000004, 1.0000000000000002, 2.2250738585072014e-308, "
+     "1e-310, 1.23e-18, 0.0001, 1e-05, 1000000000000000.0, 1e+17]"},
+    {"[9007199254740993.0, 100000000000000000000.0, 1234567890123456.0, 0.1e1, "
+     "12.5e-1, 0e999999999, -0e5, 1e-400, -1e-400]",
+     "[9007199254740992.0, 1e+20, 1234567890123456.0, 1.0, 1.25, 0.0, -0.0, "
+     "0.0, -0.0]"},
+    {"[9223372036854775807, -9223372036854775808, 1234567890123456789, 0, -1]",
+     "[9223372036854775807, -9223372036854775808, 1234567890123456789, 0, -1]"},
+    {"[9999999999999999e291, 1.5e300, 2.5e-300, 4.9e-324, "
+     "2.4703282292062328e-324, 0.5e1]",
+     "[9.999999999999999e+306, 1.5e+300, 2.5e-300, 5e-324, 5e-324, 5.0]"},
+    {"{\"a\": "
+     "\"\\u00e9\\ud83d\\ude00\\n\\t\\\"\\\\\\/\\u000A\\u0041\\u007F\\u001f\", "
+     "\"b\": [true, false, null]}",
+     "{\"a\": \"\\u00e9\\ud83d\\ude00\\n\\t\\\"\\\\/\\nA\\u007f\\u001f\", "
+     "\"b\": [true, false, null]}"},
+    {"{\"caf\303\251\": \"\346\227\245\346\234\254 \360\237\230\200 "
+     "\364\217\277\277 \302\200\"}",
+     "{\"caf\\u00e9\": \"\\u65e5\\u672c \\ud83d\\ude00 \\udbff\\udfff "
+     "\\u0080\"}"},
+    {"  {\"a\" : [ 1 , 2 ] ,\"b\":{ } , \"c\" :[ ]}\015\012\011 ",
+     "{\"a\": [1, 2], \"b\": {}, \"c\": []}"},
+};
+
+static const char *const fast_gives_up[] = {
+    "{\"a\": 1, \"a\": 2}",
+    "{\"k\\u0061\": 1}",
+    "[\"\\u0000\"]",
+    "[\"\\ud800\"]",
+    "[\"\\udc00\"]",
+    "[\"\\ud800\\u0041\"]",
+    "[1e400]",
+    "[-1e400]",
+    "[9223372036854775808]",
+    "[-9223372036854775809]",
+    "[12345678901234567890]",
+    "[01]",
+    "[1.]",
+    "[.5]",
+    "[+1]",
+    "[-]",
+    "[1e]",
+    "[1e+]",
+    "[\"\\x\"]",
+    "[\"a\011b\"]",
+    "[tru]",
+    "[nul]",
+    "[truex]",
+    "[1 2]",
+    "[1,]",
+    "{\"a\":1,}",
+    "{\"a\" 1}",
+    "{a:1}",
+    "[1] x",
+    "\"top\"",
+    "1",
+    "",
+    "[",
+    "[\"\377\"]",
+    "[\"\300\200\"]",
+    "[\"\355\240\200\"]",
+    "[\"\364\220\200\200\"]",
+    "[\"\340\200\200\"]",
+    "[\"\303\"]",
+};
+
+/* pyjson_fast_dump of in: want (or it gives up, if it may), and the
+ * jansson path agrees. */
+static void
+expect_fast_or(const char *in, size_t n, const char *want, int may_give_up)
+{
+	static char got[8192];
+	struct buf b, t;
+	json_error_t jerr;
+	json_t *v;
+	int rc, same;
+
+	buf_init(&b, 1 << 20);
+	buf_init(&t, 1 << 20);
+	rc = pyjson_fast_dump(in, n, &b);
+	if (rc == -1 && may_give_up) {
+		buf_free(&b);
+		buf_free(&t);
+		return;
+	}
+	snprintf(got, sizeof(got), "%s", rc == 0 ? buf_cstr(&b) : "(gave up)");
+	same = rc == 0 && b.len == strlen(want) &&
+	       memcmp(b.data, want, b.len) == 0;
+	v = pyjson_load(in, n, &jerr);
+	if (same && (v == NULL || pyjson_dump(v, &t) == -1 || t.len != b.len ||
+		     memcmp(t.data, b.data, b.len) != 0))
+		same = 0;
+	json_decref(v);
+	buf_free(&b);
+	buf_free(&t);
+	if (!same)
+		fail_msg("pyjson_fast_dump(%s)\n  got  %s\n  want %s", in, got,
+			 want);
+}
+
+static void
+expect_fast(const char *in, size_t n, const char *want)
+{
+	expect_fast_or(in, n, want, 0);
+}
+
+static void
+test_fast_documents(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fast_docs) / sizeof(fast_docs[0]); i++)
+		expect_fast(fast_docs[i].in, strlen(fast_docs[i].in),
+			    fast_docs[i].want);
+	/* the documents above: the same, or it gives up (escaped or
+	 * duplicate keys, a top level that is not an object or an array) */
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		expect_fast_or(docs[i].in, strlen(docs[i].in), docs[i].want, 1);
+}
+
+static void
+test_fast_gives_up(void **state)
+{
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	for (i = 0; i < sizeof(fast_gives_up) / sizeof(fast_gives_up[0]); i++) {
+		buf_reset(&b);
+		if (pyjson_fast_dump(fast_gives_up[i], strlen(fast_gives_up[i]),
+				     &b) != -1)
+			fail_msg("pyjson_fast_dump accepted %s",
+				 fast_gives_up[i]);
+	}
+	/* a NUL byte outside strings, and the buffer limit */
+	buf_reset(&b);
+	assert_int_equal(pyjson_fast_dump("[1]\0", 4, &b), -1);
+	buf_free(&b);
+	buf_init(&b, 8);
+	assert_int_equal(pyjson_fast_dump("[123456789]", 11, &b), -1);
+	buf_free(&b);
+}
+
+/* Nesting: up to PYJSON_FAST_DEPTH, beyond that the jansson path. */
+static void
+test_fast_depth(void **state)
+{
+	char in[2 * 1100 + 1], want[2 * 1100 + 1];
+	struct buf b;
+	int d;
+
+	(void)state;
+	for (d = PYJSON_FAST_DEPTH; d <= PYJSON_FAST_DEPTH + 1; d++) {
+		memset(in, '[', (size_t)d);
+		memset(in + d, ']', (size_t)d);
+		in[2 * d] = '\0';
+		if (d == PYJSON_FAST_DEPTH) {
+			memcpy(want, in, (size_t)(2 * d + 1));
+			expect_fast(in, (size_t)(2 * d), want);
+			continue;
+		}
+		buf_init(&b, 1 << 20);
+		assert_int_equal(pyjson_fast_dump(in, (size_t)(2 * d), &b), -1);
+		buf_free(&b);
+	}
+}
+
+/* Every float of reals[], written by %.17g and by repr: the same repr. */
+static void
+test_fast_reals(void **state)
+{
+	char in[64], want[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+		snprintf(in, sizeof(in), "[%.17g]", reals[i].x);
+		if (strpbrk(in, ".en") == NULL) /* an integer to jansson */
+			snprintf(in, sizeof(in), "[%.17g.0]", reals[i].x);
+		snprintf(want, sizeof(want), "[%s]", reals[i].want);
+		expect_fast(in, strlen(in), want);
+		snprintf(in, sizeof(in), "[%s]", reals[i].want);
+		expect_fast(in, strlen(in), want);
+	}
+}
+
 int
 main(void)
 {
@@ -395,6 +592,10 @@ main(void)
 	    cmocka_unit_test(test_buffer_limit),
 	    cmocka_unit_test(test_lone_surrogates),
 	    cmocka_unit_test(test_many_lone_surrogates),
+	    cmocka_unit_test(test_fast_documents),
+	    cmocka_unit_test(test_fast_gives_up),
+	    cmocka_unit_test(test_fast_depth),
+	    cmocka_unit_test(test_fast_reals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
