@@ -7,6 +7,7 @@
  * anything else, leaving the caller to take the jansson path.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,25 @@ utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
 	return size;
 }
 
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Does any of the 8 bytes at p need more than a copy (see plain)? */
+static inline int
+special8(const unsigned char *p)
+{
+	uint64_t x, q, b;
+
+	memcpy(&x, p, sizeof(x));
+	q = x ^ (ONES * '"');
+	b = x ^ (ONES * '\\');
+	return ((((x - ONES * 0x20) & ~x) |		 /* < 0x20 */
+		 ((q - ONES) & ~q) | ((b - ONES) & ~b) | /* '"', '\\' */
+		 x |					 /* >= 0x80 */
+		 ((x ^ (ONES * 0x7f)) - ONES)) &
+		HIGHS) != 0;
+}
+
 /*
  * A string at in->pos (its opening quote), written to out. *raw and
  * *rawlen give the bytes between the quotes. Returns 1 when those bytes
@@ -187,7 +207,10 @@ pyjson_in_string(struct pyjson_in *in, const char **raw, size_t *rawlen)
 		return -1;
 	*raw = in->p + i;
 	for (;;) {
-		for (run = i; i < len && plain[p[i]]; i++)
+		run = i;
+		while (len - i >= 8 && !special8(p + i))
+			i += 8;
+		for (; i < len && plain[p[i]]; i++)
 			;
 		if (i > run && put(b, p + run, i - run) == -1)
 			return -1;
@@ -372,15 +395,31 @@ number(struct pyjson_in *in)
 	return pyjson_repr_digits(neg, digs, k, exp10, in->out);
 }
 
+static uint64_t
+load64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* A quick hash of a key: its length and its first and last 8 bytes. */
 static unsigned
 key_hash(const char *p, size_t n)
 {
-	unsigned h = 2166136261u;
+	uint64_t h = n, a = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h;
+	if (n >= 8)
+		h ^= load64(p) * 0x9e3779b97f4a7c15ULL ^
+		     load64(p + n - 8) * 0xc2b2ae3d27d4eb4fULL;
+	else {
+		for (i = 0; i < n; i++)
+			a = a << 8 | (unsigned char)p[i];
+		h ^= a * 0x9e3779b97f4a7c15ULL;
+	}
+	return (unsigned)(h >> 32 ^ h);
 }
 
 void
