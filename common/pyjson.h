@@ -67,5 +67,6 @@ int pyjson_obj_key(struct pyjson_in *, struct pyjson_obj *, const char *,
 		   size_t);
 void pyjson_obj_end(struct pyjson_in *, struct pyjson_obj *);
 int pyjson_fast_dump(const char *, size_t, struct buf *);
+size_t pyjson_string_run(const char *, size_t);
 
 #endif

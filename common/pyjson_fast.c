@@ -189,6 +189,43 @@ special8(const unsigned char *p)
 		HIGHS) != 0;
 }
 
+static inline size_t
+plain_run(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (n - i >= 8 && !special8(p + i))
+		i += 8;
+	while (i < n && plain[p[i]])
+		i++;
+	return i;
+}
+
+/*
+ * The length of the run of bytes at s (n bytes left) that a JSON string
+ * holds as they are: neither '"', '\\' nor a control character.
+ */
+size_t
+pyjson_string_run(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint64_t x, q, b;
+	size_t i = 0;
+
+	for (; n - i >= 8; i += 8) {
+		memcpy(&x, p + i, sizeof(x));
+		q = x ^ (ONES * '"');
+		b = x ^ (ONES * '\\');
+		if ((((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
+		     ((b - ONES) & ~b)) &
+		    HIGHS)
+			break;
+	}
+	while (i < n && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\')
+		i++;
+	return i;
+}
+
 /*
  * A string at in->pos (its opening quote), written to out. *raw and
  * *rawlen give the bytes between the quotes. Returns 1 when those bytes
@@ -208,10 +245,7 @@ pyjson_in_string(struct pyjson_in *in, const char **raw, size_t *rawlen)
 	*raw = in->p + i;
 	for (;;) {
 		run = i;
-		while (len - i >= 8 && !special8(p + i))
-			i += 8;
-		for (; i < len && plain[p[i]]; i++)
-			;
+		i += plain_run(p + i, len - i);
 		if (i > run && put(b, p + run, i - run) == -1)
 			return -1;
 		if (i >= len)

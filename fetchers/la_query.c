@@ -127,6 +127,9 @@ skip_string(const char *p, size_t len, size_t *pos)
 	size_t i = *pos + 1, k;
 
 	for (; i < len; i++) {
+		i += pyjson_string_run(p + i, len - i); /* no '"' '\\' < 0x20 */
+		if (i >= len)
+			break;
 		if ((unsigned char)p[i] < 0x20)
 			return -1;
 		if (p[i] == '"') {
@@ -657,8 +660,9 @@ la_row_event(json_t *names, const char *row, size_t len, const char *tag,
 		cols_set(names);
 	if (tag != NULL && *tag == '\0')
 		tag = NULL;
-	if (tag == NULL ? cols.tag_src != NULL
-			: cols.tag_src == NULL || strcmp(tag, cols.tag_src)) {
+	if (tag == NULL
+		? cols.tag_src != NULL
+		: cols.tag_src == NULL || strcmp(tag, cols.tag_src) != 0) {
 		free(cols.tag_src);
 		cols.tag_src = tag ? xstrdup(tag) : NULL;
 		buf_reset(&cols.tag);
