@@ -355,16 +355,16 @@ allow_args(scmp_filter_ctx ctx, enum sandbox_role role)
 	size_t i;
 
 	/* isatty() */
-	c[0] = SCMP_A1(SCMP_CMP_EQ, TCGETS);
+	c[0] = SCMP_A1(SCMP_CMP_EQ, TCGETS, 0);
 	rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, c);
 	switch (role) {
 	case SANDBOX_FETCHER:
 		/* glibc's DNS resolver sizes a reply before reading it */
-		c[0] = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+		c[0] = SCMP_A1(SCMP_CMP_EQ, FIONREAD, 0);
 		rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, c);
 		for (i = 0; i < sizeof(fetcher_domains) / sizeof(int); i++) {
 			c[0] = SCMP_A0(SCMP_CMP_EQ,
-				       (scmp_datum_t)fetcher_domains[i]);
+				       (scmp_datum_t)fetcher_domains[i], 0);
 			rule(ctx, SCMP_ACT_ALLOW, "socket", 1, c);
 		}
 		/* Files are opened for reading only. */
@@ -378,7 +378,7 @@ allow_args(scmp_filter_ctx ctx, enum sandbox_role role)
 		rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
 		break;
 	case SANDBOX_FORWARDER:
-		c[0] = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+		c[0] = SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0);
 		c[1] = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM);
 		rule(ctx, SCMP_ACT_ALLOW, "socket", 2, c);
 		break;
