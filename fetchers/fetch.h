@@ -203,6 +203,13 @@ void fetcher_emit(struct fetcher *, const char *time, const char *id);
 int fetcher_request(struct fetcher *, const char *url, const char *json,
 		    size_t jsonlen, struct http_resp *);
 void fetcher_done(struct fetcher *, int ok);
+/* BLOBQ, queued (not flushed): the statekeeper answers BLOBQs in order,
+ * so several may be asked before their answers are read */
+void fetcher_blob_ask(struct fetcher *, const char *container,
+		      const char *blob);
+/* the answer to the oldest BLOBQ not answered yet (flushes, waits) */
+int64_t fetcher_blob_answer(struct fetcher *, char **ctime);
+/* ask and wait */
 int64_t fetcher_blob_state(struct fetcher *, const char *container,
 			   const char *blob, char **ctime);
 void fetcher_blob_done(struct fetcher *, const char *container,

@@ -440,19 +440,25 @@ fetcher_emit(struct fetcher *f, const char *time, const char *id)
 		out_flush(f);
 }
 
+/* BLOBQ: queued; its BLOBSTATE is read by fetcher_blob_answer(). */
+void
+fetcher_blob_ask(struct fetcher *f, const char *container, const char *blob)
+{
+	if (frame_pack(&f->out, FRAME_BLOBQ, container, blob) == -1)
+		fatalx("%s: blob name too long", f->ops->service);
+}
+
 /*
- * BLOBQ -> BLOBSTATE: the bytes of a blob already delivered (-1: none) and
- * the creation time they belong to (*ctime, caller frees).
+ * BLOBSTATE of the oldest BLOBQ asked and not answered: the bytes of the
+ * blob already delivered (-1: none) and the creation time they belong to
+ * (*ctime, caller frees). What is queued is sent first.
  */
 int64_t
-fetcher_blob_state(struct fetcher *f, const char *container, const char *blob,
-		   char **ctime)
+fetcher_blob_answer(struct fetcher *f, char **ctime)
 {
 	struct frame fr;
 	int64_t bytes;
 
-	if (frame_pack(&f->out, FRAME_BLOBQ, container, blob) == -1)
-		fatalx("%s: blob name too long", f->ops->service);
 	out_flush(f);
 	read_frame(f, &fr);
 	if (fr.type != FRAME_BLOBSTATE)
@@ -462,6 +468,15 @@ fetcher_blob_state(struct fetcher *f, const char *container, const char *blob,
 	bytes = frame_int(&fr, 1);
 	frame_free(&fr);
 	return bytes;
+}
+
+/* BLOBQ -> BLOBSTATE, waiting for the answer. */
+int64_t
+fetcher_blob_state(struct fetcher *f, const char *container, const char *blob,
+		   char **ctime)
+{
+	fetcher_blob_ask(f, container, blob);
+	return fetcher_blob_answer(f, ctime);
 }
 
 /* BLOB: a blob still listed, and the bytes of it now delivered (-1: not

@@ -7,6 +7,8 @@
  * delivered, so only new lines are sent and a partial last line waits for
  * the next run. Requests are signed with Shared Key, or carry a SAS token.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,17 @@
 
 #define MS_VERSION   "2021-08-06"
 #define LINE_MAX_LEN (4 * 1024 * 1024) /* longest line of a blob */
+/* BLOBQs asked ahead of the blob being read: their answers are waiting in
+ * the pipe when the blob comes, so no blob waits for the statekeeper to
+ * catch up. Answers are small (a ctime of at most 127 bytes): 64 of them
+ * fit in a pipe even if nobody reads them. */
+#define BLOBQ_AHEAD 64
+/* The pipe to the statekeeper holds this much (the default is 64 KB, 50
+ * events): the next blobs are downloaded while the statekeeper works
+ * through the last ones, instead of the fetcher waiting on a full pipe
+ * and then the statekeeper on the fetcher's next request. Kernel memory,
+ * not the fetcher's. */
+#define PIPE_BYTES (1024 * 1024)
 
 static const char usage[] =
     "usage: azure-storage --container NAME|'*' (--auth-file PATH | "
@@ -69,9 +82,14 @@ struct storage {
 	int failed_line;
 	int one_page; /* --check: the first page of a listing is enough */
 	const struct blobinfo *blob;
-	int64_t from;  /* the byte it is read from */
-	int64_t nth;   /* events sent since from */
-	struct buf id; /* the event's id */
+	int64_t from;	 /* the byte it is read from */
+	int64_t nth;	 /* events sent since from */
+	struct buf id;	 /* the event's id */
+	size_t id_head;	 /* bytes of id common to the blob's events */
+	int inline_json; /* --format json_inline */
+	/* BLOBQs of the container's blobs: every blob before next_ask that
+	 * needs one has been asked; `asked` answers are not read yet */
+	size_t next_ask, asked;
 };
 
 /*
@@ -87,15 +105,32 @@ static void
 emit_storage_event(struct storage *s)
 {
 	struct fetcher *f = s->f;
-	char h[MD5_HEXLEN];
+	char h[MD5_HEXLEN], num[24], *p = num + sizeof(num);
+	uint64_t v = (uint64_t)s->nth++;
 
 	md5_hex(f->body.data, f->body.len, h);
-	buf_reset(&s->id);
-	if (buf_printf(&s->id, "%s#%s#%lld#%lld#%s", s->blob->name,
-		       s->blob->append ? s->blob->ctime : "",
-		       (long long)s->from, (long long)s->nth++, h) == -1)
+	do /* "%lld" of nth (never negative) */
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	s->id.len = s->id_head;
+	if (buf_append(&s->id, p, (size_t)(num + sizeof(num) - p)) == -1 ||
+	    buf_append(&s->id, "#", 1) == -1 ||
+	    buf_append(&s->id, h, MD5_HEXLEN - 1) == -1)
 		fatalx("Storage: blob name too long");
 	fetcher_emit(f, s->time, s->id.data);
+}
+
+/* "name#ctime#from#": the part of the ids of a blob read from `from` that
+ * its events share. */
+static void
+id_head(struct storage *s)
+{
+	buf_reset(&s->id);
+	if (buf_printf(&s->id, "%s#%s#%lld#", s->blob->name,
+		       s->blob->append ? s->blob->ctime : "",
+		       (long long)s->from) == -1)
+		fatalx("Storage: blob name too long");
+	s->id_head = s->id.len;
 }
 
 static char *
@@ -359,7 +394,7 @@ on_line(void *arg, const char *line, size_t len)
 	int rc;
 
 	buf_reset(&f->body);
-	if (f->o.format && strcmp(f->o.format, "json_inline") == 0)
+	if (s->inline_json)
 		rc = storage_inline_event(line, len, f->o.tag, &f->body);
 	else
 		rc = storage_plain_event(line, len, f->o.tag, &f->body);
@@ -410,6 +445,7 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 	s->blob = b;
 	s->from = from;
 	s->nth = 0;
+	id_head(s);
 	buf_init(&path, 8192);
 	buf_printf(&path, "/%s/%s", s->container, b->name);
 	do {
@@ -490,7 +526,34 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 	return rc;
 }
 
-/* BLOBQ -> BLOBSTATE: bytes already delivered of this blob, or -1. */
+/* Whether do_blob() asks the statekeeper what was delivered of b. */
+static int
+needs_state(const struct storage *s, const struct blobinfo *b)
+{
+	const struct fetcher *f = s->f;
+	const char *ext = f->o.blobs;
+	int json_file = f->o.format && strcmp(f->o.format, "json_file") == 0;
+
+	return b->append && !json_file && !f->o.reparse && !f->o.json &&
+	       b->size != 0 && !(ext && *ext && strstr(b->name, ext) == NULL);
+}
+
+/* Queue BLOBQs for the next blobs that need one, BLOBQ_AHEAD at most. */
+static void
+ask_ahead(struct storage *s)
+{
+	for (; s->next_ask < s->nblobs && s->asked < BLOBQ_AHEAD; s->next_ask++)
+		if (needs_state(s, &s->blobs[s->next_ask])) {
+			fetcher_blob_ask(s->f, s->container,
+					 s->blobs[s->next_ask].name);
+			s->asked++;
+		}
+}
+
+/*
+ * BLOBSTATE of b (asked ahead, in the order of the blobs): bytes already
+ * delivered of this blob, or -1.
+ */
 static int64_t
 delivered(struct storage *s, const struct blobinfo *b)
 {
@@ -498,9 +561,13 @@ delivered(struct storage *s, const struct blobinfo *b)
 	int64_t bytes;
 	char *ctime;
 
-	if (f->o.json)
-		return -1;
-	bytes = fetcher_blob_state(f, s->container, b->name, &ctime);
+	if (s->next_ask <= (size_t)(b - s->blobs))
+		ask_ahead(s);
+	if (s->asked == 0 || s->next_ask <= (size_t)(b - s->blobs))
+		fatalx("Storage: no BLOBQ asked for blob %s", b->name);
+	bytes = fetcher_blob_answer(f, &ctime);
+	s->asked--;
+	ask_ahead(s);
 	if (bytes >= 0 && strcmp(ctime, b->ctime) != 0)
 		bytes = 0; /* created again since: read it all */
 	free(ctime);
@@ -529,7 +596,7 @@ do_blob(struct storage *s, const struct blobinfo *b, const struct window *w,
 		    b->name, ext);
 		goto report;
 	}
-	if (tracked && !f->o.reparse)
+	if (needs_state(s, b))
 		processed = delivered(s, b);
 	if (!f->o.json && !f->o.reparse && w->lag_secs > 0 &&
 	    b->modified >= window_end(w)) {
@@ -620,8 +687,12 @@ do_container(struct storage *s, const char *container)
 		 "container: \"%s\" and prefix: \"/%s\"",
 		 mn ? mn : f->o.since, container,
 		 f->o.prefix ? f->o.prefix : "");
+	s->next_ask = s->asked = 0;
+	ask_ahead(s);
 	for (i = 0; i < s->nblobs; i++)
 		do_blob(s, &s->blobs[i], &w, desired);
+	if (s->asked != 0)
+		fatalx("Storage: %zu BLOBSTATE answers not read", s->asked);
 	fetcher_blob_prune(f, container, f->o.prefix ? f->o.prefix : "");
 out:
 	fetcher_done(f, !f->failed);
@@ -659,7 +730,12 @@ storage_run(struct fetcher *f)
 	long status;
 	size_t i;
 
+	if (!f->o.json && fcntl(1, F_SETPIPE_SZ, PIPE_BYTES) == -1)
+		log_debug("Storage: cannot grow the pipe to the statekeeper: "
+			  "%s",
+			  strerror(errno));
 	buf_init(&s.id, 8192);
+	s.inline_json = f->o.format && strcmp(f->o.format, "json_inline") == 0;
 	read_account(&s);
 	log_info("Storage: Authenticated.");
 	if (f->o.check) { /* one page of the listing proves the credentials */

@@ -5,6 +5,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <jansson.h>
 
@@ -60,6 +63,50 @@ sep_len(const unsigned char *q, size_t avail)
 	default:
 		return 0;
 	}
+}
+
+/* Bytes that may start a line separator: \n \v \f \r \x1c \x1d \x1e and
+ * the first bytes of U+0085 (C2) and U+2028/2029 (E2). */
+static const unsigned char sep_start[256] = {
+    [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x1c] = 1,
+    [0x1d] = 1, [0x1e] = 1, [0xc2] = 1, [0xe2] = 1,
+};
+
+/*
+ * Index of the first byte of u[i..n) that may start a separator, or n.
+ * Lines are long and separators rare: 16 bytes at a time where SSE2 is
+ * there (every x86-64), the candidates (any byte <= 0x1e, C2, E2) checked
+ * against the table.
+ */
+static size_t
+next_candidate(const unsigned char *u, size_t i, size_t n)
+{
+#ifdef __SSE2__
+	const __m128i c1e = _mm_set1_epi8(0x1e),
+		      cc2 = _mm_set1_epi8((char)0xc2),
+		      ce2 = _mm_set1_epi8((char)0xe2);
+	__m128i v, m;
+	unsigned mask;
+
+	while (i + 16 <= n) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+		m = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1e), v),
+				 _mm_or_si128(_mm_cmpeq_epi8(v, cc2),
+					      _mm_cmpeq_epi8(v, ce2)));
+		mask = (unsigned)_mm_movemask_epi8(m);
+		while (mask) {
+			size_t j = i + (size_t)__builtin_ctz(mask);
+
+			if (sep_start[u[j]])
+				return j;
+			mask &= mask - 1;
+		}
+		i += 16;
+	}
+#endif
+	while (i < n && !sep_start[u[i]])
+		i++;
+	return i;
 }
 
 /*
@@ -151,6 +198,8 @@ storage_lines_feed(struct storage_lines *s, const char *p, size_t n,
 			return 0;
 	}
 	for (start = i; i < n;) {
+		if ((i = next_candidate(u, i, n)) == n)
+			break;
 		if (u[i] == '\r') {
 			r = i + 1 < n && u[i + 1] == '\n' ? 2 : 1;
 			s->pending_cr = i + 1 == n;

@@ -262,6 +262,43 @@ class Incremental(Check):
         self.assertEqual((rc, got), (0, []), self.last_stderr)
         self.assertEqual(self.blob_offsets(c), offsets)
 
+    def test_many_append_blobs(self):
+        """More append blobs than the fetcher asks the statekeeper about
+        ahead (64), mixed with blobs it asks nothing about (empty, not
+        matching --blobs, block blobs): each blob gets its own offset, and
+        the second run sends only what was appended."""
+        c = self.container("many")
+        want, r = [], None
+        for i in range(150):
+            name = "b%03d.log" % i
+            if i % 10 == 3:
+                r = self.blob.create_append_blob(c, name)  # empty
+            elif i % 10 == 5:
+                r = self.blob.create_append_blob(c, "b%03d.txt" % i, b"skip\n")
+            elif i % 10 == 7:
+                r = self.blob.put_block_blob(c, name, b"block %d\n" % i)
+                want.append(storage_payload("block %d" % i))
+            else:
+                r = self.blob.create_append_blob(c, name, b"a%d\nb%d\n" % (i, i))
+                want += [storage_payload("a%d" % i), storage_payload("b%d" % i)]
+        rc, got = self.run_storage(c, blobs=".log", timeout=120)
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertDelivered(got, want)
+        offsets = self.blob_offsets(c)
+        for i in range(150):
+            if i % 10 not in (3, 5, 7):
+                self.assertEqual(offsets["b%03d.log" % i][1],
+                                 len(b"a%d\nb%d\n" % (i, i)))
+        self.wait_past(r)
+        want = []
+        for i in range(0, 150, 4):
+            if i % 10 not in (3, 5, 7):
+                r = self.blob.append_block(c, "b%03d.log" % i, b"c%d\n" % i)
+                want.append(storage_payload("c%d" % i))
+        rc, got = self.run_storage(c, blobs=".log", timeout=120)
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertDelivered(got, want)
+
     def test_list_pages_and_stand_alone(self):
         """Listing follows NextMarker over many pages (page size 2), in
         azure-storage run alone with --json: no database, no socket."""

@@ -580,6 +580,92 @@ test_lines_terminators(void **state)
 		split_text(sizeof(TEXT), i);
 }
 
+/*
+ * Lines of every length from 1 to 70 (the splitter looks at 16 bytes at a
+ * time), made of text that looks like a separator to a quick scan (tab,
+ * C2 A9, E2 80 A7, E2 82 AC, C2 at the end of a chunk), ended by each
+ * separator in turn: the same lines, whole or in any chunk size.
+ */
+static void
+test_lines_long(void **state)
+{
+	static const char *const seps[] = {
+	    "\n",   "\r\n", "\r",	"\x0b",		"\x0c",	       "\x1c",
+	    "\x1d", "\x1e", "\xc2\x85", "\xe2\x80\xa8", "\xe2\x80\xa9"};
+	static const char fill[] = "ab\t\xc2\xa9"
+				   "cd\xe2\x80\xa7"
+				   "ef\xe2\x82\xac"
+				   "ghijklmnopqrstuvwxyz0123456789";
+	static const size_t chunks[] = {1, 2, 3, 7, 15, 16, 17, 31, 4096};
+	struct buf text, want, line;
+	struct storage_lines sl;
+	struct lines c;
+	size_t len, i, k, off, n;
+
+	(void)state;
+	buf_init(&text, 1 << 20);
+	buf_init(&want, 1 << 20);
+	buf_init(&line, 1 << 10);
+	for (len = 1; len <= 70; len++) {
+		buf_reset(&line);
+		while (line.len < len)
+			buf_append(&line, fill + line.len % (sizeof(fill) - 1),
+				   1);
+		/* a line may end inside a character (C2, E2 80): those
+		 * bytes stay text, whatever separator follows */
+		buf_append(&text, line.data, line.len);
+		buf_append(&text, seps[len % 11], strlen(seps[len % 11]));
+		buf_append(&want, line.data, line.len);
+		buf_append(&want, "\n", 1);
+	}
+	for (k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+		memset(&c, 0, sizeof(c));
+		buf_init(&c.out, 1 << 20);
+		storage_lines_init(&sl, 1024);
+		for (off = 0; off < text.len; off += n) {
+			n = text.len - off < chunks[k] ? text.len - off
+						       : chunks[k];
+			assert_int_equal(storage_lines_feed(&sl,
+							    text.data + off, n,
+							    on_line, &c),
+					 0);
+		}
+		assert_int_equal(sl.done, text.len);
+		assert_string_equal(buf_cstr(&c.out), buf_cstr(&want));
+		storage_lines_free(&sl);
+		buf_free(&c.out);
+	}
+	/* a separator at each position of a 16-byte block */
+	for (i = 0; i < 40; i++) {
+		buf_reset(&text);
+		buf_reset(&want);
+		for (k = 0; k < i; k++)
+			buf_append(&text, "x", 1);
+		buf_append(&want, text.data, text.len);
+		buf_append(&want, "\n", 1);
+		buf_append(&text,
+			   "\xe2\x80\xa9"
+			   "yz",
+			   5);
+		buf_append(&want, "yz\n", 3);
+		memset(&c, 0, sizeof(c));
+		buf_init(&c.out, 1 << 10);
+		storage_lines_init(&sl, 1024);
+		assert_int_equal(
+		    storage_lines_feed(&sl, text.data, text.len, on_line, &c),
+		    0);
+		assert_int_equal(sl.done, i + 3);
+		assert_int_equal(storage_lines_finish(&sl, on_line, &c), 0);
+		assert_string_equal(buf_cstr(&c.out),
+				    i ? buf_cstr(&want) : "yz\n");
+		storage_lines_free(&sl);
+		buf_free(&c.out);
+	}
+	buf_free(&text);
+	buf_free(&want);
+	buf_free(&line);
+}
+
 /* Feed s; check the lines seen so far and done. */
 static void
 feed_expect(struct storage_lines *sl, struct lines *c, const char *s,
@@ -926,6 +1012,7 @@ main(void)
 	    cmocka_unit_test(test_list_callback_fails),
 	    cmocka_unit_test(test_lines_terminators),
 	    cmocka_unit_test(test_lines_done),
+	    cmocka_unit_test(test_lines_long),
 	    cmocka_unit_test(test_lines_empty),
 	    cmocka_unit_test(test_lines_limits),
 	    cmocka_unit_test(test_plain_event),
