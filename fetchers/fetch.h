@@ -138,6 +138,9 @@ struct la_stream {
 	struct buf in;	  /* from the value being read on */
 	size_t pos, want; /* parsed up to; bytes pending before a retry */
 	int state, kind, first, tables_seen;
+	size_t scan;		   /* in a row: scanned so far */
+	int depth, in_string;	   /* in a row: nesting; 1 in a string, 2
+				      after its backslash */
 	int has_columns, has_rows; /* tables[0] had them */
 	int64_t rows;		   /* rows given to row() */
 	struct buf error;	   /* the top-level "error", empty if none */
@@ -152,6 +155,7 @@ void la_stream_reset(struct la_stream *);
 void la_stream_free(struct la_stream *);
 int la_stream_feed(struct la_stream *, const char *, size_t);
 int la_stream_end(struct la_stream *);
+int la_row_valid(const char *, size_t);
 int la_columns(json_t *columns, json_t **names, int *time_col,
 	       const char *time_name, const char **errstr);
 int la_row_event(json_t *names, json_t *row, const char *tag, int skip,

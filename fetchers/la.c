@@ -169,6 +169,7 @@ struct la_part {
 				end, after any "error" of the answer) */
 	struct buf deferred; /* rows before the columns: (size_t, text) */
 	int fatal;	     /* a row could not be sent (told) */
+	int garbled;	     /* a row is not JSON: the answer is garbled */
 	/* Over the part's requests: */
 	int64_t last;	      /* TimeGenerated of the newest row sent */
 	struct idset at_last; /* the ids of the rows sent at last */
@@ -242,6 +243,10 @@ use_row(struct la_part *pt, const char *raw, size_t len)
 	int rc;
 
 	row = pyjson_load(raw, len, &jerr);
+	if (row == NULL && !la_row_valid(raw, len)) {
+		pt->garbled = 1; /* asked again, as a garbled answer */
+		return -1;
+	}
 	if (row == NULL) {
 		log_errorx("Log Analytics: workspace %s: a row is not JSON: %s",
 			   pt->la->f->o.workspace, jerr.text);
@@ -486,6 +491,25 @@ split_part(struct la *la, struct http_resp *r, int64_t start, int64_t end,
 		   : -1;
 }
 
+/* Why the answer stopped being read: NULL when it was told already (the
+ * part fails), else the reason to ask again. */
+static const char *
+part_broken(const struct la_part *pt)
+{
+	if (pt->fatal)
+		return NULL;
+	if (pt->st.malformed_rows) {
+		log_errorx("Log Analytics: workspace %s: the rows array is "
+			   "malformed",
+			   pt->la->f->o.workspace);
+		return NULL;
+	}
+	if (pt->garbled)
+		return "the response is truncated or not JSON";
+	return pt->st.errstr ? pt->st.errstr
+			     : "the response is truncated or not JSON";
+}
+
 /* Prepare for another request of the part after an answer that broke off
  * (why). Returns 0, or -1 (told) when the attempts are spent. */
 static int
@@ -548,6 +572,7 @@ query_part(struct la *la, int64_t start, int64_t end)
 		pt.cols_err[0] = '\0';
 		buf_reset(&pt.deferred);
 		pt.sent = 0;
+		pt.garbled = 0;
 		log_info("Log Analytics: Sending a request to the Log "
 			 "Analytics API.");
 		log_debug("Log Analytics: POST %s timespan %s query: %s",
@@ -560,15 +585,10 @@ query_part(struct la *la, int64_t start, int64_t end)
 		if (pt.fatal)
 			goto out;
 		if (n == -1) {
-			if (r.sink_failed && pt.st.malformed_rows) {
-				log_errorx("Log Analytics: workspace %s: the "
-					   "rows array is malformed",
-					   ws);
-				goto out;
-			}
-			if (r.sink_failed) /* garbled on the way */
-				why = pt.st.errstr;
-			else if (r.sunk > 0 && !r.expired) /* cut */
+			if (r.sink_failed) { /* garbled on the way */
+				if ((why = part_broken(&pt)) == NULL)
+					goto out;
+			} else if (r.sunk > 0 && !r.expired) /* cut */
 				why = r.curl_err;
 			else {
 				if (r.too_big) /* an error body */
@@ -604,7 +624,8 @@ query_part(struct la *la, int64_t start, int64_t end)
 		if (la_stream_end(&pt.st) == -1) {
 			/* A body cut or garbled on the way: asked again like
 			 * a failed transfer. */
-			if (part_retry(&pt, &r, &attempt, pt.st.errstr) == -1)
+			if ((why = part_broken(&pt)) == NULL ||
+			    part_retry(&pt, &r, &attempt, why) == -1)
 				goto out;
 			continue;
 		}

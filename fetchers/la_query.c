@@ -6,6 +6,9 @@
  */
 #include <ctype.h>
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -510,6 +513,7 @@ enum {
 	ST_T0_VALUE,
 	ST_T0_NEXT,
 	ST_ROWS,      /* a row, or ']' if first */
+	ST_ROW,	      /* in a row (from s->pos, scanned up to s->scan) */
 	ST_ROWS_NEXT, /* ',' or ']' */
 	ST_END,	      /* blanks only */
 	ST_FAILED
@@ -561,6 +565,172 @@ member_kind(const char *key, int table)
 	return strcmp(key, "tables") == 0  ? K_TABLES
 	       : strcmp(key, "error") == 0 ? K_ERROR
 					   : K_OTHER;
+}
+
+#ifdef __SSE2__
+/* The bits of the 64 bytes at p equal to c. */
+static inline uint64_t
+eq_mask(const __m128i v[4], char c)
+{
+	const __m128i cc = _mm_set1_epi8(c);
+	uint64_t m = 0;
+	int k;
+
+	for (k = 0; k < 4; k++)
+		m |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+			 _mm_cmpeq_epi8(v[k], cc))
+		     << (16 * k);
+	return m;
+}
+
+/* Each bit: the XOR of the bits up to it (a quote opens or closes). */
+static inline uint64_t
+prefix_xor(uint64_t x)
+{
+	x ^= x << 1;
+	x ^= x << 2;
+	x ^= x << 4;
+	x ^= x << 8;
+	x ^= x << 16;
+	x ^= x << 32;
+	return x;
+}
+
+/*
+ * Scan whole 64-byte blocks of a row from *ip (the method of simdjson's
+ * first stage: masks of quotes, backslashes and brackets; escaped
+ * characters from the runs of backslashes; string interiors by a prefix
+ * XOR of the quotes left). Returns 1 with *ip just past the row's closing
+ * bracket, or 0 with *ip where the blocks stop (the state saved).
+ */
+static int
+row_end_blocks(struct la_stream *s, const char *b, size_t len, size_t *ip,
+	       int *depthp)
+{
+	const uint64_t even = 0x5555555555555555ULL;
+	uint64_t quote, bs, open, close, brk, esc, follows, odd_starts, seq,
+	    in_str, bit;
+	uint64_t prev_esc = s->in_string == 2,
+		 prev_in = s->in_string ? ~0ULL : 0;
+	size_t i = *ip;
+	int depth = *depthp, k;
+	__m128i v[4], lower[4];
+
+	while (len - i >= 64) {
+		for (k = 0; k < 4; k++) {
+			v[k] = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(b + i + 16 * k));
+			/* '[' and '{', ']' and '}' differ by 0x20 */
+			lower[k] = _mm_or_si128(v[k], _mm_set1_epi8(0x20));
+		}
+		quote = eq_mask(v, '"');
+		bs = eq_mask(v, '\\');
+		open = eq_mask(lower, '{');
+		close = eq_mask(lower, '}');
+		/* Escaped characters: after an odd run of backslashes. */
+		bs &= ~prev_esc;
+		follows = bs << 1 | prev_esc;
+		odd_starts = bs & ~even & ~follows;
+		seq = odd_starts + bs;
+		prev_esc = seq < odd_starts; /* the carry out */
+		esc = (even ^ (seq << 1)) & follows;
+		quote &= ~esc;
+		in_str = prefix_xor(quote) ^ prev_in;
+		prev_in = (uint64_t)((int64_t)in_str >> 63);
+		brk = (open | close) & ~in_str;
+		while (brk != 0) {
+			k = __builtin_ctzll(brk);
+			bit = 1ULL << k;
+			brk &= brk - 1;
+			if (open & bit)
+				depth++;
+			else if (--depth == 0) {
+				*ip = i + (size_t)k + 1;
+				return 1;
+			}
+		}
+		i += 64;
+	}
+	s->in_string = prev_in ? (prev_esc ? 2 : 1) : 0;
+	*ip = i;
+	*depthp = depth;
+	return 0;
+}
+#endif
+
+/*
+ * The end of the row starting at s->pos ('['): brackets and braces are
+ * counted outside strings, and strings skipped with their escapes; the
+ * row's own grammar is checked where it is parsed (la_row_valid() tells a
+ * garbled row from a row of bad UTF-8 then). Resumes where the last call
+ * stopped. Returns 1 with *end just past the row, or 0 if the input ends
+ * first.
+ */
+static int
+row_end(struct la_stream *s, const char *b, size_t len, size_t *end)
+{
+	size_t i = s->pos + s->scan;
+	int depth = s->depth;
+	char c;
+
+#ifdef __SSE2__
+	if (row_end_blocks(s, b, len, &i, &depth)) {
+		*end = i;
+		return 1;
+	}
+#endif
+	/* The last bytes, one at a time. */
+	if (s->in_string == 2) { /* the character after a backslash */
+		if (i >= len)
+			goto more;
+		i++;
+		s->in_string = 1;
+	}
+	if (s->in_string)
+		goto string;
+	while (i < len) {
+		c = b[i++];
+		if (c == '"') {
+		string:
+			for (;;) {
+				if (i >= len) {
+					s->in_string = 1;
+					goto more;
+				}
+				c = b[i++];
+				if (c == '"')
+					break;
+				if (c != '\\')
+					continue;
+				if (i >= len) {
+					s->in_string = 2;
+					goto more;
+				}
+				i++;
+			}
+			s->in_string = 0;
+		} else if (c == '[' || c == '{')
+			depth++;
+		else if ((c == ']' || c == '}') && --depth == 0) {
+			*end = i;
+			return 1;
+		}
+	}
+more:
+	s->scan = i - s->pos;
+	s->depth = depth;
+	return 0;
+}
+
+/* Whether a row (as handed over by la_stream) is JSON: a grammar check,
+ * without building anything. */
+int
+la_row_valid(const char *p, size_t len)
+{
+	size_t i = 0;
+
+	return len > 0 && p[0] == '[' && skip_value(p, len, &i) == 0 &&
+	       i == len;
 }
 
 /* Parse what s->in holds from s->pos. Returns 0 (more input needed), -1
@@ -696,15 +866,25 @@ stream_parse(struct la_stream *s)
 				continue;
 			}
 			if (b[i] != '[') {
+				/* A JSON value but not an array: not retried;
+				 * anything else: garbled on the way. */
 				if (b[i] == ']') /* after a comma */
 					goto bad;
+				if ((rc = skip_value(b, len, &i)) != 0)
+					break;
 				s->errstr = "the rows array is malformed";
 				s->malformed_rows = 1;
 				s->state = ST_FAILED;
 				return -1;
 			}
-			if ((rc = skip_value(b, len, &i)) != 0)
-				break;
+			s->state = ST_ROW;
+			s->scan = 0;
+			s->depth = 0;
+			s->in_string = 0;
+			continue;
+		case ST_ROW:
+			if (row_end(s, b, len, &i) == 0)
+				return 0; /* goes on where it stopped */
 			s->rows++;
 			if (s->row(s->arg, b + start, i - start) == -1)
 				return -2;

@@ -3,7 +3,8 @@
  * against the whole-body scanner (la_scan_response, la_next_row): fed in
  * pieces of every size, it must report the same columns, rows and error
  * for every answer the whole-body scanner accepts, and refuse every answer
- * it refuses (truncated at each byte, garbled, trailing data).
+ * it refuses (truncated at each byte, garbled, trailing data), or hand
+ * over a row la_row_valid() refuses (rows are only bracket-scanned).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@ struct got {
 	struct buf rows;    /* each row, then '\n' */
 	int refuse_at;	    /* refuse the row of this number (1-based) */
 	int nrows;
+	int garbled; /* a row handed over is not JSON */
 };
 
 static int
@@ -43,6 +45,10 @@ got_row(void *arg, const char *p, size_t n)
 
 	if (++g->nrows == g->refuse_at)
 		return -1;
+	if (!la_row_valid(p, n)) { /* azure-la: a garbled answer */
+		g->garbled = 1;
+		return -1;
+	}
 	buf_append(&g->rows, p, n);
 	buf_append(&g->rows, "\n", 1);
 	return 0;
@@ -60,6 +66,7 @@ stream(const char *body, size_t len, size_t piece, struct got *g,
 	buf_init(&g->columns, 1 << 26);
 	buf_init(&g->rows, 1 << 26);
 	g->nrows = 0;
+	g->garbled = 0;
 	la_stream_init(s, got_columns, got_row, g);
 	la_stream_reset(s);
 	for (off = 0; off < len; off += n) {
@@ -147,6 +154,9 @@ check_body(const char *body, size_t len)
 		} else if (rc == 0)
 			fail_msg("accepted in pieces of %zu: %.*s", pieces[i],
 				 (int)len, body);
+		else if (rc == -2 && !g.garbled)
+			fail_msg("a row refused for no reason: %.*s", (int)len,
+				 body);
 		else if (rc == -1 && s.errstr == NULL)
 			fail_msg("refused without a reason: %.*s", (int)len,
 				 body);
@@ -271,6 +281,79 @@ test_corpus(void **state)
 	closedir(d);
 }
 
+/* A random cell: strings full of escapes (runs of backslashes, escaped
+ * quotes), brackets inside strings, nested arrays and objects. */
+static void
+random_cell(struct buf *b, unsigned *seed, int depth)
+{
+	static const char *const bits[] = {
+	    "a",	"bc",	    "\\\\",    "\\\"", "[", "]",
+	    "{",	"}",	    "\\u00e9", "\\n",  " ", "\\\\\\\\",
+	    "\\\\\\\"", "\xc3\xa9", ",",       ":"};
+	int n, k;
+
+	*seed = *seed * 1103515245 + 12345;
+	switch ((*seed >> 16) % (depth < 3 ? 4 : 2)) {
+	case 0:
+		buf_append(b, "\"", 1);
+		n = (int)((*seed >> 8) % 90);
+		for (k = 0; k < n; k++) {
+			*seed = *seed * 1103515245 + 12345;
+			buf_puts(b, bits[(*seed >> 16) % 16]);
+		}
+		buf_append(b, "\"", 1);
+		break;
+	case 1:
+		buf_printf(b, "%u", *seed % 100000);
+		break;
+	case 2:
+		buf_append(b, "[", 1);
+		n = (int)((*seed >> 8) % 4);
+		for (k = 0; k < n; k++) {
+			if (k)
+				buf_append(b, ",", 1);
+			random_cell(b, seed, depth + 1);
+		}
+		buf_append(b, "]", 1);
+		break;
+	default:
+		buf_append(b, "{", 1);
+		n = (int)((*seed >> 8) % 3);
+		for (k = 0; k < n; k++) {
+			buf_printf(b, "%s\"k%d\":", k ? "," : "", k);
+			random_cell(b, seed, depth + 1);
+		}
+		buf_append(b, "}", 1);
+	}
+}
+
+/* Rows over many 64-byte blocks, escapes across their edges. */
+static void
+test_long_rows(void **state)
+{
+	unsigned seed = 777;
+	struct buf b;
+	int body, row, cell;
+
+	(void)state;
+	for (body = 0; body < 150; body++) {
+		buf_init(&b, 1 << 24);
+		buf_puts(&b, "{\"tables\":[{\"columns\":[],\"rows\":[");
+		for (row = 0; row < 6; row++) {
+			buf_puts(&b, row ? ",[" : "[");
+			for (cell = 0; cell < 12; cell++) {
+				if (cell)
+					buf_append(&b, ",", 1);
+				random_cell(&b, &seed, 0);
+			}
+			buf_append(&b, "]", 1);
+		}
+		buf_puts(&b, "]}]}");
+		check_body(b.data, b.len);
+		buf_free(&b);
+	}
+}
+
 /* A callback's refusal stops the stream: nothing after it. */
 static void
 test_refused_row(void **state)
@@ -336,6 +419,7 @@ main(void)
 	    cmocka_unit_test(test_every_cut),
 	    cmocka_unit_test(test_mutations),
 	    cmocka_unit_test(test_corpus),
+	    cmocka_unit_test(test_long_rows),
 	    cmocka_unit_test(test_refused_row),
 	    cmocka_unit_test(test_large_answer_bounded),
 	};
