@@ -146,6 +146,7 @@ struct la_stream {
 	struct buf error;	   /* the top-level "error", empty if none */
 	const char *errstr;	   /* why the answer is malformed */
 	int malformed_rows;	   /* a row is not an array: not retried */
+	int duplicate;		   /* "tables" or tables[0].rows twice */
 	la_stream_fn columns, row;
 	void *arg;
 };

@@ -2,9 +2,11 @@
  * azure-la: the Log Analytics fetcher. It asks the statekeeper for the
  * checkpoint of md5("query=<Q>|workspace=<W>"), sends Wazuh's KQL for the
  * window with POST, bounded by a timespan, and turns each row of
- * tables[0] into one event. A result the service truncated (a 200 carrying
- * PartialError) is never taken for complete: its window is split in two
- * and each half asked again, down to single 100 ns instants.
+ * tables[0] into one event as soon as it arrives (the answer is parsed as
+ * it streams in, never held whole). A result the service truncated (a 200
+ * carrying PartialError) is never taken for complete: its rows are kept
+ * and the next request asks for the rest, from the newest TimeGenerated
+ * sent on (see struct la_part).
  */
 #include <stdio.h>
 #include <stdlib.h>

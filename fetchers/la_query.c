@@ -1,8 +1,10 @@
 /*
  * Log Analytics: the KQL Wazuh sends for a window, the bounds we add so a
- * window can be split, and a scanner that finds tables[0].columns,
+ * window can be split or resumed, and scanners that find tables[0].columns,
  * tables[0].rows and a top-level "error" in a response without building
- * a tree of the whole result: rows are parsed one at a time.
+ * a tree of the whole result: la_scan_response() on a whole body, and
+ * la_stream (what azure-la uses) on the body as it arrives, handing over
+ * each row as soon as it is complete.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -544,7 +546,7 @@ la_stream_reset(struct la_stream *s)
 	s->first = 0;
 	s->tables_seen = s->has_columns = s->has_rows = 0;
 	s->rows = 0;
-	s->malformed_rows = 0;
+	s->malformed_rows = s->duplicate = 0;
 	s->errstr = NULL;
 }
 
@@ -750,7 +752,6 @@ stream_parse(struct la_stream *s)
 		if (i >= len)
 			return 0;
 		start = i;
-		rc = 0;
 		switch (s->state) {
 		case ST_TOP:
 			if (b[i] != '{')
@@ -777,10 +778,11 @@ stream_parse(struct la_stream *s)
 			s->pos = i;
 			continue;
 		case ST_TOP_VALUE:
-			if (s->kind == K_TABLES && !s->tables_seen &&
-			    b[i] == '[') {
-				/* Only the first "tables" is read. */
+			if (s->kind == K_TABLES && s->tables_seen)
+				goto twice;
+			if (s->kind == K_TABLES)
 				s->tables_seen = 1;
+			if (s->kind == K_TABLES && b[i] == '[') {
 				s->pos = i + 1;
 				s->state = ST_TABLES;
 				continue;
@@ -840,6 +842,8 @@ stream_parse(struct la_stream *s)
 			continue;
 		case ST_T0_VALUE:
 			if (s->kind == K_ROWS) {
+				if (s->has_rows)
+					goto twice;
 				if (b[i] != '[')
 					goto bad;
 				s->has_rows = 1;
@@ -917,6 +921,11 @@ stream_parse(struct la_stream *s)
 	}
 bad:
 	s->errstr = "the response is truncated or not JSON";
+	s->state = ST_FAILED;
+	return -1;
+twice: /* the rows sent would not be those a JSON parser keeps (the last) */
+	s->errstr = "the response has \"tables\" or tables[0].rows twice";
+	s->duplicate = 1;
 	s->state = ST_FAILED;
 	return -1;
 }

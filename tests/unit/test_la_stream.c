@@ -136,7 +136,9 @@ check_body(const char *body, size_t len)
 	want = whole(body, len, &cols, &rows, &err);
 	for (i = 0; i < sizeof(pieces) / sizeof(*pieces); i++) {
 		rc = stream(body, len, pieces[i], &g, &s);
-		if (want == 0) {
+		if (want != -1 && rc == -1 && s.duplicate) {
+			/* refused: which rows a parser keeps is unclear */
+		} else if (want == 0) {
 			if (rc != 0)
 				fail_msg("refused (%s) in pieces of %zu: %.*s",
 					 s.errstr, pieces[i], (int)len, body);
@@ -200,6 +202,8 @@ static const char *const bodies[] = {
     "{\"tables\":[{\"columns\":[],\"rows\":[[\"\\u12g4\"]]}]}",
     "{\"tables\":[{\"columns\":[],\"rows\":[[1]]}]",
     "<!DOCTYPE html><html><body>Gateway busy",
+    "{\"tables\":[{\"columns\":[],\"rows\":[[1]],\"rows\":[[2]]}]}",
+    "{\"tables\":[{\"columns\":[],\"rows\":[[1]]}],\"tables\":1}",
     "",
     "   ",
 };
