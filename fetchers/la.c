@@ -272,7 +272,10 @@ use_row(struct la_part *pt, const char *raw, size_t len)
 		return -1;
 	}
 	pt->sent++;
-	if (t > pt->last) {
+	if (t == INT64_MIN) { /* no time: first in the order, or not ordered */
+		if (pt->last != INT64_MIN)
+			pt->unordered = 1;
+	} else if (t > pt->last) {
 		pt->last = t;
 		idset_clear(&pt->at_last);
 		idset_add(&pt->at_last, id);
