@@ -498,10 +498,14 @@ la_next_row(const char *p, size_t len, size_t *pos, size_t *off, size_t *rlen)
 
 /*
  * The streaming scanner: a query answer parsed as it arrives, with the
- * grammar of la_scan_response(). Only the value being read is buffered
- * (one row, the columns, or a member skipped), so memory is bounded by the
- * largest of them, not by the answer. A value cut between two pieces is
- * scanned again once its pending bytes have doubled (linear in all).
+ * grammar of la_scan_response() except inside rows: a row's end is found
+ * by counting brackets outside strings (row_end()), its grammar is checked
+ * by whoever parses it. Only the value being read is buffered (one row,
+ * the columns, or a member skipped), so memory is bounded by the largest
+ * of them, not by the answer. A row cut between two pieces is scanned on
+ * from where it stopped; another value is scanned again once its pending
+ * bytes have doubled (linear in all). "tables" or tables[0].rows twice is
+ * refused: the rows sent would not be those a JSON parser keeps.
  */
 enum {
 	ST_TOP,		/* '{' */
