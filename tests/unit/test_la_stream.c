@@ -149,7 +149,7 @@ check_body(const char *body, size_t len)
 		} else if (want == -2) {
 			/* azure-la sends the rows before it, then fails */
 			if (rc != -1 || !s.malformed_rows ||
-			    memcmp(rows.data, g.rows.data, g.rows.len) != 0)
+			    !same(&rows, &g.rows))
 				fail_msg("malformed rows not seen in pieces of "
 					 "%zu: %.*s",
 					 pieces[i], (int)len, body);
