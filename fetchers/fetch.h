@@ -133,6 +133,31 @@ int la_timespan(int64_t start, int64_t end, struct buf *);
 int la_scan_response(const char *, size_t, struct la_scan *,
 		     const char **errstr);
 int la_next_row(const char *, size_t, size_t *pos, size_t *off, size_t *rlen);
+/* An answer parsed as it arrives (see la_stream_feed()). */
+typedef int (*la_stream_fn)(void *arg, const char *json, size_t len);
+struct la_stream {
+	struct buf in;	  /* from the value being read on */
+	size_t pos, want; /* parsed up to; bytes pending before a retry */
+	int state, kind, first, tables_seen;
+	size_t scan;		   /* in a row: scanned so far */
+	int depth, in_string;	   /* in a row: nesting; 1 in a string, 2
+				      after its backslash */
+	int has_columns, has_rows; /* tables[0] had them */
+	int64_t rows;		   /* rows given to row() */
+	struct buf error;	   /* the top-level "error", empty if none */
+	const char *errstr;	   /* why the answer is malformed */
+	int malformed_rows;	   /* a row is not an array: not retried */
+	int duplicate;		   /* "tables" or tables[0].rows twice */
+	la_stream_fn columns, row;
+	void *arg;
+};
+void la_stream_init(struct la_stream *, la_stream_fn columns, la_stream_fn row,
+		    void *arg);
+void la_stream_reset(struct la_stream *);
+void la_stream_free(struct la_stream *);
+int la_stream_feed(struct la_stream *, const char *, size_t);
+int la_stream_end(struct la_stream *);
+int la_row_valid(const char *, size_t);
 int la_columns(json_t *columns, json_t **names, int *time_col,
 	       const char *time_name, const char **errstr);
 extern int la_row_fast; /* 0: the jansson path only (tests) */

@@ -78,24 +78,30 @@ static size_t
 http_body_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct http_resp *r = arg;
-	struct http *h = r->h;
-	long status = 0;
-
-	if (h->sink != NULL) {
-		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-		if (status == 200 || status == 206) {
-			if (h->sink(h->sink_arg, p, size * n) == -1) {
-				r->sink_failed = 1;
-				return 0;
-			}
-			r->sunk += (int64_t)(size * n);
-			return size * n;
-		}
-	}
 
 	if (buf_append(&r->body, p, size * n) == -1)
 		return 0; /* aborts the transfer: body over its maximum */
 	return size * n;
+}
+
+/* A 200/206 body goes to h->sink, any other to r->body. */
+static size_t
+http_sink_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_resp *r = arg;
+	struct http *h = r->h;
+	long status = 0;
+
+	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 || status == 206) {
+		if (h->sink(h->sink_arg, p, size * n) == -1) {
+			r->sink_failed = 1;
+			return 0;
+		}
+		r->sunk += (int64_t)(size * n);
+		return size * n;
+	}
+	return http_body_cb(p, size, n, arg);
 }
 
 /*
@@ -190,9 +196,13 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	struct curl_slist *hdrs = NULL;
 	CURL *c = h->curl;
 	CURLcode rc;
+	/* A token's answer (a form: a new token while a query's answer goes
+	 * to the sink) is never the sink's. */
+	int (*sink)(void *, const char *, size_t) =
+	    kind == HTTP_FORM ? NULL : h->sink;
 	/* A body streamed to a sink (a blob of any size) may take as long as
 	 * it keeps moving; anything else gets h->timeout in all. */
-	long timeout = h->sink != NULL ? 0 : h->timeout;
+	long timeout = sink != NULL ? 0 : h->timeout;
 	int64_t left;
 
 	http_resp_free(r);
@@ -231,7 +241,8 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	curl_easy_setopt(c, CURLOPT_USERAGENT,
 			 "azure-logs/" AZURE_LOGS_VERSION);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_err);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION,
+			 sink != NULL ? http_sink_cb : http_body_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);

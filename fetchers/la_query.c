@@ -1,10 +1,16 @@
 /*
  * Log Analytics: the KQL Wazuh sends for a window, the bounds we add so a
- * window can be split, and a scanner that finds tables[0].columns,
+ * window can be split or resumed, and scanners that find tables[0].columns,
  * tables[0].rows and a top-level "error" in a response without building
- * a tree of the whole result: rows are parsed one at a time.
+ * a tree of the whole result: la_scan_response() on a whole body, and
+ * la_stream (what azure-la uses) on the body as it arrives, handing over
+ * each row as soon as it is complete.
  */
 #include <ctype.h>
+#include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -117,41 +123,49 @@ skip_ws(const char *p, size_t len, size_t *pos)
 		(*pos)++;
 }
 
-#define SCAN_DEPTH 512 /* nesting a response may have */
+#define SCAN_DEPTH 512	/* nesting a response may have */
+#define NEED	   (-2) /* the input ends before the value does */
 
 /* Skip a string starting at its opening quote; escapes and control
- * characters are checked (UTF-8 is checked where a value is parsed). */
+ * characters are checked (UTF-8 is checked where a value is parsed).
+ * Returns 0, -1 if malformed, NEED if the input ends inside it. */
 static int
 skip_string(const char *p, size_t len, size_t *pos)
 {
 	size_t i = *pos + 1, k;
+	unsigned char c;
 
 	for (; i < len; i++) {
 		i += pyjson_string_run(p + i, len - i); /* no '"' '\\' < 0x20 */
 		if (i >= len)
 			break;
-		if ((unsigned char)p[i] < 0x20)
+		c = (unsigned char)p[i];
+		if (c < 0x20)
 			return -1;
-		if (p[i] == '"') {
+		if (c == '"') {
 			*pos = i + 1;
 			return 0;
 		}
-		if (p[i] != '\\')
+		if (c != '\\')
 			continue;
 		if (++i >= len)
-			return -1;
+			return NEED;
 		if (p[i] == 'u') {
-			for (k = 1; k <= 4; k++)
-				if (i + k >= len ||
-				    !isxdigit((unsigned char)p[i + k]))
+			for (k = 1; k <= 4; k++) {
+				if (i + k >= len)
+					return NEED;
+				if (!isxdigit((unsigned char)p[i + k]))
 					return -1;
+			}
 			i += 4;
 		} else if (strchr("\"\\/bfnrt", p[i]) == NULL || p[i] == '\0')
 			return -1;
 	}
-	return -1;
+	return NEED;
 }
 
+/* Digits: 0 if at least one, NEED if the input ends in them (more may
+ * follow), -1 if none. */
 static int
 skip_digits(const char *p, size_t len, size_t *i)
 {
@@ -159,37 +173,49 @@ skip_digits(const char *p, size_t len, size_t *i)
 
 	while (*i < len && isdigit((unsigned char)p[*i]))
 		(*i)++;
+	if (*i >= len)
+		return NEED;
 	return *i > start ? 0 : -1;
 }
 
-/* A number, true, false or null. */
+/* A number, true, false or null. A number reaching the end of the input
+ * may go on: NEED (a value here is always followed by something). */
 static int
 skip_scalar(const char *p, size_t len, size_t *pos)
 {
 	static const char *const words[] = {"true", "false", "null"};
-	size_t i = *pos, n, w;
+	size_t i = *pos, n, m, w;
+	int rc;
 
 	for (w = 0; w < 3; w++) {
 		n = strlen(words[w]);
-		if (len - i >= n && memcmp(p + i, words[w], n) == 0) {
+		m = len - i < n ? len - i : n;
+		if (memcmp(p + i, words[w], m) == 0) {
+			if (m < n)
+				return NEED;
 			*pos = i + n;
 			return 0;
 		}
 	}
-	if (i < len && p[i] == '-')
+	if (p[i] == '-' && ++i >= len)
+		return NEED;
+	if (p[i] == '0') {
+		if (++i >= len)
+			return NEED;
+	} else if ((rc = skip_digits(p, len, &i)) != 0)
+		return rc;
+	if (p[i] == '.') {
 		i++;
-	if (i < len && p[i] == '0')
-		i++;
-	else if (skip_digits(p, len, &i) == -1)
-		return -1;
-	if (i < len && p[i] == '.' && (i++, skip_digits(p, len, &i) == -1))
-		return -1;
-	if (i < len && (p[i] == 'e' || p[i] == 'E')) {
-		i++;
-		if (i < len && (p[i] == '+' || p[i] == '-'))
-			i++;
-		if (skip_digits(p, len, &i) == -1)
-			return -1;
+		if ((rc = skip_digits(p, len, &i)) != 0)
+			return rc;
+	}
+	if (p[i] == 'e' || p[i] == 'E') {
+		if (++i >= len)
+			return NEED;
+		if ((p[i] == '+' || p[i] == '-') && ++i >= len)
+			return NEED;
+		if ((rc = skip_digits(p, len, &i)) != 0)
+			return rc;
 	}
 	*pos = i;
 	return 0;
@@ -199,11 +225,19 @@ skip_scalar(const char *p, size_t len, size_t *pos)
 static int
 skip_key(const char *p, size_t len, size_t *i)
 {
+	int rc;
+
 	skip_ws(p, len, i);
-	if (*i >= len || p[*i] != '"' || skip_string(p, len, i) == -1)
+	if (*i >= len)
+		return NEED;
+	if (p[*i] != '"')
 		return -1;
+	if ((rc = skip_string(p, len, i)) != 0)
+		return rc;
 	skip_ws(p, len, i);
-	if (*i >= len || p[*i] != ':')
+	if (*i >= len)
+		return NEED;
+	if (p[*i] != ':')
 		return -1;
 	(*i)++;
 	return 0;
@@ -211,20 +245,21 @@ skip_key(const char *p, size_t len, size_t *i)
 
 /*
  * Skip one JSON value starting at *pos, checking its grammar without
- * building anything; on return *pos is just past it. Returns 0, or -1 if
- * it is truncated or not JSON.
+ * building anything; on return *pos is just past it. Returns 0, -1 if it
+ * is not JSON, or NEED if the input ends before it does.
  */
 static int
 skip_value(const char *p, size_t len, size_t *pos)
 {
 	char stack[SCAN_DEPTH];
 	size_t sp = 0, i = *pos;
+	int rc;
 
 	for (;;) {
 		/* A value starts at i. */
 		skip_ws(p, len, &i);
 		if (i >= len)
-			return -1;
+			return NEED;
 		if (p[i] == '{' || p[i] == '[') {
 			if (sp == SCAN_DEPTH)
 				return -1;
@@ -236,15 +271,15 @@ skip_value(const char *p, size_t len, size_t *pos)
 				sp--;
 			} else {
 				if (stack[sp - 1] == '{' &&
-				    skip_key(p, len, &i) == -1)
-					return -1;
+				    (rc = skip_key(p, len, &i)) != 0)
+					return rc;
 				continue;
 			}
 		} else if (p[i] == '"') {
-			if (skip_string(p, len, &i) == -1)
-				return -1;
-		} else if (skip_scalar(p, len, &i) == -1)
-			return -1;
+			if ((rc = skip_string(p, len, &i)) != 0)
+				return rc;
+		} else if ((rc = skip_scalar(p, len, &i)) != 0)
+			return rc;
 		/* After a value: close containers, or go on after a comma. */
 		for (;;) {
 			if (sp == 0) {
@@ -253,12 +288,12 @@ skip_value(const char *p, size_t len, size_t *pos)
 			}
 			skip_ws(p, len, &i);
 			if (i >= len)
-				return -1;
+				return NEED;
 			if (p[i] == ',') {
 				i++;
 				if (stack[sp - 1] == '{' &&
-				    skip_key(p, len, &i) == -1)
-					return -1;
+				    (rc = skip_key(p, len, &i)) != 0)
+					return rc;
 				break;
 			}
 			if (p[i] != (stack[sp - 1] == '{' ? '}' : ']'))
@@ -269,24 +304,33 @@ skip_value(const char *p, size_t len, size_t *pos)
 	}
 }
 
-/* Read a member name into key (cut to keylen - 1) and move past ':'. */
+/* Read a member name into key (cut to keylen - 1) and move past ':' and
+ * the blanks after it. Returns 0, -1 or NEED (*pos then unchanged). */
 static int
 member_name(const char *p, size_t len, size_t *pos, char *key, size_t keylen)
 {
-	size_t start = *pos + 1, n;
+	size_t start = *pos + 1, i = *pos, n;
+	int rc;
 
-	if (*pos >= len || p[*pos] != '"' || skip_string(p, len, pos) == -1)
+	if (i >= len)
+		return NEED;
+	if (p[i] != '"')
 		return -1;
-	n = *pos - 1 - start;
+	if ((rc = skip_string(p, len, &i)) != 0)
+		return rc;
+	n = i - 1 - start;
 	if (n >= keylen)
 		n = keylen - 1;
 	memcpy(key, p + start, n);
 	key[n] = '\0';
-	skip_ws(p, len, pos);
-	if (*pos >= len || p[*pos] != ':')
+	skip_ws(p, len, &i);
+	if (i >= len)
+		return NEED;
+	if (p[i] != ':')
 		return -1;
-	(*pos)++;
-	skip_ws(p, len, pos);
+	i++;
+	skip_ws(p, len, &i);
+	*pos = i;
 	return 0;
 }
 
@@ -311,8 +355,8 @@ walk_object(const char *p, size_t len, size_t *pos,
 		return 0;
 	}
 	for (;;) {
-		if (member_name(p, len, pos, key, sizeof(key)) == -1 ||
-		    cb(p, len, pos, key, arg) == -1)
+		if (member_name(p, len, pos, key, sizeof(key)) != 0 ||
+		    cb(p, len, pos, key, arg) != 0)
 			return -1;
 		skip_ws(p, len, pos);
 		if (*pos < len && p[*pos] == '}') {
@@ -334,7 +378,7 @@ table_member(const char *p, size_t len, size_t *pos, const char *key, void *arg)
 	struct la_scan *s = arg;
 	size_t start = *pos;
 
-	if (skip_value(p, len, pos) == -1)
+	if (skip_value(p, len, pos) != 0)
 		return -1;
 	if (strcmp(key, "columns") == 0) {
 		s->columns_off = start;
@@ -361,7 +405,7 @@ top_member(const char *p, size_t len, size_t *pos, const char *key, void *arg)
 		    walk_object(p, len, &t, table_member, s) == -1)
 			return -1;
 	}
-	if (skip_value(p, len, pos) == -1)
+	if (skip_value(p, len, pos) != 0)
 		return -1;
 	if (strcmp(key, "error") == 0 &&
 	    !(*pos - start == 4 && memcmp(p + start, "null", 4) == 0)) {
@@ -425,11 +469,506 @@ la_next_row(const char *p, size_t len, size_t *pos, size_t *off, size_t *rlen)
 		skip_ws(p, len, &i);
 	}
 	*off = i;
-	if (i >= len || p[i] != '[' || skip_value(p, len, &i) == -1)
+	if (i >= len || p[i] != '[' || skip_value(p, len, &i) != 0)
 		return -1;
 	*rlen = i - *off;
 	*pos = i;
 	return 1;
+}
+
+/*
+ * The streaming scanner: a query answer parsed as it arrives, with the
+ * grammar of la_scan_response() except inside rows: a row's end is found
+ * by counting brackets outside strings (row_end()), its grammar is checked
+ * by whoever parses it. Only the value being read is buffered (one row,
+ * the columns, or a member skipped), so memory is bounded by the largest
+ * of them, not by the answer. A row cut between two pieces is scanned on
+ * from where it stopped; another value is scanned again once its pending
+ * bytes have doubled (linear in all). "tables" or tables[0].rows twice is
+ * refused: the rows sent would not be those a JSON parser keeps.
+ */
+enum {
+	ST_TOP,		/* '{' */
+	ST_TOP_KEY,	/* a member name, or '}' if first */
+	ST_TOP_VALUE,	/* the value of member kind */
+	ST_TOP_NEXT,	/* ',' or '}' */
+	ST_TABLES,	/* after "tables": [ : table 0, or ']' */
+	ST_TABLES_ELEM, /* another table: skipped */
+	ST_TABLES_NEXT, /* ',' or ']' */
+	ST_T0_KEY,	/* a member of tables[0], or '}' if first */
+	ST_T0_VALUE,
+	ST_T0_NEXT,
+	ST_ROWS,      /* a row, or ']' if first */
+	ST_ROW,	      /* in a row (from s->pos, scanned up to s->scan) */
+	ST_ROWS_NEXT, /* ',' or ']' */
+	ST_END,	      /* blanks only */
+	ST_FAILED
+};
+enum { K_OTHER, K_TABLES, K_ERROR, K_COLUMNS, K_ROWS };
+
+void
+la_stream_init(struct la_stream *s, la_stream_fn columns, la_stream_fn row,
+	       void *arg)
+{
+	memset(s, 0, sizeof(*s));
+	buf_init(&s->in, HTTP_BODY_MAX);
+	buf_init(&s->error, HTTP_BODY_MAX);
+	s->columns = columns;
+	s->row = row;
+	s->arg = arg;
+}
+
+/* Ready for another answer. */
+void
+la_stream_reset(struct la_stream *s)
+{
+	buf_reset(&s->in);
+	buf_reset(&s->error);
+	s->pos = s->want = 0;
+	s->state = ST_TOP;
+	s->kind = K_OTHER;
+	s->first = 0;
+	s->tables_seen = s->has_columns = s->has_rows = 0;
+	s->rows = 0;
+	s->malformed_rows = s->duplicate = 0;
+	s->errstr = NULL;
+}
+
+void
+la_stream_free(struct la_stream *s)
+{
+	buf_free(&s->in);
+	buf_free(&s->error);
+}
+
+static int
+member_kind(const char *key, int table)
+{
+	if (table)
+		return strcmp(key, "columns") == 0 ? K_COLUMNS
+		       : strcmp(key, "rows") == 0  ? K_ROWS
+						   : K_OTHER;
+	return strcmp(key, "tables") == 0  ? K_TABLES
+	       : strcmp(key, "error") == 0 ? K_ERROR
+					   : K_OTHER;
+}
+
+#ifdef __SSE2__
+/* The bits of the 64 bytes at p equal to c. */
+static inline uint64_t
+eq_mask(const __m128i v[4], char c)
+{
+	const __m128i cc = _mm_set1_epi8(c);
+	uint64_t m = 0;
+	int k;
+
+	for (k = 0; k < 4; k++)
+		m |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+			 _mm_cmpeq_epi8(v[k], cc))
+		     << (16 * k);
+	return m;
+}
+
+/* Each bit: the XOR of the bits up to it (a quote opens or closes). */
+static inline uint64_t
+prefix_xor(uint64_t x)
+{
+	x ^= x << 1;
+	x ^= x << 2;
+	x ^= x << 4;
+	x ^= x << 8;
+	x ^= x << 16;
+	x ^= x << 32;
+	return x;
+}
+
+/*
+ * Scan whole 64-byte blocks of a row from *ip (the method of simdjson's
+ * first stage: masks of quotes, backslashes and brackets; escaped
+ * characters from the runs of backslashes; string interiors by a prefix
+ * XOR of the quotes left). Returns 1 with *ip just past the row's closing
+ * bracket, or 0 with *ip where the blocks stop (the state saved).
+ */
+static int
+row_end_blocks(struct la_stream *s, const char *b, size_t len, size_t *ip,
+	       int *depthp)
+{
+	const uint64_t even = 0x5555555555555555ULL;
+	uint64_t quote, bs, open, close, brk, esc, follows, odd_starts, seq,
+	    in_str, bit;
+	uint64_t prev_esc = s->in_string == 2,
+		 prev_in = s->in_string ? ~0ULL : 0;
+	size_t i = *ip;
+	int depth = *depthp, k;
+	__m128i v[4], lower[4];
+
+	while (len - i >= 64) {
+		for (k = 0; k < 4; k++) {
+			v[k] = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(b + i + 16 * k));
+			/* '[' and '{', ']' and '}' differ by 0x20 */
+			lower[k] = _mm_or_si128(v[k], _mm_set1_epi8(0x20));
+		}
+		quote = eq_mask(v, '"');
+		bs = eq_mask(v, '\\');
+		open = eq_mask(lower, '{');
+		close = eq_mask(lower, '}');
+		/* Escaped characters: after an odd run of backslashes. */
+		bs &= ~prev_esc;
+		follows = bs << 1 | prev_esc;
+		odd_starts = bs & ~even & ~follows;
+		seq = odd_starts + bs;
+		prev_esc = seq < odd_starts; /* the carry out */
+		esc = (even ^ (seq << 1)) & follows;
+		quote &= ~esc;
+		in_str = prefix_xor(quote) ^ prev_in;
+		prev_in = (uint64_t)((int64_t)in_str >> 63);
+		brk = (open | close) & ~in_str;
+		while (brk != 0) {
+			k = __builtin_ctzll(brk);
+			bit = 1ULL << k;
+			brk &= brk - 1;
+			if (open & bit)
+				depth++;
+			else if (--depth == 0) {
+				*ip = i + (size_t)k + 1;
+				return 1;
+			}
+		}
+		i += 64;
+	}
+	s->in_string = prev_in ? (prev_esc ? 2 : 1) : 0;
+	*ip = i;
+	*depthp = depth;
+	return 0;
+}
+#endif
+
+/*
+ * The end of the row starting at s->pos ('['): brackets and braces are
+ * counted outside strings, and strings skipped with their escapes; the
+ * row's own grammar is checked where it is parsed (la_row_valid() tells a
+ * garbled row from a row of bad UTF-8 then). Resumes where the last call
+ * stopped. Returns 1 with *end just past the row, or 0 if the input ends
+ * first.
+ */
+static int
+row_end(struct la_stream *s, const char *b, size_t len, size_t *end)
+{
+	size_t i = s->pos + s->scan;
+	int depth = s->depth;
+	char c;
+
+#ifdef __SSE2__
+	if (row_end_blocks(s, b, len, &i, &depth)) {
+		*end = i;
+		return 1;
+	}
+#endif
+	/* The last bytes, one at a time. */
+	if (s->in_string == 2) { /* the character after a backslash */
+		if (i >= len)
+			goto more;
+		i++;
+		s->in_string = 1;
+	}
+	if (s->in_string)
+		goto string;
+	while (i < len) {
+		c = b[i++];
+		if (c == '"') {
+		string:
+			for (;;) {
+				if (i >= len) {
+					s->in_string = 1;
+					goto more;
+				}
+				c = b[i++];
+				if (c == '"')
+					break;
+				if (c != '\\')
+					continue;
+				if (i >= len) {
+					s->in_string = 2;
+					goto more;
+				}
+				i++;
+			}
+			s->in_string = 0;
+		} else if (c == '[' || c == '{')
+			depth++;
+		else if ((c == ']' || c == '}') && --depth == 0) {
+			*end = i;
+			return 1;
+		}
+	}
+more:
+	s->scan = i - s->pos;
+	s->depth = depth;
+	return 0;
+}
+
+/* Whether a row (as handed over by la_stream) is JSON: a grammar check,
+ * without building anything. */
+int
+la_row_valid(const char *p, size_t len)
+{
+	size_t i = 0;
+
+	return len > 0 && p[0] == '[' && skip_value(p, len, &i) == 0 &&
+	       i == len;
+}
+
+/* Parse what s->in holds from s->pos. Returns 0 (more input needed), -1
+ * if malformed (s->errstr), -2 if a callback refused a value. */
+static int
+stream_parse(struct la_stream *s)
+{
+	const char *b = s->in.data;
+	size_t len = s->in.len, i, start;
+	char key[32];
+	int rc;
+
+	for (;;) {
+		i = s->pos;
+		skip_ws(b, len, &i);
+		s->pos = i;
+		if (i >= len)
+			return 0;
+		start = i;
+		switch (s->state) {
+		case ST_TOP:
+			if (b[i] != '{')
+				goto bad;
+			s->pos = i + 1;
+			s->state = ST_TOP_KEY;
+			s->first = 1;
+			continue;
+		case ST_TOP_KEY:
+		case ST_T0_KEY:
+			if (s->first && b[i] == '}') {
+				s->pos = i + 1;
+				s->state = s->state == ST_TOP_KEY
+					       ? ST_END
+					       : ST_TABLES_NEXT;
+				continue;
+			}
+			if ((rc = member_name(b, len, &i, key, sizeof(key))) !=
+			    0)
+				break;
+			s->kind = member_kind(key, s->state == ST_T0_KEY);
+			s->state =
+			    s->state == ST_TOP_KEY ? ST_TOP_VALUE : ST_T0_VALUE;
+			s->pos = i;
+			continue;
+		case ST_TOP_VALUE:
+			if (s->kind == K_TABLES && s->tables_seen)
+				goto twice;
+			if (s->kind == K_TABLES)
+				s->tables_seen = 1;
+			if (s->kind == K_TABLES && b[i] == '[') {
+				s->pos = i + 1;
+				s->state = ST_TABLES;
+				continue;
+			}
+			if ((rc = skip_value(b, len, &i)) != 0)
+				break;
+			if (s->kind == K_ERROR &&
+			    !(i - start == 4 &&
+			      memcmp(b + start, "null", 4) == 0)) {
+				buf_reset(&s->error);
+				buf_append(&s->error, b + start, i - start);
+			}
+			s->pos = i;
+			s->state = ST_TOP_NEXT;
+			continue;
+		case ST_TOP_NEXT:
+		case ST_T0_NEXT:
+			if (b[i] == ',') {
+				s->pos = i + 1;
+				s->state = s->state == ST_TOP_NEXT ? ST_TOP_KEY
+								   : ST_T0_KEY;
+				s->first = 0;
+				continue;
+			}
+			if (b[i] != '}')
+				goto bad;
+			s->pos = i + 1;
+			s->state =
+			    s->state == ST_TOP_NEXT ? ST_END : ST_TABLES_NEXT;
+			continue;
+		case ST_TABLES:
+			s->pos = i + 1;
+			if (b[i] == ']')
+				s->state = ST_TOP_NEXT;
+			else if (b[i] == '{') {
+				s->state = ST_T0_KEY;
+				s->first = 1;
+			} else {
+				s->pos = i;
+				s->state = ST_TABLES_ELEM;
+			}
+			continue;
+		case ST_TABLES_ELEM:
+			if ((rc = skip_value(b, len, &i)) != 0)
+				break;
+			s->pos = i;
+			s->state = ST_TABLES_NEXT;
+			continue;
+		case ST_TABLES_NEXT:
+			s->pos = i + 1;
+			if (b[i] == ',')
+				s->state = ST_TABLES_ELEM;
+			else if (b[i] == ']')
+				s->state = ST_TOP_NEXT;
+			else
+				goto bad;
+			continue;
+		case ST_T0_VALUE:
+			if (s->kind == K_ROWS) {
+				if (s->has_rows)
+					goto twice;
+				if (b[i] != '[')
+					goto bad;
+				s->has_rows = 1;
+				s->pos = i + 1;
+				s->state = ST_ROWS;
+				s->first = 1;
+				continue;
+			}
+			if ((rc = skip_value(b, len, &i)) != 0)
+				break;
+			if (s->kind == K_COLUMNS) {
+				s->has_columns = 1;
+				if (s->columns(s->arg, b + start, i - start) ==
+				    -1)
+					return -2;
+			}
+			s->pos = i;
+			s->state = ST_T0_NEXT;
+			continue;
+		case ST_ROWS:
+			if (s->first && b[i] == ']') {
+				s->pos = i + 1;
+				s->state = ST_T0_NEXT;
+				continue;
+			}
+			if (b[i] != '[') {
+				/* A JSON value but not an array: not retried;
+				 * anything else: garbled on the way. */
+				if (b[i] == ']') /* after a comma */
+					goto bad;
+				if ((rc = skip_value(b, len, &i)) != 0)
+					break;
+				s->errstr = "the rows array is malformed";
+				s->malformed_rows = 1;
+				s->state = ST_FAILED;
+				return -1;
+			}
+			s->state = ST_ROW;
+			s->scan = 0;
+			s->depth = 0;
+			s->in_string = 0;
+			continue;
+		case ST_ROW:
+			if (row_end(s, b, len, &i) == 0)
+				return 0; /* goes on where it stopped */
+			s->rows++;
+			if (s->row(s->arg, b + start, i - start) == -1)
+				return -2;
+			s->pos = i;
+			s->state = ST_ROWS_NEXT;
+			continue;
+		case ST_ROWS_NEXT:
+			s->pos = i + 1;
+			if (b[i] == ',') {
+				s->state = ST_ROWS;
+				s->first = 0;
+			} else if (b[i] == ']')
+				s->state = ST_T0_NEXT;
+			else
+				goto bad;
+			continue;
+		case ST_END:
+			s->errstr = "the response has data after its JSON "
+				    "document";
+			s->state = ST_FAILED;
+			return -1;
+		default:
+			return -1;
+		}
+		if (rc != NEED)
+			goto bad;
+		/* Try this value again once its pending bytes doubled. */
+		s->want = 2 * (len - start) + 1;
+		return 0;
+	}
+bad:
+	s->errstr = "the response is truncated or not JSON";
+	s->state = ST_FAILED;
+	return -1;
+twice: /* the rows sent would not be those a JSON parser keeps (the last) */
+	s->errstr = "the response has \"tables\" or tables[0].rows twice";
+	s->duplicate = 1;
+	s->state = ST_FAILED;
+	return -1;
+}
+
+/*
+ * The next n bytes of the answer. Complete values go to the callbacks:
+ * tables[0].columns (once, before any row in the service's answers, but
+ * not necessarily) and each row of tables[0].rows, as their JSON text;
+ * the top-level "error" is kept in s->error. Returns 0, -1 if the answer
+ * is malformed (s->errstr), -2 if a callback returned -1.
+ */
+int
+la_stream_feed(struct la_stream *s, const char *p, size_t n)
+{
+	int rc;
+
+	if (s->state == ST_FAILED)
+		return -1;
+	if (buf_append(&s->in, p, n) == -1) {
+		s->errstr = "a value of the response is larger than the "
+			    "buffer of an answer";
+		s->state = ST_FAILED;
+		return -1;
+	}
+	if (s->in.len - s->pos < s->want)
+		return 0;
+	s->want = 0;
+	rc = stream_parse(s);
+	if (rc == -2)
+		s->state = ST_FAILED;
+	/* Keep only what is not parsed yet. */
+	buf_consume(&s->in, s->pos);
+	s->pos = 0;
+	return rc;
+}
+
+/*
+ * The answer ended. Returns 0 if it was a complete document with
+ * tables[0].columns and rows or an "error", -1 with s->errstr otherwise.
+ */
+int
+la_stream_end(struct la_stream *s)
+{
+	if (s->state == ST_FAILED)
+		return -1;
+	if (s->want != 0) { /* a value left waiting for more */
+		s->want = 0;
+		if (stream_parse(s) != 0)
+			return -1;
+	}
+	if (s->state != ST_END || s->want != 0) {
+		s->errstr = "the response is truncated or not JSON";
+		return -1;
+	}
+	if (s->error.len == 0 && (!s->has_columns || !s->has_rows)) {
+		s->errstr = "the response has no tables[0].columns and rows";
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -151,17 +151,87 @@ class Windows(PipelineTest):
         row = self.row("log_analytics", la_key(QUERY, "ws-one"))
         self.assertEqual(row[2], row[3])
 
-    def test_truncated_and_garbage_bodies(self):
-        for fail in ({"truncate": True, "status": 200, "count": 5},
-                     {"garbage": True, "status": 200, "count": 5}):
-            self.mock.control("clear-fail")
-            self.mock.control("fail", dict(match="/v1/workspaces/", **fail))
-            rc, got = self.run_la(QUERY, "ws-one")
-            self.assertEqual(rc, 1, fail)
-            self.assertEqual(got, [])
-            self.assertIn("ws-one", self.last_stderr)
+    def test_garbage_bodies(self):
+        self.mock.control("fail", {"match": "/v1/workspaces/", "garbage": True,
+                                   "status": 200, "count": 5})
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertEqual(rc, 1)
+        self.assertEqual(got, [])
+        self.assertIn("ws-one", self.last_stderr)
+        self.assertIn("the response is truncated or not JSON", self.last_stderr)
         row = self.row("log_analytics", la_key(QUERY, "ws-one"))
         self.assertEqual(row[2], row[3])
+
+    def assert_each_row_once(self, got):
+        payloads = self.payloads(got)
+        self.assertEqual(len(payloads), len(set(payloads)), "a row was sent twice")
+        self.assertEqual(sorted(payloads), self.expected(self.inside))
+        self.assertEqual(self.row("log_analytics", la_key(QUERY, "ws-one"))[3],
+                         max(tg(self.cols, r) for r in self.inside["rows"]))
+
+    def test_connection_cut_in_rows(self):
+        # Each of 5 answers stops in the middle of its rows (half its
+        # bytes, then the connection closes): the rows received are sent,
+        # and the next request asks for the rest only.
+        self.mock.control("fail", {"match": "/v1/workspaces/", "truncate": True,
+                                   "status": 200, "count": 5})
+        rc, got = self.run_la(QUERY, "ws-one", extra=["--reparse"])
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assert_each_row_once(got)
+        self.assertIn("asking for the rest", self.last_stderr)
+        queries = [r["query_text"] for r in self.la_requests()]
+        self.assertEqual(len(queries), 6)
+        starts = [q.rsplit("TimeGenerated >= datetime(", 1)[1] for q in queries]
+        self.assertEqual(starts, sorted(starts))
+        self.assertEqual(len(set(starts)), 6)
+
+    def test_garbage_after_some_rows(self):
+        # A 200 whose JSON turns into garbage after 120 rows: those are
+        # sent, the rest is asked for again, from the newest one on.
+        srt = sorted(self.inside["rows"], key=lambda r: tg(self.cols, r))
+        jd = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":"))
+        body = ('{"tables":[{"name":"PrimaryResult","columns":%s,"rows":[%s,'
+                % (jd(self.cols), ",".join(jd(r) for r in srt[:120])))
+        self.mock.control("fail", {"match": "/v1/workspaces/", "garbage": True,
+                                   "status": 200, "count": 1,
+                                   "body": body + "<html>Gateway busy"})
+        rc, got = self.run_la(QUERY, "ws-one", extra=["--reparse"])
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assert_each_row_once(got)
+        self.assertIn("the response is truncated or not JSON after 120 rows",
+                      self.last_stderr)
+        second = self.la_requests()[1]["query_text"]
+        newest = tg(self.cols, srt[119]).rstrip("Z")
+        self.assertIn("TimeGenerated >= datetime(%s" % newest[:19], second)
+
+    def test_truncated_by_the_service_goes_on(self):
+        # The service's cap (here 64 KB): each answer's rows are kept and
+        # the next request starts at the newest of them, so the rows are
+        # transferred about once (no splitting, nothing asked twice).
+        self.mock.control("config", {"la_byte_limit": 65536})
+        rc, got = self.run_la(QUERY, "ws-one", extra=["--reparse"])
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assert_each_row_once(got)
+        reqs = self.la_requests()
+        self.assertTrue(all(r["truncated"] for r in reqs[:-1]))
+        self.assertFalse(reqs[-1]["truncated"])
+        # rows served in all: the window's, plus at most one per request
+        # (the newest of an answer is asked for again, then skipped)
+        self.assertLessEqual(sum(r["rows"] for r in reqs),
+                             len(self.inside["rows"]) + len(reqs))
+        self.assertIn("result truncated", self.last_stderr)
+
+    def test_truncated_on_ingestion_time(self):
+        self.mock.control("config", {"la_row_limit": 40})
+        rc, got = self.run_la(QUERY, "ws-one",
+                              extra=["--la-checkpoint", "ingestion"])
+        self.assertEqual(rc, 0, self.last_stderr)
+        payloads = self.payloads(got)
+        self.assertEqual(len(payloads), len(set(payloads)), "a row was sent twice")
+        self.assertEqual(sorted(payloads), self.expected(self.inside))
+        reqs = self.la_requests()
+        self.assertGreater(len(reqs), 300 // 40)
+        self.assertIn("| where TimeGenerated >= datetime(", reqs[-1]["query_text"])
 
     def test_errors_name_the_workspace(self):
         rc, got = self.run_la(QUERY, "no-such-ws")
