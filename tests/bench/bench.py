@@ -705,6 +705,9 @@ def main():
         if not os.path.exists(os.path.join(TOOLS, tool)):
             sys.exit("bench: %s/%s is missing: run make bench" % (TOOLS, tool))
     work = tempfile.mkdtemp(prefix="azure-bench-")
+    if args.perf:
+        args.perf = os.path.abspath(args.perf)
+        os.makedirs(args.perf, exist_ok=True)
     pipeline = Pipeline(work, args.perf)
     header(args)
     failed = 0
