@@ -25,39 +25,39 @@
 	"\tCONSTRAINT md5_restriction UNIQUE (md5)\n"                          \
 	");\n"
 
-static const char schema[] = CKPT_TABLE("graph") CKPT_TABLE("log_analytics")
-    CKPT_TABLE("storage") "CREATE TABLE IF NOT EXISTS storage_blob_offset (\n"
-			  "\tmd5 TEXT NOT NULL, \n"
-			  "\tcontainer TEXT NOT NULL, \n"
-			  "\tblob TEXT NOT NULL, \n"
-			  "\tcreation_time TEXT NOT NULL, \n"
-			  "\tprocessed_bytes INTEGER NOT NULL, \n"
-			  "\tPRIMARY KEY (md5, container, blob)\n"
-			  ");\n"
-			  /* Ours, beside Wazuh's: never change theirs. */
-			  "CREATE TABLE IF NOT EXISTS azure_logs_meta (\n"
-			  "\tname TEXT PRIMARY KEY NOT NULL,\n"
-			  "\tvalue TEXT NOT NULL\n"
-			  ");\n"
-			  "INSERT OR IGNORE INTO azure_logs_meta VALUES "
-			  "('schema_version', '1');\n"
-			  /* Schema 2: events already delivered. A checkpoint
-			   * row (table, md5) is numbered once in
-			   * azure_logs_key; azure_logs_seen holds the md5 of
-			   * each delivered event's id and its time (100 ns
-			   * ticks since 1970), for pruning; schema 3 orders
-			   * them by a sort key (seen.c, migrate_schema()). */
-			  "CREATE TABLE IF NOT EXISTS azure_logs_key (\n"
-			  "\tkid INTEGER PRIMARY KEY,\n"
-			  "\tservice TEXT NOT NULL,\n"
-			  "\tmd5 TEXT NOT NULL,\n"
-			  "\tUNIQUE (service, md5)\n"
-			  ");\n"
-			  "CREATE TABLE IF NOT EXISTS azure_logs_seen (\n"
-			  SEEN_COLUMNS
-			  ") WITHOUT ROWID;\n"
-			  "UPDATE azure_logs_meta SET value = '2' WHERE name = "
-			  "'schema_version' AND value = '1';\n";
+static const char schema[] =
+    CKPT_TABLE("graph") CKPT_TABLE("log_analytics") CKPT_TABLE(
+	"storage") "CREATE TABLE IF NOT EXISTS storage_blob_offset (\n"
+		   "\tmd5 TEXT NOT NULL, \n"
+		   "\tcontainer TEXT NOT NULL, \n"
+		   "\tblob TEXT NOT NULL, \n"
+		   "\tcreation_time TEXT NOT NULL, \n"
+		   "\tprocessed_bytes INTEGER NOT NULL, \n"
+		   "\tPRIMARY KEY (md5, container, blob)\n"
+		   ");\n"
+		   /* Ours, beside Wazuh's: never change theirs. */
+		   "CREATE TABLE IF NOT EXISTS azure_logs_meta (\n"
+		   "\tname TEXT PRIMARY KEY NOT NULL,\n"
+		   "\tvalue TEXT NOT NULL\n"
+		   ");\n"
+		   "INSERT OR IGNORE INTO azure_logs_meta VALUES "
+		   "('schema_version', '1');\n"
+		   /* Schema 2: events already delivered. A checkpoint
+		    * row (table, md5) is numbered once in
+		    * azure_logs_key; azure_logs_seen holds the md5 of
+		    * each delivered event's id and its time (100 ns
+		    * ticks since 1970), for pruning; schema 3 orders
+		    * them by a sort key (seen.c, migrate_schema()). */
+		   "CREATE TABLE IF NOT EXISTS azure_logs_key (\n"
+		   "\tkid INTEGER PRIMARY KEY,\n"
+		   "\tservice TEXT NOT NULL,\n"
+		   "\tmd5 TEXT NOT NULL,\n"
+		   "\tUNIQUE (service, md5)\n"
+		   ");\n"
+		   "CREATE TABLE IF NOT EXISTS azure_logs_seen (\n" SEEN_COLUMNS
+		   ") WITHOUT ROWID;\n" SEEN_RECENT_TABLE
+		   "UPDATE azure_logs_meta SET value = '2' WHERE name = "
+		   "'schema_version' AND value = '1';\n";
 
 static const char *const tables[] = {"graph", "log_analytics", "storage"};
 

@@ -16,6 +16,14 @@
  * as the blob grows) a negative number made of the id itself: a hash of
  * "blob#ctime#from" and the rank.
  *
+ * Rows are first appended to azure_logs_seen_recent (a rowid table: a
+ * commit writes its last page) and kept in memory in a hash set; every
+ * SEEN_MERGE rows, when the checkpoint row changes, before pruning and at
+ * start they are moved into azure_logs_seen in one statement: the pages of
+ * the window's range are written once per merge, whatever the order the
+ * events came in. A lookup checks the ids in flight, the recent set, a
+ * Bloom filter of the checkpoint row's ids, and only then SQLite.
+ *
  * An id is written there only once the forwarder acknowledged its event
  * (or it went to the dead-letter file): until then it waits in a ring,
  * indexed by a small open-addressing table so that a repeat inside one
@@ -35,6 +43,7 @@
 
 #include "date.h"
 #include "log.h"
+#include "buf.h"
 #include "sk.h"
 
 #define SEEN_COMMIT_ROWS  8192
@@ -85,6 +94,56 @@ legacy_rows(struct seen *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The recent ids: a set over SEEN_RECENT_SLOTS (an md5: spread). */
+static size_t
+recent_slot(const struct seen *s, const uint8_t h[SEEN_IDLEN])
+{
+	size_t i;
+
+	memcpy(&i, h, sizeof(i));
+	for (i &= SEEN_RECENT_SLOTS - 1; s->used[i];
+	     i = (i + 1) & (SEEN_RECENT_SLOTS - 1))
+		if (memcmp(s->recent[i], h, SEEN_IDLEN) == 0)
+			break;
+	return i;
+}
+
+static void
+recent_add(struct seen *s, const uint8_t h[SEEN_IDLEN])
+{
+	size_t i = recent_slot(s, h);
+
+	if (!s->used[i]) {
+		s->used[i] = 1;
+		memcpy(s->recent[i], h, SEEN_IDLEN);
+	}
+	s->nrecent++; /* rows, counted as written */
+}
+
+/*
+ * Move the rows of azure_logs_seen_recent into azure_logs_seen, in key
+ * order (each B-tree page is written once per merge, not once per commit),
+ * in the open transaction. Returns 0 or -1.
+ */
+int
+seen_merge(struct seen *s, char *err, size_t errlen)
+{
+	int rc;
+
+	if (db_begin(s->db, err, errlen) == -1)
+		return -1;
+	rc = sqlite3_step(s->merge);
+	sqlite3_reset(s->merge);
+	if (rc != SQLITE_DONE)
+		return seen_err(s, "merging", err, errlen);
+	if (db_exec(s->db, "DELETE FROM azure_logs_seen_recent", err, errlen) ==
+	    -1)
+		return -1;
+	memset(s->used, 0, SEEN_RECENT_SLOTS);
+	s->nrecent = 0;
+	return 0;
+}
+
 int
 seen_open(struct seen *s, struct db *db, char *err, size_t errlen)
 {
@@ -97,11 +156,11 @@ seen_open(struct seen *s, struct db *db, char *err, size_t errlen)
 	if ((legacy = legacy_rows(s, err, errlen)) == -1)
 		return -1;
 	len = (size_t)snprintf(sql, sizeof(sql),
-			       "INSERT OR IGNORE INTO azure_logs_seen (kid, "
+			       "INSERT INTO azure_logs_seen_recent (kid, "
 			       "sort_key, id, event_time) VALUES ");
 	for (i = 0; i < SEEN_BATCH; i++)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s(?,?,?,?)",
-					i ? "," : "");
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					"%s(?,?,?,?)", i ? "," : "");
 	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
 			       &s->ins_many, NULL) != SQLITE_OK)
 		return seen_err(s, "preparing", err, errlen);
@@ -111,10 +170,17 @@ seen_open(struct seen *s, struct db *db, char *err, size_t errlen)
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->look,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(db->h,
-			       "INSERT OR IGNORE INTO azure_logs_seen (kid, "
+			       "INSERT INTO azure_logs_seen_recent (kid, "
 			       "sort_key, id, event_time) VALUES (?1, ?2, ?3, "
 			       "?4)",
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db->h,
+			       "INSERT OR IGNORE INTO azure_logs_seen (kid, "
+			       "sort_key, id, event_time) SELECT kid, "
+			       "sort_key, id, event_time FROM "
+			       "azure_logs_seen_recent",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->merge,
 			       NULL) != SQLITE_OK ||
 	    (legacy && sqlite3_prepare_v3(db->h,
 					  "SELECT 1 FROM azure_logs_seen_v2 "
@@ -122,6 +188,12 @@ seen_open(struct seen *s, struct db *db, char *err, size_t errlen)
 					  -1, SQLITE_PREPARE_PERSISTENT,
 					  &s->look_v2, NULL) != SQLITE_OK))
 		return seen_err(s, "preparing", err, errlen);
+	s->recent = xcalloc(SEEN_RECENT_SLOTS, sizeof(*s->recent));
+	s->used = xcalloc(SEEN_RECENT_SLOTS, 1);
+	/* Rows a previous run wrote and did not merge (it was killed). */
+	if (seen_merge(s, err, errlen) == -1 ||
+	    db_commit(s->db, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
@@ -132,6 +204,9 @@ seen_close(struct seen *s)
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->look_v2);
 	sqlite3_finalize(s->ins_many);
+	sqlite3_finalize(s->merge);
+	free(s->recent);
+	free(s->used);
 	free(s->bloom);
 	free(s->ring);
 	free(s->slot);
@@ -210,6 +285,9 @@ bloom_build(struct seen *s, size_t want, char *err, size_t errlen)
 	s->nin = 0;
 	if (bloom_load(s, "SELECT id FROM azure_logs_seen WHERE kid = ?1", err,
 		       errlen) == -1 ||
+	    bloom_load(s,
+		       "SELECT id FROM azure_logs_seen_recent WHERE kid = ?1",
+		       err, errlen) == -1 ||
 	    (s->legacy &&
 	     bloom_load(s, "SELECT id FROM azure_logs_seen_v2 WHERE kid = ?1",
 			err, errlen) == -1))
@@ -227,6 +305,8 @@ seen_key(struct seen *s, const char *service, const char *md5, char *err,
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
+	if (s->nrecent > 0 && seen_merge(s, err, errlen) == -1)
+		return -1; /* the recent ids are those of one kid */
 	if (sqlite3_prepare_v2(s->db->h,
 			       "INSERT INTO azure_logs_key (service, md5) "
 			       "VALUES (?1, ?2) ON CONFLICT DO UPDATE SET md5 "
@@ -397,6 +477,8 @@ seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk, char *err,
 			    0)
 				return 1;
 	}
+	if (s->used[recent_slot(s, h)])
+		return 1;
 	if (s->bloom != NULL && !bloom_has(s, h))
 		return 0; /* in neither table */
 	sqlite3_bind_int64(s->look, 1, s->kid);
@@ -449,8 +531,12 @@ inserted(struct seen *s, struct seen_ev *const *ev, size_t n, char *err,
 	size_t i;
 
 	s->db->tx_rows += (int64_t)n;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		bloom_add(s, ev[i]->h);
+		recent_add(s, ev[i]->h);
+	}
+	if (s->nrecent >= SEEN_MERGE && seen_merge(s, err, errlen) == -1)
+		return -1;
 	if (s->nin > s->cap_in)
 		return bloom_build(s, s->nin * 2, err, errlen);
 	return 0;
@@ -512,8 +598,8 @@ seen_acked(struct seen *s, int64_t seq, char *err, size_t errlen)
 
 /* An id handled without the forwarder (dead-lettered). */
 int
-seen_record(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk,
-	    int64_t t, char *err, size_t errlen)
+seen_record(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk, int64_t t,
+	    char *err, size_t errlen)
 {
 	struct seen_ev e = {.sk = sk, .t = t, .has_id = 1}, *ev = &e;
 
@@ -554,6 +640,8 @@ seen_prune(struct seen *s, int64_t before, char *err, size_t errlen)
 {
 	int n, old = 0;
 
+	if (s->nrecent > 0 && seen_merge(s, err, errlen) == -1)
+		return -1;
 	n = prune_sql(s,
 		      "DELETE FROM azure_logs_seen WHERE kid = ?1 AND sort_key "
 		      "< ?2 AND event_time < ?2",

@@ -43,7 +43,9 @@ class Graph(PipelineTest):
         con = sqlite3.connect(self.db)
         try:
             return con.execute(
-                "SELECT s.event_time FROM azure_logs_seen s JOIN "
+                "SELECT s.event_time FROM (SELECT kid, event_time FROM "
+                "azure_logs_seen UNION ALL SELECT kid, event_time FROM "
+                "azure_logs_seen_recent) s JOIN "
                 "azure_logs_key k USING (kid) WHERE k.service = 'graph' "
                 "AND k.md5 = ?", (md5(SIGNINS),)).fetchall()
         finally:

@@ -217,7 +217,7 @@ test_colliding_ids_in_flight(void **state)
 		assert_int_equal(x->s.slot[i], 0);
 }
 
-/* Rows of sort keys 0 and of events' times are kept apart. */
+/* Once merged, rows of sort keys 0 and of events' times are apart. */
 static void
 test_sort_key_is_part_of_the_key(void **state)
 {
@@ -228,6 +228,11 @@ test_sort_key_is_part_of_the_key(void **state)
 	mkid(a, 4, 4);
 	assert_int_equal(seen_record(&x->s, a, 1234, 1234, err, sizeof(err)),
 			 0);
+	/* Recent ids are known by their md5 alone. */
+	assert_int_equal(seen_known(&x->s, a, 0, err, sizeof(err)), 1);
+	assert_int_equal(x->s.nrecent, 1);
+	assert_int_equal(seen_merge(&x->s, err, sizeof(err)), 0);
+	assert_int_equal(x->s.nrecent, 0);
 	assert_int_equal(seen_known(&x->s, a, 1234, err, sizeof(err)), 1);
 	assert_int_equal(seen_known(&x->s, a, 0, err, sizeof(err)), 0);
 }
@@ -331,16 +336,19 @@ test_schema_2_upgrade(void **state)
 	assert_int_equal(seen_known(&x->s, a, 100, err, sizeof(err)), 1);
 	assert_int_equal(seen_known(&x->s, b, 0, err, sizeof(err)), 1);
 	assert_false(known(x, c));
-	assert_int_equal(seen_record(&x->s, c, 300, 300, err, sizeof(err)), 0);
-	assert_int_equal(count(x, "SELECT count(*) FROM azure_logs_seen"), 1);
+	assert_int_equal(seen_record(&x->s, c, 3000, 3000, err, sizeof(err)),
+			 0);
+	assert_int_equal(
+	    count(x, "SELECT count(*) FROM azure_logs_seen_recent"), 1);
 	assert_int_equal(seen_prune(&x->s, 1000, err, sizeof(err)), 0);
+	assert_int_equal(count(x, "SELECT count(*) FROM azure_logs_seen"), 1);
 	assert_int_equal(db_commit(&x->db, err, sizeof(err)), 0);
 	close_all(x);
 
 	open_all(x);
 	assert_int_equal(seen_known(&x->s, a, 100, err, sizeof(err)), 0);
 	assert_int_equal(seen_known(&x->s, b, 5000, err, sizeof(err)), 1);
-	assert_int_equal(seen_known(&x->s, c, 300, err, sizeof(err)), 0);
+	assert_int_equal(seen_known(&x->s, c, 3000, err, sizeof(err)), 1);
 	assert_int_equal(seen_prune(&x->s, 10000, err, sizeof(err)), 0);
 	close_all(x);
 
@@ -349,6 +357,7 @@ test_schema_2_upgrade(void **state)
 				  "name = 'azure_logs_seen_v2'"),
 			 0);
 	assert_int_equal(seen_known(&x->s, b, 5000, err, sizeof(err)), 0);
+	assert_int_equal(seen_known(&x->s, c, 3000, err, sizeof(err)), 0);
 	assert_int_equal(count(x, "SELECT value FROM azure_logs_meta WHERE "
 				  "name = 'schema_version'"),
 			 3);
