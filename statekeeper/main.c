@@ -322,8 +322,9 @@ dead_letter(const struct frame *f, const char *body, size_t len,
 		  *id ? id : "(no id)", len, WAZUH_EVENT_MAX, dead_letter_name);
 	free(id);
 	run.dead++;
-	if (h != NULL && (seen_record(&seen, h, sk, t, err, sizeof(err)) == -1 ||
-			  db_commit(&db, err, sizeof(err)) == -1))
+	if (h != NULL &&
+	    (seen_record(&seen, h, sk, t, err, sizeof(err)) == -1 ||
+	     db_commit(&db, err, sizeof(err)) == -1))
 		fatalx("%s", err);
 }
 
