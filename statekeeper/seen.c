@@ -46,7 +46,7 @@
 #include "buf.h"
 #include "sk.h"
 
-#define SEEN_COMMIT_ROWS  8192
+#define SEEN_COMMIT_ROWS  2048
 #define SEEN_COMMIT_TICKS (20 * (DATE_TICKS_PER_SEC / 1000)) /* 20 ms */
 #define SEEN_IDLE_TICKS	  (2 * (DATE_TICKS_PER_SEC / 1000))  /* 2 ms */
 
