@@ -366,31 +366,25 @@ fnv32(const char *p, size_t n)
 int64_t
 seen_sort_key(const char *id, size_t len, int64_t t, int timed)
 {
-	const char *end = id + len, *p;
 	uint64_t rank = 0;
-	size_t i;
+	size_t i, k;
 
-	if (len > 34 && end[-33] == '#') {
-		for (i = 0; i < 32; i++)
-			if (!((end[-32 + (ptrdiff_t)i] >= '0' &&
-			       end[-32 + (ptrdiff_t)i] <= '9') ||
-			      (end[-32 + (ptrdiff_t)i] >= 'a' &&
-			       end[-32 + (ptrdiff_t)i] <= 'f')))
-				goto timed;
-		for (p = end - 34; p >= id && *p >= '0' && *p <= '9'; p--)
-			;
-		if (p >= id && *p == '#' && p < end - 34 &&
-		    end - 34 - p <= 18) {
-			for (i = 1; p + i < end - 33; i++)
-				rank = rank * 10 + (uint64_t)(p[i] - '0');
-			return -1 -
-			       (int64_t)((uint64_t)fnv32(id, (size_t)(p - id))
-					     << 31 |
-					 (rank & 0x7fffffff));
-		}
-	}
-timed:
-	return timed ? t : 0;
+	/* id[len - 33] is the '#' before the md5, id[k .. len - 34] the
+	 * rank's digits, id[k - 1] the '#' before them. */
+	if (len <= 34 || id[len - 33] != '#')
+		return timed ? t : 0;
+	for (i = len - 32; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'f')))
+			return timed ? t : 0;
+	for (k = len - 33; k > 0 && id[k - 1] >= '0' && id[k - 1] <= '9'; k--)
+		;
+	if (k == 0 || id[k - 1] != '#' || k == len - 33 || len - 33 - k > 18)
+		return timed ? t : 0;
+	for (i = k; i < len - 33; i++)
+		rank = rank * 10 + (uint64_t)(id[i] - '0');
+	return -1 - (int64_t)((uint64_t)fnv32(id, k - 1) << 31 |
+			      (rank & 0x7fffffff));
 }
 
 static size_t
