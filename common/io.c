@@ -36,3 +36,22 @@ set_nonblock(int fd)
 		return -1;
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
+
+/*
+ * Make the pipe fd holds larger (1 MiB: fewer, larger reads and writes);
+ * quietly nothing when it is not a pipe or the system does not allow it
+ * (EPERM over /proc/sys/fs/pipe-max-size for an unprivileged user).
+ */
+void
+pipe_grow(int fd)
+{
+#ifdef F_SETPIPE_SZ
+	int saved = errno;
+
+	if (fcntl(fd, F_GETPIPE_SZ) < (1 << 20))
+		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+	errno = saved;
+#else
+	(void)fd;
+#endif
+}

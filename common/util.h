@@ -18,5 +18,6 @@ int duration_parse(const char *, int64_t *seconds);
 int url_check_endpoint(const char *url, char *err, size_t errlen);
 int write_all(int fd, const void *, size_t);
 int set_nonblock(int fd);
+void pipe_grow(int fd);
 
 #endif

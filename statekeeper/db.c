@@ -25,41 +25,39 @@
 	"\tCONSTRAINT md5_restriction UNIQUE (md5)\n"                          \
 	");\n"
 
-static const char schema[] = CKPT_TABLE("graph") CKPT_TABLE("log_analytics")
-    CKPT_TABLE("storage") "CREATE TABLE IF NOT EXISTS storage_blob_offset (\n"
-			  "\tmd5 TEXT NOT NULL, \n"
-			  "\tcontainer TEXT NOT NULL, \n"
-			  "\tblob TEXT NOT NULL, \n"
-			  "\tcreation_time TEXT NOT NULL, \n"
-			  "\tprocessed_bytes INTEGER NOT NULL, \n"
-			  "\tPRIMARY KEY (md5, container, blob)\n"
-			  ");\n"
-			  /* Ours, beside Wazuh's: never change theirs. */
-			  "CREATE TABLE IF NOT EXISTS azure_logs_meta (\n"
-			  "\tname TEXT PRIMARY KEY NOT NULL,\n"
-			  "\tvalue TEXT NOT NULL\n"
-			  ");\n"
-			  "INSERT OR IGNORE INTO azure_logs_meta VALUES "
-			  "('schema_version', '1');\n"
-			  /* Schema 2: events already delivered. A checkpoint
-			   * row (table, md5) is numbered once in
-			   * azure_logs_key; azure_logs_seen holds the md5 of
-			   * each delivered event's id and its time (100 ns
-			   * ticks since 1970), for pruning. */
-			  "CREATE TABLE IF NOT EXISTS azure_logs_key (\n"
-			  "\tkid INTEGER PRIMARY KEY,\n"
-			  "\tservice TEXT NOT NULL,\n"
-			  "\tmd5 TEXT NOT NULL,\n"
-			  "\tUNIQUE (service, md5)\n"
-			  ");\n"
-			  "CREATE TABLE IF NOT EXISTS azure_logs_seen (\n"
-			  "\tkid INTEGER NOT NULL,\n"
-			  "\tid BLOB NOT NULL,\n"
-			  "\tevent_time INTEGER NOT NULL,\n"
-			  "\tPRIMARY KEY (kid, id)\n"
-			  ") WITHOUT ROWID;\n"
-			  "UPDATE azure_logs_meta SET value = '2' WHERE name = "
-			  "'schema_version' AND value = '1';\n";
+static const char schema[] =
+    CKPT_TABLE("graph") CKPT_TABLE("log_analytics") CKPT_TABLE(
+	"storage") "CREATE TABLE IF NOT EXISTS storage_blob_offset (\n"
+		   "\tmd5 TEXT NOT NULL, \n"
+		   "\tcontainer TEXT NOT NULL, \n"
+		   "\tblob TEXT NOT NULL, \n"
+		   "\tcreation_time TEXT NOT NULL, \n"
+		   "\tprocessed_bytes INTEGER NOT NULL, \n"
+		   "\tPRIMARY KEY (md5, container, blob)\n"
+		   ");\n"
+		   /* Ours, beside Wazuh's: never change theirs. */
+		   "CREATE TABLE IF NOT EXISTS azure_logs_meta (\n"
+		   "\tname TEXT PRIMARY KEY NOT NULL,\n"
+		   "\tvalue TEXT NOT NULL\n"
+		   ");\n"
+		   "INSERT OR IGNORE INTO azure_logs_meta VALUES "
+		   "('schema_version', '1');\n"
+		   /* Schema 2: events already delivered. A checkpoint
+		    * row (table, md5) is numbered once in
+		    * azure_logs_key; azure_logs_seen holds the md5 of
+		    * each delivered event's id and its time (100 ns
+		    * ticks since 1970), for pruning; schema 3 orders
+		    * them by a sort key (seen.c, migrate_schema()). */
+		   "CREATE TABLE IF NOT EXISTS azure_logs_key (\n"
+		   "\tkid INTEGER PRIMARY KEY,\n"
+		   "\tservice TEXT NOT NULL,\n"
+		   "\tmd5 TEXT NOT NULL,\n"
+		   "\tUNIQUE (service, md5)\n"
+		   ");\n"
+		   "CREATE TABLE IF NOT EXISTS azure_logs_seen (\n" SEEN_COLUMNS
+		   ") WITHOUT ROWID;\n" SEEN_RECENT_TABLE
+		   "UPDATE azure_logs_meta SET value = '2' WHERE name = "
+		   "'schema_version' AND value = '1';\n";
 
 static const char *const tables[] = {"graph", "log_analytics", "storage"};
 
@@ -242,7 +240,7 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 	db_name(db, path);
 	if (sqlite3_open_v2(path, &db->h,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				SQLITE_OPEN_NOFOLLOW,
+				SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the database %s: %s",
 			 db->name,
@@ -264,7 +262,8 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
 		    "PRAGMA temp_store=MEMORY;",
 		    err, errlen) == -1 ||
-	    db_exec(db, schema, err, errlen) == -1) {
+	    db_exec(db, schema, err, errlen) == -1 ||
+	    migrate_schema(db, err, errlen) == -1) {
 		locked(db, sqlite3_errcode(db->h), err, errlen);
 		db_close(db);
 		return -1;

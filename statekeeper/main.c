@@ -260,15 +260,16 @@ prune(struct frame *f)
 
 /*
  * Note the event's time (a raw Azure string) for the checkpoint. Returns
- * it in ticks, or now when it is not a date (an id is then remembered for
- * at least the overlap from now).
+ * it in ticks with *timed = 1, or now when it is not a date (an id is then
+ * remembered for at least the overlap from now) with *timed = 0.
  */
 static int64_t
-note_time(const char *s, size_t len)
+note_time(const char *s, size_t len, int *timed)
 {
 	char tmp[DATE_STRLEN * 2];
 	int64_t t;
 
+	*timed = 0;
 	if (len == 0 || len >= sizeof(tmp))
 		return date_now();
 	memcpy(tmp, s, len);
@@ -279,6 +280,7 @@ note_time(const char *s, size_t len)
 			  tmp);
 		return date_now();
 	}
+	*timed = 1;
 	if (!run.have_time || t < run.tmin) {
 		run.tmin = t;
 		strlcpy(run.smin, tmp, sizeof(run.smin));
@@ -298,7 +300,7 @@ note_time(const char *s, size_t len)
  */
 static void
 dead_letter(const struct frame *f, const char *body, size_t len,
-	    const uint8_t *h, int64_t t)
+	    const uint8_t *h, int64_t sk, int64_t t)
 {
 	static int fd = -1;
 	char *id = frame_strdup(f, 1), err[512];
@@ -320,8 +322,9 @@ dead_letter(const struct frame *f, const char *body, size_t len,
 		  *id ? id : "(no id)", len, WAZUH_EVENT_MAX, dead_letter_name);
 	free(id);
 	run.dead++;
-	if (h != NULL && (seen_record(&seen, h, t, err, sizeof(err)) == -1 ||
-			  db_commit(&db, err, sizeof(err)) == -1))
+	if (h != NULL &&
+	    (seen_record(&seen, h, sk, t, err, sizeof(err)) == -1 ||
+	     db_commit(&db, err, sizeof(err)) == -1))
 		fatalx("%s", err);
 }
 
@@ -338,18 +341,20 @@ event(struct frame *f)
 	const char *body;
 	char err[512];
 	size_t len;
-	int64_t t;
-	int known = 0;
+	int64_t t, sk = 0;
+	int known = 0, timed;
 
 	if (!run.hello || run.done)
 		fatalx("protocol error from the fetcher: EVENT out of order");
-	t = note_time(f->field[0].via.str.ptr, f->field[0].via.str.size);
+	t = note_time(f->field[0].via.str.ptr, f->field[0].via.str.size,
+		      &timed);
 	body = frame_bin(f, 2, &len);
 	run.events++;
 	if (id->size > 0) {
 		md5_raw(id->ptr, id->size, h);
+		sk = seen_sort_key(id->ptr, id->size, t, timed);
 		if (!run.reparse &&
-		    (known = seen_known(&seen, h, err, sizeof(err))) == -1)
+		    (known = seen_known(&seen, h, sk, err, sizeof(err))) == -1)
 			fatalx("%s", err);
 	}
 	if (known) {
@@ -359,13 +364,13 @@ event(struct frame *f)
 		return;
 	}
 	if (len > WAZUH_EVENT_MAX - strlen(WAZUH_HEADER)) {
-		dead_letter(f, body, len, id->size > 0 ? h : NULL, t);
+		dead_letter(f, body, len, id->size > 0 ? h : NULL, sk, t);
 		return;
 	}
 	if (frame_pack(&fwd.q, FRAME_FWD, next_seq + 1, body, len) == -1)
 		fatalx("cannot queue an event for the forwarder");
 	next_seq++;
-	seen_sent(&seen, next_seq, id->size > 0 ? h : NULL, t);
+	seen_sent(&seen, next_seq, id->size > 0 ? h : NULL, sk, t);
 }
 
 /*
@@ -949,6 +954,10 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Larger pipes: fewer reads and writes per event. */
+	pipe_grow(fetcher.in);
+	pipe_grow(fwd.out);
+	pipe_grow(fwd.in);
 	shown = last_dates;
 	enter_db_folder(&dbpath, &last_dates);
 	drop_and_enter(user, dbpath, dead_letter_path, last_dates, no_sandbox);

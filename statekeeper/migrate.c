@@ -1,5 +1,6 @@
 /*
- * Migration of a legacy last_dates.json into azure.db, in one transaction.
+ * Migrations: azure.db from one schema of ours to the next (schema 2 -> 3),
+ * and a legacy last_dates.json into azure.db, in one transaction.
  *
  * Wazuh's rules, amended as DESIGN.md says: a single known date D (a 4.2
  * string, or a {min,max} pair with one side invalid) means everything up
@@ -23,6 +24,43 @@
 #include "sk.h"
 
 #define LAST_DATES_MAX (16 * 1024 * 1024)
+
+/*
+ * Schema 2 -> 3: azure_logs_seen of schema 2 (PRIMARY KEY (kid, id)) is
+ * renamed azure_logs_seen_v2, rows kept (seen.c still looks ids up there
+ * and prunes them; it drops the table once empty), and azure_logs_seen is
+ * made again with its sort key. One transaction. Returns 0 or -1.
+ */
+int
+migrate_schema(struct db *db, char *err, size_t errlen)
+{
+	static const char sql[] =
+	    "BEGIN IMMEDIATE;\n"
+	    "ALTER TABLE azure_logs_seen RENAME TO azure_logs_seen_v2;\n"
+	    "CREATE TABLE azure_logs_seen (\n" SEEN_COLUMNS ") WITHOUT ROWID;\n"
+	    "UPDATE azure_logs_meta SET value = '3' WHERE name = "
+	    "'schema_version';\n"
+	    "COMMIT;\n";
+	sqlite3_stmt *st = NULL;
+	char rberr[256];
+
+	if (sqlite3_prepare_v2(db->h, "SELECT sort_key FROM azure_logs_seen",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_finalize(st);
+		return db_exec(db,
+			       "UPDATE azure_logs_meta SET value = '3' WHERE "
+			       "name = 'schema_version' AND value = '2'",
+			       err, errlen);
+	}
+	sqlite3_finalize(st);
+	log_info("Upgrading %s to schema 3 (delivered ids in time order)",
+		 db->name);
+	if (db_exec(db, sql, err, errlen) == -1) {
+		db_exec(db, "ROLLBACK", rberr, sizeof(rberr));
+		return -1;
+	}
+	return 0;
+}
 
 /* A valid date in canonical form, or NULL. */
 static const char *

@@ -4,6 +4,26 @@
  * Analytics: a hash of the row; storage: blob, offset and content), in
  * azure_logs_seen beside Wazuh's tables, per checkpoint row.
  *
+ * The rows are ordered by a sort key before the md5 (schema 3: PRIMARY KEY
+ * (kid, sort_key, id)), so that the events of a window, which come in time
+ * order, are written next to each other: a commit writes a few B-tree
+ * pages to the WAL, not one per event as with random md5 keys (schema 2).
+ * The sort key must be the same each time the same id comes back; it is
+ * (seen_sort_key()) the event's time for Graph and Log Analytics (a Graph
+ * item's time never changes; a Log Analytics id hashes the row, time
+ * included), 0 for an event without a valid time, and for a storage id
+ * ("blob#ctime#from#rank#md5", whose time, the blob's Last-Modified, moves
+ * as the blob grows) a negative number made of the id itself: a hash of
+ * "blob#ctime#from" and the rank.
+ *
+ * Rows are first appended to azure_logs_seen_recent (a rowid table: a
+ * commit writes its last page) and kept in memory in a hash set; every
+ * SEEN_MERGE rows, when the checkpoint row changes, before pruning and at
+ * start they are moved into azure_logs_seen in one statement: the pages of
+ * the window's range are written once per merge, whatever the order the
+ * events came in. A lookup checks the ids in flight, the recent set, a
+ * Bloom filter of the checkpoint row's ids, and only then SQLite.
+ *
  * An id is written there only once the forwarder acknowledged its event
  * (or it went to the dead-letter file): until then it waits in a ring,
  * indexed by a small open-addressing table so that a repeat inside one
@@ -11,8 +31,11 @@
  * statekeeper commits every SEEN_COMMIT_ROWS rows or SEEN_COMMIT_TICKS, at
  * the end of every window and when it exits: a kill -9 re-sends at most
  * what was acknowledged since the last commit, and never loses anything.
- * (In WAL mode with synchronous=NORMAL a commit is a write, not a sync:
- * cheap enough to be frequent.)
+ * (In WAL mode with synchronous=NORMAL a commit is a write, not a sync.)
+ *
+ * A database of schema 2 keeps its rows in azure_logs_seen_v2
+ * (migrate_schema()): they are looked up there too, pruned the same way,
+ * and the table is dropped once empty.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +43,7 @@
 
 #include "date.h"
 #include "log.h"
+#include "buf.h"
 #include "sk.h"
 
 #define SEEN_COMMIT_ROWS  2048
@@ -34,22 +58,142 @@ seen_err(struct seen *s, const char *what, char *err, size_t errlen)
 	return -1;
 }
 
+/* Does the table of schema 2 exist (and has rows)? 1, 0 or -1. */
+static int
+legacy_rows(struct seen *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db->h,
+			       "SELECT 1 FROM sqlite_master WHERE type = "
+			       "'table' AND name = 'azure_logs_seen_v2'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return seen_err(s, "looking for", err, errlen);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return seen_err(s, "looking for", err, errlen);
+	if (sqlite3_prepare_v2(s->db->h,
+			       "SELECT 1 FROM azure_logs_seen_v2 LIMIT 1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return seen_err(s, "reading", err, errlen);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		return seen_err(s, "reading", err, errlen);
+	/* Every id of schema 2 was pruned: the table goes. */
+	if (db_exec(s->db, "DROP TABLE azure_logs_seen_v2", err, errlen) == -1)
+		return -1;
+	log_debug("the delivered ids of schema 2 are all forgotten: "
+		  "azure_logs_seen_v2 dropped");
+	return 0;
+}
+
+/* The recent ids: a set over SEEN_RECENT_SLOTS (an md5: spread). */
+static size_t
+recent_slot(const struct seen *s, const uint8_t h[SEEN_IDLEN])
+{
+	size_t i;
+
+	memcpy(&i, h, sizeof(i));
+	for (i &= SEEN_RECENT_SLOTS - 1; s->used[i];
+	     i = (i + 1) & (SEEN_RECENT_SLOTS - 1))
+		if (memcmp(s->recent[i], h, SEEN_IDLEN) == 0)
+			break;
+	return i;
+}
+
+static void
+recent_add(struct seen *s, const uint8_t h[SEEN_IDLEN])
+{
+	size_t i = recent_slot(s, h);
+
+	if (!s->used[i]) {
+		s->used[i] = 1;
+		memcpy(s->recent[i], h, SEEN_IDLEN);
+	}
+	s->nrecent++; /* rows, counted as written */
+}
+
+/*
+ * Move the rows of azure_logs_seen_recent into azure_logs_seen, in key
+ * order (each B-tree page is written once per merge, not once per commit),
+ * in the open transaction. Returns 0 or -1.
+ */
+int
+seen_merge(struct seen *s, char *err, size_t errlen)
+{
+	int rc;
+
+	if (db_begin(s->db, err, errlen) == -1)
+		return -1;
+	rc = sqlite3_step(s->merge);
+	sqlite3_reset(s->merge);
+	if (rc != SQLITE_DONE)
+		return seen_err(s, "merging", err, errlen);
+	if (db_exec(s->db, "DELETE FROM azure_logs_seen_recent", err, errlen) ==
+	    -1)
+		return -1;
+	memset(s->used, 0, SEEN_RECENT_SLOTS);
+	s->nrecent = 0;
+	return 0;
+}
+
 int
 seen_open(struct seen *s, struct db *db, char *err, size_t errlen)
 {
+	char sql[80 + SEEN_BATCH * 16];
+	size_t i, len;
+	int legacy;
+
 	memset(s, 0, sizeof(*s));
 	s->db = db;
+	if ((legacy = legacy_rows(s, err, errlen)) == -1)
+		return -1;
+	len = (size_t)snprintf(sql, sizeof(sql),
+			       "INSERT INTO azure_logs_seen_recent (kid, "
+			       "sort_key, id, event_time) VALUES ");
+	for (i = 0; i < SEEN_BATCH; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					"%s(?,?,?,?)", i ? "," : "");
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->ins_many, NULL) != SQLITE_OK)
+		return seen_err(s, "preparing", err, errlen);
 	if (sqlite3_prepare_v3(db->h,
 			       "SELECT 1 FROM azure_logs_seen WHERE kid = ?1 "
-			       "AND id = ?2",
+			       "AND sort_key = ?2 AND id = ?3",
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->look,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(db->h,
-			       "INSERT OR IGNORE INTO azure_logs_seen (kid, "
-			       "id, event_time) VALUES (?1, ?2, ?3)",
+			       "INSERT INTO azure_logs_seen_recent (kid, "
+			       "sort_key, id, event_time) VALUES (?1, ?2, ?3, "
+			       "?4)",
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins,
-			       NULL) != SQLITE_OK)
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db->h,
+			       "INSERT OR IGNORE INTO azure_logs_seen (kid, "
+			       "sort_key, id, event_time) SELECT kid, "
+			       "sort_key, id, event_time FROM "
+			       "azure_logs_seen_recent",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->merge,
+			       NULL) != SQLITE_OK ||
+	    (legacy && sqlite3_prepare_v3(db->h,
+					  "SELECT 1 FROM azure_logs_seen_v2 "
+					  "WHERE kid = ?1 AND id = ?2",
+					  -1, SQLITE_PREPARE_PERSISTENT,
+					  &s->look_v2, NULL) != SQLITE_OK))
 		return seen_err(s, "preparing", err, errlen);
+	s->recent = xcalloc(SEEN_RECENT_SLOTS, sizeof(*s->recent));
+	s->used = xcalloc(SEEN_RECENT_SLOTS, 1);
+	/* Rows a previous run wrote and did not merge (it was killed). */
+	if (seen_merge(s, err, errlen) == -1 ||
+	    db_commit(s->db, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
@@ -58,9 +202,99 @@ seen_close(struct seen *s)
 {
 	sqlite3_finalize(s->look);
 	sqlite3_finalize(s->ins);
+	sqlite3_finalize(s->look_v2);
+	sqlite3_finalize(s->ins_many);
+	sqlite3_finalize(s->merge);
+	free(s->recent);
+	free(s->used);
+	free(s->bloom);
 	free(s->ring);
 	free(s->slot);
 	memset(s, 0, sizeof(*s));
+}
+
+/* The Bloom filter: 4 bits of nbits, from the md5 (already well spread). */
+static void
+bloom_bits(const struct seen *s, const uint8_t h[SEEN_IDLEN], size_t bit[4])
+{
+	uint64_t a, b;
+	size_t i;
+
+	memcpy(&a, h, sizeof(a));
+	memcpy(&b, h + 8, sizeof(b));
+	b |= 1; /* odd: the 4 bits differ */
+	for (i = 0; i < 4; i++)
+		bit[i] = (size_t)(a + i * b) & (s->nbits - 1);
+}
+
+static void
+bloom_add(struct seen *s, const uint8_t h[SEEN_IDLEN])
+{
+	size_t bit[4], i;
+
+	bloom_bits(s, h, bit);
+	for (i = 0; i < 4; i++)
+		s->bloom[bit[i] / 64] |= (uint64_t)1 << (bit[i] % 64);
+	s->nin++;
+}
+
+static int
+bloom_has(const struct seen *s, const uint8_t h[SEEN_IDLEN])
+{
+	size_t bit[4], i;
+
+	bloom_bits(s, h, bit);
+	for (i = 0; i < 4; i++)
+		if (!(s->bloom[bit[i] / 64] & ((uint64_t)1 << (bit[i] % 64))))
+			return 0;
+	return 1;
+}
+
+/* Add the ids of kid that sql (?1: kid) reads. Returns 0 or -1. */
+static int
+bloom_load(struct seen *s, const char *sql, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	const void *id;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return seen_err(s, "reading", err, errlen);
+	sqlite3_bind_int64(st, 1, s->kid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((id = sqlite3_column_blob(st, 0)) != NULL &&
+		    sqlite3_column_bytes(st, 0) == SEEN_IDLEN)
+			bloom_add(s, id);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : seen_err(s, "reading", err, errlen);
+}
+
+/*
+ * (Re)build the Bloom filter for at least want ids of kid: 16 bits each,
+ * 4 bits per id (about 0.2 % of the absent ids then need a lookup).
+ */
+static int
+bloom_build(struct seen *s, size_t want, char *err, size_t errlen)
+{
+	s->cap_in = want < 32768 ? 32768 : want;
+	for (s->nbits = 64; s->nbits < s->cap_in * 16; s->nbits *= 2)
+		;
+	free(s->bloom);
+	if ((s->bloom = calloc(s->nbits / 64, sizeof(*s->bloom))) == NULL)
+		fatal("calloc");
+	s->nin = 0;
+	if (bloom_load(s, "SELECT id FROM azure_logs_seen WHERE kid = ?1", err,
+		       errlen) == -1 ||
+	    bloom_load(s,
+		       "SELECT id FROM azure_logs_seen_recent WHERE kid = ?1",
+		       err, errlen) == -1 ||
+	    (s->legacy &&
+	     bloom_load(s, "SELECT id FROM azure_logs_seen_v2 WHERE kid = ?1",
+			err, errlen) == -1))
+		return -1;
+	if (s->nin > s->cap_in)
+		return bloom_build(s, s->nin * 2, err, errlen);
+	return 0;
 }
 
 /* The number of the checkpoint row (service, md5), made on first use. */
@@ -71,6 +305,8 @@ seen_key(struct seen *s, const char *service, const char *md5, char *err,
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
+	if (s->nrecent > 0 && seen_merge(s, err, errlen) == -1)
+		return -1; /* the recent ids are those of one kid */
 	if (sqlite3_prepare_v2(s->db->h,
 			       "INSERT INTO azure_logs_key (service, md5) "
 			       "VALUES (?1, ?2) ON CONFLICT DO UPDATE SET md5 "
@@ -87,7 +323,68 @@ out:
 	if (rc == -1)
 		seen_err(s, "numbering a checkpoint for", err, errlen);
 	sqlite3_finalize(st);
+	if (rc == 0 && s->look_v2 != NULL) {
+		/* Has this row ids of schema 2 still? */
+		st = NULL;
+		if (sqlite3_prepare_v2(s->db->h,
+				       "SELECT 1 FROM azure_logs_seen_v2 WHERE "
+				       "kid = ?1 LIMIT 1",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, s->kid);
+			rc = sqlite3_step(st);
+			s->legacy = rc == SQLITE_ROW;
+			rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+		}
+		if (st == NULL || rc == -1)
+			rc = seen_err(s, "reading", err, errlen);
+		sqlite3_finalize(st);
+	}
+	if (rc == 0)
+		rc = bloom_build(s, 0, err, errlen);
 	return rc;
+}
+
+/* FNV-1a, 32 bits. */
+static uint32_t
+fnv32(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n-- > 0) {
+		h ^= (uint8_t)*p++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/*
+ * The sort key of an event (see above): for an id of the storage form
+ * "...#RANK#<32 hex digits>", -1 - (fnv32(what is before "#RANK") << 31 |
+ * RANK); else the event time t when timed, or 0. A function of the id
+ * alone, or of the id and its time.
+ */
+int64_t
+seen_sort_key(const char *id, size_t len, int64_t t, int timed)
+{
+	uint64_t rank = 0;
+	size_t i, k;
+
+	/* id[len - 33] is the '#' before the md5, id[k .. len - 34] the
+	 * rank's digits, id[k - 1] the '#' before them. */
+	if (len <= 34 || id[len - 33] != '#')
+		return timed ? t : 0;
+	for (i = len - 32; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'f')))
+			return timed ? t : 0;
+	for (k = len - 33; k > 0 && id[k - 1] >= '0' && id[k - 1] <= '9'; k--)
+		;
+	if (k == 0 || id[k - 1] != '#' || k == len - 33 || len - 33 - k > 18)
+		return timed ? t : 0;
+	for (i = k; i < len - 33; i++)
+		rank = rank * 10 + (uint64_t)(id[i] - '0');
+	return -1 - (int64_t)((uint64_t)fnv32(id, k - 1) << 31 |
+			      (rank & 0x7fffffff));
 }
 
 static size_t
@@ -161,7 +458,7 @@ grow(struct seen *s)
 
 /* Was this id delivered before, or is it on its way? 1, 0 or -1. */
 int
-seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], char *err,
+seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk, char *err,
 	   size_t errlen)
 {
 	size_t mask, i;
@@ -174,10 +471,21 @@ seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], char *err,
 			    0)
 				return 1;
 	}
+	if (s->used[recent_slot(s, h)])
+		return 1;
+	if (s->bloom != NULL && !bloom_has(s, h))
+		return 0; /* in neither table */
 	sqlite3_bind_int64(s->look, 1, s->kid);
-	sqlite3_bind_blob(s->look, 2, h, SEEN_IDLEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s->look, 2, sk);
+	sqlite3_bind_blob(s->look, 3, h, SEEN_IDLEN, SQLITE_STATIC);
 	rc = sqlite3_step(s->look);
 	sqlite3_reset(s->look);
+	if (rc == SQLITE_DONE && s->legacy) {
+		sqlite3_bind_int64(s->look_v2, 1, s->kid);
+		sqlite3_bind_blob(s->look_v2, 2, h, SEEN_IDLEN, SQLITE_STATIC);
+		rc = sqlite3_step(s->look_v2);
+		sqlite3_reset(s->look_v2);
+	}
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -187,7 +495,7 @@ seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], char *err,
 
 /* Event seq (the next one) went to the forwarder; h is NULL without id. */
 void
-seen_sent(struct seen *s, int64_t seq, const uint8_t *h, int64_t t)
+seen_sent(struct seen *s, int64_t seq, const uint8_t *h, int64_t sk, int64_t t)
 {
 	struct seen_ev *e;
 
@@ -201,6 +509,7 @@ seen_sent(struct seen *s, int64_t seq, const uint8_t *h, int64_t t)
 	s->n++;
 	e = ring_at(s, seq);
 	e->has_id = h != NULL;
+	e->sk = sk;
 	e->t = t;
 	if (h != NULL) {
 		memcpy(e->h, h, SEEN_IDLEN);
@@ -208,76 +517,140 @@ seen_sent(struct seen *s, int64_t seq, const uint8_t *h, int64_t t)
 	}
 }
 
+/* The ids went in: into the Bloom filter too. */
 static int
-insert(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t t, char *err,
+inserted(struct seen *s, struct seen_ev *const *ev, size_t n, char *err,
+	 size_t errlen)
+{
+	size_t i;
+
+	s->db->tx_rows += (int64_t)n;
+	for (i = 0; i < n; i++) {
+		bloom_add(s, ev[i]->h);
+		recent_add(s, ev[i]->h);
+	}
+	if (s->nrecent >= SEEN_MERGE && seen_merge(s, err, errlen) == -1)
+		return -1;
+	if (s->nin > s->cap_in)
+		return bloom_build(s, s->nin * 2, err, errlen);
+	return 0;
+}
+
+/* Write n ids: SEEN_BATCH in one statement, or one by one. */
+static int
+insert(struct seen *s, struct seen_ev *const *ev, size_t n, char *err,
        size_t errlen)
 {
-	int rc;
+	sqlite3_stmt *st = n == SEEN_BATCH ? s->ins_many : s->ins;
+	size_t i, j;
+	int rc, p;
 
+	if (n == 0)
+		return 0;
 	if (db_begin(s->db, err, errlen) == -1)
 		return -1;
-	sqlite3_bind_int64(s->ins, 1, s->kid);
-	sqlite3_bind_blob(s->ins, 2, h, SEEN_IDLEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s->ins, 3, t);
-	rc = sqlite3_step(s->ins);
-	sqlite3_reset(s->ins);
-	if (rc != SQLITE_DONE)
-		return seen_err(s, "writing", err, errlen);
-	s->db->tx_rows++;
-	return 0;
+	for (i = 0; i < n; i += j) {
+		for (j = 0, p = 1; j < (st == s->ins ? 1 : n); j++, p += 4) {
+			sqlite3_bind_int64(st, p, s->kid);
+			sqlite3_bind_int64(st, p + 1, ev[i + j]->sk);
+			sqlite3_bind_blob(st, p + 2, ev[i + j]->h, SEEN_IDLEN,
+					  SQLITE_STATIC);
+			sqlite3_bind_int64(st, p + 3, ev[i + j]->t);
+		}
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return seen_err(s, "writing", err, errlen);
+	}
+	return inserted(s, ev, n, err, errlen);
 }
 
 /* The forwarder acknowledged every event up to seq: remember their ids. */
 int
 seen_acked(struct seen *s, int64_t seq, char *err, size_t errlen)
 {
-	struct seen_ev *e;
+	struct seen_ev *batch[SEEN_BATCH];
+	size_t n = 0;
 
+	/* The entries stay in the ring until seen_sent() reuses them. */
 	while (s->n > 0 && s->first <= seq) {
-		e = ring_at(s, s->first);
-		if (e->has_id) {
-			if (insert(s, e->h, e->t, err, errlen) == -1)
-				return -1;
+		if (ring_at(s, s->first)->has_id) {
+			batch[n++] = ring_at(s, s->first);
 			index_del(s, s->first);
 		}
 		s->head = (s->head + 1) % s->cap;
 		s->first++;
 		s->n--;
+		if (n == SEEN_BATCH) {
+			if (insert(s, batch, n, err, errlen) == -1)
+				return -1;
+			n = 0;
+		}
 	}
-	return 0;
+	return insert(s, batch, n, err, errlen);
 }
 
 /* An id handled without the forwarder (dead-lettered). */
 int
-seen_record(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t t, char *err,
-	    size_t errlen)
+seen_record(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk, int64_t t,
+	    char *err, size_t errlen)
 {
-	return insert(s, h, t, err, errlen);
+	struct seen_ev e = {.sk = sk, .t = t, .has_id = 1}, *ev = &e;
+
+	memcpy(e.h, h, SEEN_IDLEN);
+	return insert(s, &ev, 1, err, errlen);
 }
 
-/* Forget the ids of events older than before: no window reaches them. */
-int
-seen_prune(struct seen *s, int64_t before, char *err, size_t errlen)
+/*
+ * DELETE sql with kid ?1 and before ?2; the number of rows deleted, or -1.
+ */
+static int
+prune_sql(struct seen *s, const char *sql, int64_t before, char *err,
+	  size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(s->db->h,
-			       "DELETE FROM azure_logs_seen WHERE kid = ?1 AND "
-			       "event_time < ?2",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db->h, sql, -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, s->kid);
 		sqlite3_bind_int64(st, 2, before);
 		if (sqlite3_step(st) == SQLITE_DONE)
-			rc = 0;
+			rc = sqlite3_changes(s->db->h);
 	}
 	if (rc == -1)
 		seen_err(s, "pruning", err, errlen);
-	else if (sqlite3_changes(s->db->h) > 0)
-		log_debug("forgot %d delivered ids older than the overlap",
-			  sqlite3_changes(s->db->h));
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/*
+ * Forget the ids of events older than before: no window reaches them.
+ * A sort key is never above its event time (the time itself, 0 when the
+ * event has none and event_time is when it came, or negative for storage):
+ * sort_key < before bounds the range to read.
+ */
+int
+seen_prune(struct seen *s, int64_t before, char *err, size_t errlen)
+{
+	int n, old = 0;
+
+	if (s->nrecent > 0 && seen_merge(s, err, errlen) == -1)
+		return -1;
+	n = prune_sql(s,
+		      "DELETE FROM azure_logs_seen WHERE kid = ?1 AND sort_key "
+		      "< ?2 AND event_time < ?2",
+		      before, err, errlen);
+	if (n >= 0 && s->legacy)
+		old = prune_sql(s,
+				"DELETE FROM azure_logs_seen_v2 WHERE kid = ?1 "
+				"AND event_time < ?2",
+				before, err, errlen);
+	if (n == -1 || old == -1)
+		return -1;
+	if (n + old > 0)
+		log_debug("forgot %d delivered ids older than the overlap",
+			  n + old);
+	return 0;
 }
 
 /*

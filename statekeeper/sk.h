@@ -10,6 +10,23 @@
 
 #include <sqlite3.h>
 
+/* azure_logs_seen, schema 3 (db.c, migrate.c; seen.c says why). */
+#define SEEN_COLUMNS                                                           \
+	"\tkid INTEGER NOT NULL,\n"                                            \
+	"\tsort_key INTEGER NOT NULL,\n"                                       \
+	"\tid BLOB NOT NULL,\n"                                                \
+	"\tevent_time INTEGER NOT NULL,\n"                                     \
+	"\tPRIMARY KEY (kid, sort_key, id)\n"
+/* The ids written since the last merge, in the order they came (a rowid
+ * table: each commit appends to its last page). */
+#define SEEN_RECENT_TABLE                                                      \
+	"CREATE TABLE IF NOT EXISTS azure_logs_seen_recent (\n"                \
+	"\tkid INTEGER NOT NULL,\n"                                            \
+	"\tsort_key INTEGER NOT NULL,\n"                                       \
+	"\tid BLOB NOT NULL,\n"                                                \
+	"\tevent_time INTEGER NOT NULL\n"                                      \
+	");\n"
+
 struct db {
 	sqlite3 *h;
 	const char
@@ -50,17 +67,35 @@ int db_blob_prune(struct db *, const char *md5, const char *container,
 		  char *err, size_t errlen);
 
 /* seen.c: the ids of delivered events (de-duplication). */
-#define SEEN_IDLEN 16 /* md5 of the event's id */
+#define SEEN_IDLEN	  16 /* md5 of the event's id */
+#define SEEN_BATCH	  32 /* rows per INSERT when the forwarder acknowledges */
+#define SEEN_MERGE	  8192 /* recent rows merged into azure_logs_seen at once */
+#define SEEN_RECENT_SLOTS 32768 /* > 2 * (SEEN_MERGE + SEEN_BATCH) */
 
 struct seen_ev {
 	uint8_t h[SEEN_IDLEN];
-	int64_t t; /* event time, 100 ns ticks */
+	int64_t sk; /* sort key (seen_sort_key) */
+	int64_t t;  /* event time, 100 ns ticks */
 	int has_id;
 };
 
 struct seen {
 	struct db *db;
 	sqlite3_stmt *look, *ins;
+	sqlite3_stmt *ins_many; /* SEEN_BATCH rows at once */
+	sqlite3_stmt *look_v2;	/* azure_logs_seen_v2, while it has rows */
+	int legacy;		/* the window's kid has rows there */
+	/* A Bloom filter of the ids of kid in the tables: an id it does not
+	 * hold needs no lookup. nbits a power of 2; rebuilt bigger when more
+	 * than cap ids went in. */
+	uint64_t *bloom;
+	size_t nbits, nin, cap_in;
+	/* The ids in azure_logs_seen_recent (all of kid): open addressing
+	 * over SEEN_RECENT_SLOTS, used[] says which slots are taken. */
+	uint8_t (*recent)[SEEN_IDLEN];
+	uint8_t *used;
+	size_t nrecent;
+	sqlite3_stmt *merge;
 	int64_t kid; /* the checkpoint row of the window (azure_logs_key) */
 	/* events sent to the forwarder, not yet acknowledged: seq first ..
 	 * first + n - 1, in ring[head ...] */
@@ -75,16 +110,20 @@ int seen_open(struct seen *, struct db *, char *err, size_t errlen);
 void seen_close(struct seen *);
 int seen_key(struct seen *, const char *service, const char *md5, char *err,
 	     size_t errlen);
-int seen_known(struct seen *, const uint8_t h[SEEN_IDLEN], char *err,
-	       size_t errlen);
-void seen_sent(struct seen *, int64_t seq, const uint8_t *h, int64_t t);
+int64_t seen_sort_key(const char *id, size_t len, int64_t t, int timed);
+int seen_known(struct seen *, const uint8_t h[SEEN_IDLEN], int64_t sk,
+	       char *err, size_t errlen);
+void seen_sent(struct seen *, int64_t seq, const uint8_t *h, int64_t sk,
+	       int64_t t);
 int seen_acked(struct seen *, int64_t seq, char *err, size_t errlen);
-int seen_record(struct seen *, const uint8_t h[SEEN_IDLEN], int64_t t,
-		char *err, size_t errlen);
+int seen_record(struct seen *, const uint8_t h[SEEN_IDLEN], int64_t sk,
+		int64_t t, char *err, size_t errlen);
+int seen_merge(struct seen *, char *err, size_t errlen);
 int seen_prune(struct seen *, int64_t before, char *err, size_t errlen);
 int seen_commit_due(const struct seen *, int64_t now, int idle);
 int seen_commit_wait(const struct seen *, int64_t now, int idle);
 
+int migrate_schema(struct db *, char *err, size_t errlen);
 int migrate_last_dates(struct db *, const char *path, int64_t now, char *err,
 		       size_t errlen);
 

@@ -257,13 +257,15 @@ class CrashTest(PipelineTest):
         return self.payloads(got), ages, at_kill, took
 
     def seen(self):
-        """The ids azure_logs_seen holds for this checkpoint row."""
+        """The ids azure_logs_seen holds for this checkpoint row (with those
+        written since its last merge, in azure_logs_seen_recent)."""
         if not os.path.exists(self.db):
             return set()
         con = sqlite3.connect(self.db)
         try:
             return {bytes(r[0]) for r in con.execute(
-                "SELECT s.id FROM azure_logs_seen s JOIN azure_logs_key k USING (kid) "
+                "SELECT s.id FROM (SELECT kid, id FROM azure_logs_seen UNION ALL "
+                "SELECT kid, id FROM azure_logs_seen_recent) s JOIN azure_logs_key k USING (kid) "
                 "WHERE k.service = ? AND k.md5 = ?", (self.table, self.key))}
         except sqlite3.OperationalError:  # no such table: nothing recorded
             return set()

@@ -43,7 +43,9 @@ class Graph(PipelineTest):
         con = sqlite3.connect(self.db)
         try:
             return con.execute(
-                "SELECT s.event_time FROM azure_logs_seen s JOIN "
+                "SELECT s.event_time FROM (SELECT kid, event_time FROM "
+                "azure_logs_seen UNION ALL SELECT kid, event_time FROM "
+                "azure_logs_seen_recent) s JOIN "
                 "azure_logs_key k USING (kid) WHERE k.service = 'graph' "
                 "AND k.md5 = ?", (md5(SIGNINS),)).fetchall()
         finally:
@@ -69,6 +71,55 @@ class Graph(PipelineTest):
         self.assertRegex(self.last_stderr, r"370 events fetched, 20 delivered, "
                          r"350 duplicates dropped|"
                          r"\d+ events fetched, 20 delivered")
+        rc, got = self.run_launcher()
+        self.assertEqual((rc, got), (0, []), self.last_stderr)
+
+    def to_schema_2(self):
+        """Rewrites azure.db as schema 2 wrote it: azure_logs_seen keyed
+        (kid, id), no sort key, no azure_logs_seen_recent."""
+        con = sqlite3.connect(self.db)
+        try:
+            rows = con.execute(
+                "SELECT kid, id, event_time FROM azure_logs_seen UNION ALL "
+                "SELECT kid, id, event_time FROM azure_logs_seen_recent").fetchall()
+            con.executescript(
+                "DROP TABLE azure_logs_seen; DROP TABLE azure_logs_seen_recent;"
+                "CREATE TABLE azure_logs_seen (kid INTEGER NOT NULL, id BLOB "
+                "NOT NULL, event_time INTEGER NOT NULL, PRIMARY KEY (kid, id)) "
+                "WITHOUT ROWID;"
+                "UPDATE azure_logs_meta SET value = '2' WHERE name = "
+                "'schema_version';")
+            con.executemany("INSERT OR IGNORE INTO azure_logs_seen VALUES (?, ?, ?)",
+                            rows)
+            con.commit()
+            return len(rows)
+        finally:
+            con.close()
+
+    def test_schema_2_database_carries_over(self):
+        rc, got = self.run_launcher()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(len(got), len(self.first))
+        self.assertGreater(self.to_schema_2(), 0)
+        newest = self.row("graph", md5(SIGNINS))[3]
+        cp = datetime.datetime.strptime(newest[:19], "%Y-%m-%dT%H:%M:%S")
+        late = signins(20, cp - 12 * M, cp - 1 * M, 2)
+        self.add_events(SIGNINS, late)
+        # Upgraded: the ids of schema 2 still drop what was delivered.
+        rc, got = self.run_launcher()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertIn("Upgrading", self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)),
+                         sorted(wazuh_payload(i) for i in late))
+        con = sqlite3.connect(self.db)
+        try:
+            self.assertEqual(con.execute(
+                "SELECT value FROM azure_logs_meta WHERE name = "
+                "'schema_version'").fetchone(), ("3",))
+            cols = [r[1] for r in con.execute("PRAGMA table_info(azure_logs_seen)")]
+            self.assertIn("sort_key", cols)
+        finally:
+            con.close()
         rc, got = self.run_launcher()
         self.assertEqual((rc, got), (0, []), self.last_stderr)
 

@@ -82,11 +82,12 @@ mkid(uint8_t h[SEEN_IDLEN], uint64_t bucket, uint64_t n)
 	memcpy(h + 8, &n, 8);
 }
 
+/* The sort key of these ids: 0 (the ids carry their time elsewhere). */
 static int
 known(struct fixture *x, const uint8_t h[SEEN_IDLEN])
 {
 	char err[512];
-	int rc = seen_known(&x->s, h, err, sizeof(err));
+	int rc = seen_known(&x->s, h, 0, err, sizeof(err));
 
 	assert_int_not_equal(rc, -1);
 	return rc;
@@ -103,9 +104,9 @@ test_in_flight_then_acknowledged(void **state)
 	mkid(b, 2, 2);
 	mkid(c, 3, 3);
 	assert_false(known(x, a));
-	seen_sent(&x->s, 1, a, 100);
-	seen_sent(&x->s, 2, NULL, 100); /* an event without id */
-	seen_sent(&x->s, 3, b, 200);
+	seen_sent(&x->s, 1, a, 0, 100);
+	seen_sent(&x->s, 2, NULL, 0, 100); /* an event without id */
+	seen_sent(&x->s, 3, b, 0, 200);
 	assert_true(known(x, a)); /* in flight: a repeat is dropped */
 	assert_true(known(x, b));
 	assert_false(known(x, c));
@@ -131,7 +132,7 @@ test_uncommitted_ids_are_not_kept(void **state)
 	char err[512];
 
 	mkid(a, 7, 7);
-	seen_sent(&x->s, 1, a, 100);
+	seen_sent(&x->s, 1, a, 0, 100);
 	assert_int_equal(seen_acked(&x->s, 1, err, sizeof(err)), 0);
 	assert_true(x->db.tx);
 	/* A crash before the commit: the id is forgotten, so the event is
@@ -151,7 +152,7 @@ test_other_checkpoint_rows_are_apart(void **state)
 	char err[512];
 
 	mkid(a, 9, 9);
-	assert_int_equal(seen_record(&x->s, a, 100, err, sizeof(err)), 0);
+	assert_int_equal(seen_record(&x->s, a, 0, 100, err, sizeof(err)), 0);
 	assert_true(known(x, a));
 	assert_int_equal(seen_key(&x->s, "log_analytics",
 				  "2012f3812bfc764b6a927f00ddcd7c16", err,
@@ -171,7 +172,7 @@ test_prune_by_event_time(void **state)
 	for (i = 0; i < 10; i++) {
 		mkid(h, (uint64_t)i, (uint64_t)i);
 		assert_int_equal(
-		    seen_record(&x->s, h, i * 1000, err, sizeof(err)), 0);
+		    seen_record(&x->s, h, 0, i * 1000, err, sizeof(err)), 0);
 	}
 	assert_int_equal(seen_prune(&x->s, 5000, err, sizeof(err)), 0);
 	for (i = 0; i < 10; i++) {
@@ -196,7 +197,7 @@ test_colliding_ids_in_flight(void **state)
 	for (seq = 1; seq <= 6000; seq++) {
 		mkid(h, (uint64_t)(seq % 5 == 0 ? seq : seq % 3),
 		     (uint64_t)seq);
-		seen_sent(&x->s, seq, seq % 11 == 0 ? NULL : h, seq);
+		seen_sent(&x->s, seq, seq % 11 == 0 ? NULL : h, 0, seq);
 		sent = seq;
 		if (seq % 700 == 0) {
 			acked += 500;
@@ -216,6 +217,184 @@ test_colliding_ids_in_flight(void **state)
 		assert_int_equal(x->s.slot[i], 0);
 }
 
+/* Once merged, rows of sort keys 0 and of events' times are apart. */
+static void
+test_sort_key_is_part_of_the_key(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t a[SEEN_IDLEN];
+	char err[512];
+
+	mkid(a, 4, 4);
+	assert_int_equal(seen_record(&x->s, a, 1234, 1234, err, sizeof(err)),
+			 0);
+	/* Recent ids are known by their md5 alone. */
+	assert_int_equal(seen_known(&x->s, a, 0, err, sizeof(err)), 1);
+	assert_int_equal(x->s.nrecent, 1);
+	assert_int_equal(seen_merge(&x->s, err, sizeof(err)), 0);
+	assert_int_equal(x->s.nrecent, 0);
+	assert_int_equal(seen_known(&x->s, a, 1234, err, sizeof(err)), 1);
+	assert_int_equal(seen_known(&x->s, a, 0, err, sizeof(err)), 0);
+}
+
+static void
+test_sort_key(void **state)
+{
+	static const char h[] = "0123456789abcdef0123456789abcdef";
+	char id[256];
+	int64_t k1, k2, k3;
+
+	(void)state;
+	/* Graph, Log Analytics: the time when there is one, else 0. */
+	assert_int_equal(seen_sort_key("b4f1a1e0-1c2d", 13, 777, 1), 777);
+	assert_int_equal(seen_sort_key(h, 32, 777, 1), 777);
+	assert_int_equal(seen_sort_key(h, 32, 777, 0), 0);
+	/* Storage: from the id alone, negative, neighbours for neighbours. */
+	snprintf(id, sizeof(id), "dir/b#1.json#2024#0#100#7#%s", h);
+	k1 = seen_sort_key(id, strlen(id), 777, 1);
+	assert_true(k1 < 0);
+	assert_int_equal(seen_sort_key(id, strlen(id), 999, 0), k1);
+	snprintf(id, sizeof(id), "dir/b#1.json#2024#0#100#8#%s", h);
+	k2 = seen_sort_key(id, strlen(id), 777, 1);
+	assert_int_equal(k2, k1 - 1);
+	snprintf(id, sizeof(id), "dir/c.json##100#8#%s", h);
+	k3 = seen_sort_key(id, strlen(id), 777, 1);
+	assert_true(k3 < 0 && k3 != k2);
+	/* Not quite the storage form: the time. */
+	snprintf(id, sizeof(id), "dir/c.json##100#x8#%s", h);
+	assert_int_equal(seen_sort_key(id, strlen(id), 777, 1), 777);
+	snprintf(id, sizeof(id), "#8#%.31sG", h);
+	assert_int_equal(seen_sort_key(id, strlen(id), 777, 1), 777);
+	snprintf(id, sizeof(id), "8#%s", h);
+	assert_int_equal(seen_sort_key(id, strlen(id), 777, 1), 777);
+}
+
+static int
+count(struct fixture *x, const char *sql)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(x->db.h, sql, -1, &st, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/*
+ * A database of schema 2 (PRIMARY KEY (kid, id)) is upgraded to schema 3
+ * keeping its ids: they are still known (nothing is sent twice), pruned
+ * by time as before, and their table goes once empty.
+ */
+static void
+test_schema_2_upgrade(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t a[SEEN_IDLEN], b[SEEN_IDLEN], c[SEEN_IDLEN];
+	char err[512], sql[512];
+	sqlite3 *h;
+
+	close_all(x);
+	unlink(x->path);
+	mkid(a, 11, 1);
+	mkid(b, 12, 2);
+	mkid(c, 13, 3);
+	assert_int_equal(sqlite3_open(x->path, &h), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+		 "CREATE TABLE azure_logs_meta (name TEXT PRIMARY KEY NOT "
+		 "NULL, value TEXT NOT NULL);"
+		 "INSERT INTO azure_logs_meta VALUES ('schema_version', '2');"
+		 "CREATE TABLE azure_logs_key (kid INTEGER PRIMARY KEY, "
+		 "service TEXT NOT NULL, md5 TEXT NOT NULL, UNIQUE (service, "
+		 "md5));"
+		 "INSERT INTO azure_logs_key VALUES (5, 'graph', "
+		 "'2012f3812bfc764b6a927f00ddcd7c16');"
+		 "CREATE TABLE azure_logs_seen (kid INTEGER NOT NULL, id BLOB "
+		 "NOT NULL, event_time INTEGER NOT NULL, PRIMARY KEY (kid, "
+		 "id)) WITHOUT ROWID;");
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+				      "INSERT INTO azure_logs_seen VALUES (5, "
+				      "x'0b000000000000000100000000000000', "
+				      "100), (5, "
+				      "x'0c000000000000000200000000000000', "
+				      "5000)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+
+	open_all(x);
+	assert_int_equal(x->s.kid, 5);
+	assert_int_equal(count(x, "SELECT value FROM azure_logs_meta WHERE "
+				  "name = 'schema_version'"),
+			 3);
+	assert_int_equal(count(x, "SELECT count(*) FROM azure_logs_seen_v2"),
+			 2);
+	/* Whatever the sort key, the old ids are known. */
+	assert_int_equal(seen_known(&x->s, a, 100, err, sizeof(err)), 1);
+	assert_int_equal(seen_known(&x->s, b, 0, err, sizeof(err)), 1);
+	assert_false(known(x, c));
+	assert_int_equal(seen_record(&x->s, c, 3000, 3000, err, sizeof(err)),
+			 0);
+	assert_int_equal(
+	    count(x, "SELECT count(*) FROM azure_logs_seen_recent"), 1);
+	assert_int_equal(seen_prune(&x->s, 1000, err, sizeof(err)), 0);
+	assert_int_equal(count(x, "SELECT count(*) FROM azure_logs_seen"), 1);
+	assert_int_equal(db_commit(&x->db, err, sizeof(err)), 0);
+	close_all(x);
+
+	open_all(x);
+	assert_int_equal(seen_known(&x->s, a, 100, err, sizeof(err)), 0);
+	assert_int_equal(seen_known(&x->s, b, 5000, err, sizeof(err)), 1);
+	assert_int_equal(seen_known(&x->s, c, 3000, err, sizeof(err)), 1);
+	assert_int_equal(seen_prune(&x->s, 10000, err, sizeof(err)), 0);
+	close_all(x);
+
+	open_all(x); /* empty: dropped */
+	assert_int_equal(count(x, "SELECT count(*) FROM sqlite_master WHERE "
+				  "name = 'azure_logs_seen_v2'"),
+			 0);
+	assert_int_equal(seen_known(&x->s, b, 5000, err, sizeof(err)), 0);
+	assert_int_equal(seen_known(&x->s, c, 3000, err, sizeof(err)), 0);
+	assert_int_equal(count(x, "SELECT value FROM azure_logs_meta WHERE "
+				  "name = 'schema_version'"),
+			 3);
+}
+
+/* Many ids: the Bloom filter grows and never hides one. */
+static void
+test_many_ids(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t h[SEEN_IDLEN];
+	char err[512];
+	int64_t i;
+
+	for (i = 1; i <= 100000; i++) {
+		mkid(h, (uint64_t)i * 0x9e3779b97f4a7c15ull, (uint64_t)i);
+		seen_sent(&x->s, i, h, i, i);
+		if (i % 64 == 0 || i == 100000)
+			assert_int_equal(seen_acked(&x->s, i, err, sizeof(err)),
+					 0);
+	}
+	assert_int_equal(db_commit(&x->db, err, sizeof(err)), 0);
+	assert_true(x->s.cap_in >= 100000);
+	for (i = 1; i <= 100001; i++) {
+		mkid(h, (uint64_t)i * 0x9e3779b97f4a7c15ull, (uint64_t)i);
+		assert_int_equal(seen_known(&x->s, h, i, err, sizeof(err)),
+				 i <= 100000);
+	}
+	close_all(x);
+	open_all(x);
+	for (i = 1; i <= 100001; i += 7) {
+		mkid(h, (uint64_t)i * 0x9e3779b97f4a7c15ull, (uint64_t)i);
+		assert_int_equal(seen_known(&x->s, h, i, err, sizeof(err)),
+				 i <= 100000);
+	}
+}
+
 int
 main(void)
 {
@@ -230,6 +409,12 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_colliding_ids_in_flight, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_sort_key_is_part_of_the_key,
+					    setup, teardown),
+	    cmocka_unit_test(test_sort_key),
+	    cmocka_unit_test_setup_teardown(test_schema_2_upgrade, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_many_ids, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
