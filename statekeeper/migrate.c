@@ -43,7 +43,25 @@ migrate_schema(struct db *db, char *err, size_t errlen)
 	    "COMMIT;\n";
 	sqlite3_stmt *st = NULL;
 	char rberr[256];
+	int version = 0;
 
+	/* A newer azure-logs wrote it: its tables mean what we cannot know. */
+	if (sqlite3_prepare_v2(db->h,
+			       "SELECT CAST(value AS INTEGER) FROM "
+			       "azure_logs_meta WHERE name = 'schema_version'",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen,
+			 "the database %s has schema %d, newer than this "
+			 "azure-logs knows (%d): run the azure-logs that "
+			 "wrote it, or move the database aside to start anew",
+			 db->name, version, SCHEMA_VERSION);
+		return -1;
+	}
 	if (sqlite3_prepare_v2(db->h, "SELECT sort_key FROM azure_logs_seen",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_finalize(st);

@@ -10,6 +10,8 @@
 
 #include <sqlite3.h>
 
+#define SCHEMA_VERSION 3 /* azure_logs_meta's schema_version */
+
 /* azure_logs_seen, schema 3 (db.c, migrate.c; seen.c says why). */
 #define SEEN_COLUMNS                                                           \
 	"\tkid INTEGER NOT NULL,\n"                                            \

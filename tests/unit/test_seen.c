@@ -283,6 +283,35 @@ count(struct fixture *x, const char *sql)
 	return n;
 }
 
+/* A database a newer azure-logs wrote is refused, and left as it is. */
+static void
+test_newer_schema_refused(void **state)
+{
+	struct fixture *x = *state;
+	char err[512];
+	sqlite3 *h;
+
+	close_all(x);
+	assert_int_equal(sqlite3_open(x->path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+				      "UPDATE azure_logs_meta SET value = '4' "
+				      "WHERE name = 'schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(db_open(&x->db, x->path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "has schema 4, newer than this "
+				    "azure-logs knows (3)"));
+	assert_int_equal(sqlite3_open(x->path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+				      "UPDATE azure_logs_meta SET value = '3' "
+				      "WHERE name = 'schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	open_all(x);
+}
+
 /*
  * A database of schema 2 (PRIMARY KEY (kid, id)) is upgraded to schema 3
  * keeping its ids: they are still known (nothing is sent twice), pruned
@@ -412,6 +441,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_sort_key_is_part_of_the_key,
 					    setup, teardown),
 	    cmocka_unit_test(test_sort_key),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_2_upgrade, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_many_ids, setup, teardown),
