@@ -8,7 +8,6 @@
  * the next run. Requests are signed with Shared Key, or carry a SAS token.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +29,6 @@
  * catch up. Answers are small (a ctime of at most 127 bytes): 64 of them
  * fit in a pipe even if nobody reads them. */
 #define BLOBQ_AHEAD 64
-/* The pipe to the statekeeper holds this much (the default is 64 KB, 50
- * events): the next blobs are downloaded while the statekeeper works
- * through the last ones, instead of the fetcher waiting on a full pipe
- * and then the statekeeper on the fetcher's next request. Kernel memory,
- * not the fetcher's. */
-#define PIPE_BYTES (1024 * 1024)
 
 static const char usage[] =
     "usage: azure-storage --container NAME|'*' (--auth-file PATH | "
@@ -730,10 +723,6 @@ storage_run(struct fetcher *f)
 	long status;
 	size_t i;
 
-	if (!f->o.json && fcntl(1, F_SETPIPE_SZ, PIPE_BYTES) == -1)
-		log_debug("Storage: cannot grow the pipe to the statekeeper: "
-			  "%s",
-			  strerror(errno));
 	buf_init(&s.id, 8192);
 	s.inline_json = f->o.format && strcmp(f->o.format, "json_inline") == 0;
 	read_account(&s);

@@ -954,7 +954,8 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	/* Larger pipes: fewer reads and writes per event. */
+	/* Larger pipes: fewer reads and writes per event, and a fetcher
+	 * (storage: the next blobs) goes on while we work through a burst. */
 	pipe_grow(fetcher.in);
 	pipe_grow(fwd.out);
 	pipe_grow(fwd.in);
