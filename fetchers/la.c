@@ -450,8 +450,9 @@ log_la_error(const struct la *la, struct http_resp *r)
 static int query_part(struct la *, int64_t, int64_t);
 
 /*
- * The answer for [start, end) was truncated or too large (why) and cannot
- * go on from its newest row: ask for each half, oldest first (the rows
+ * The answer for [start, end) was truncated, too large or incomplete (a
+ * failed shard: why) and cannot go on from its newest row: ask for each
+ * half, oldest first (the rows
  * already sent are sent again: the statekeeper drops them). r is freed
  * first, so memory stays bounded. Returns as query_part() does.
  */
@@ -474,7 +475,7 @@ split_part(struct la *la, struct http_resp *r, int64_t start, int64_t end,
 		    ws, span, why);
 		return -1;
 	}
-	log_info("Log Analytics: workspace %s: result truncated (%s); "
+	log_info("Log Analytics: workspace %s: result incomplete (%s); "
 		 "splitting %s in two",
 		 ws, why, span);
 	http_resp_free(r);
@@ -548,7 +549,7 @@ query_part(struct la *la, int64_t start, int64_t end)
 	struct buf q, ts;
 	const char *ws = f->o.workspace, *why;
 	char *body = NULL, msg[1024], from[DATE_STRLEN];
-	int rc = -1, partial, attempt = 0, n;
+	int rc = -1, partial, truncated, attempt = 0, n;
 
 	part_init(&pt, la);
 	buf_init(&q, 4 * 1024 * 1024);
@@ -641,7 +642,10 @@ query_part(struct la *la, int64_t start, int64_t end)
 				   ws, msg);
 			goto out;
 		}
-		if (pt.sent > 0 && part_resume(&pt)) {
+		/* Only a truncation (the result's size limits) cuts the rows
+		 * in time order; a failed shard loses older rows too. */
+		truncated = strstr(msg, "E_QUERY_RESULT_SET_TOO_LARGE") != NULL;
+		if (truncated && pt.sent > 0 && part_resume(&pt)) {
 			date_format_iso(pt.resume, from);
 			log_info(
 			    "Log Analytics: workspace %s: result truncated "
@@ -651,7 +655,7 @@ query_part(struct la *la, int64_t start, int64_t end)
 			attempt = 0;
 			continue;
 		}
-		if (pt.resuming && !pt.unordered) {
+		if (truncated && pt.resuming && !pt.unordered) {
 			date_format_iso(pt.resume, from);
 			log_errorx(
 			    "Log Analytics: workspace %s: the rows of the "

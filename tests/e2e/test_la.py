@@ -221,6 +221,21 @@ class Windows(PipelineTest):
                              len(self.inside["rows"]) + len(reqs))
         self.assertIn("result truncated", self.last_stderr)
 
+    def test_failed_shard_is_asked_again_whole(self):
+        # A PartialError that is not the size limit (a failed shard) may
+        # lack older rows as well: the window is split and asked again in
+        # full, never continued from its newest row.
+        self.mock.control("config", {"la_partial_failures": 1})
+        rc, got = self.run_la(QUERY, "ws-one")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assert_each_row_once(got)
+        self.assertIn("result incomplete (PartialError: Partial query "
+                      "failure", self.last_stderr)
+        self.assertNotIn("asking for the rows from", self.last_stderr)
+        reqs = self.la_requests()
+        self.assertTrue(reqs[0]["truncated"])
+        self.assertEqual(len(reqs), 3)
+
     def test_truncated_on_ingestion_time(self):
         self.mock.control("config", {"la_row_limit": 40})
         rc, got = self.run_la(QUERY, "ws-one",

@@ -114,6 +114,9 @@ Config file keys (all optional):
   la_row_limit    Log Analytics rows per result before truncation with a
                   PartialError (500000); null = no limit
   la_byte_limit   same on the size of the serialised rows (64000000)
+  la_partial_failures  N: the next N answers (not bench mode) lose their
+                  older half of rows to a failed shard and say so with a
+                  PartialError that is not a truncation (0)
 """
 
 import argparse
@@ -650,7 +653,8 @@ def _read_secret(spec, base):
 class State:
     OPTION_KEYS = ("token_ttl", "page_size", "old_tenant_error",
                    "empty_pages", "empty_last_page", "retention_days",
-                   "gzip", "throttle", "la_row_limit", "la_byte_limit")
+                   "gzip", "throttle", "la_row_limit", "la_byte_limit",
+                   "la_partial_failures")
 
     def __init__(self):
         self.lock = threading.RLock()
@@ -668,7 +672,8 @@ class State:
                      "empty_last_page": False, "retention_days": None,
                      "gzip": True, "throttle": None,
                      "la_row_limit": LA_ROW_LIMIT,
-                     "la_byte_limit": LA_BYTE_LIMIT}
+                     "la_byte_limit": LA_BYTE_LIMIT,
+                     "la_partial_failures": 0}
         for name, field in DEFAULT_RESOURCES.items():
             self.resources[name.lower()] = Resource(name, field)
 
@@ -676,7 +681,7 @@ class State:
     def apply_config(self, cfg, base="."):
         if not isinstance(cfg, dict):
             raise ValueError("config must be a JSON object")
-        for key in ("la_row_limit", "la_byte_limit"):
+        for key in ("la_row_limit", "la_byte_limit", "la_partial_failures"):
             if cfg.get(key) is not None and (
                     isinstance(cfg[key], bool) or not isinstance(cfg[key], int)
                     or cfg[key] < 0):
@@ -1215,6 +1220,9 @@ LIMIT_MESSAGES = {
     "bytes": "Query result set has exceeded the internal data size limit "
              "64000000 (E_QUERY_RESULT_SET_TOO_LARGE; see "
              "https://aka.ms/kustoquerylimits)",
+    "shard": "Partial query failure: Low memory condition "
+             "(E_LOW_MEMORY_CONDITION). (message: 'bad allocation', "
+             "details: '')",
 }
 
 
@@ -1329,6 +1337,9 @@ def _handle_la(method, wid, req, headers):
                 for name, t in ws.tables.items()}
         row_limit = STATE.opts.get("la_row_limit")
         byte_limit = STATE.opts.get("la_byte_limit")
+        shard_failure = bool(STATE.opts.get("la_partial_failures"))
+        if shard_failure:
+            STATE.opts["la_partial_failures"] -= 1
     if ws is None:
         return la_error(404, message="The requested path does not exist",
                         inner={"code": "WorkspaceNotFoundError",
@@ -1370,6 +1381,9 @@ def _handle_la(method, wid, req, headers):
 
     # Truncation, on the result in its final order.
     limit_hit = None
+    if shard_failure:
+        rows = rows[len(rows) // 2:]
+        limit_hit = "shard"
     if row_limit is not None and len(rows) > row_limit:
         rows = rows[:row_limit]
         limit_hit = "rows"
@@ -1397,7 +1411,8 @@ def _handle_la(method, wid, req, headers):
 
 def la_result(schema, parts, limit_hit):
     """The 200 of a query: its columns, its serialised rows, and the
-    PartialError of the limit hit (None, "rows" or "bytes")."""
+    PartialError of the limit hit (None, "rows" or "bytes"), or of a
+    failed shard ("shard")."""
     cols = _jdump([{"name": n, "type": t} for n, t in schema])
     body = [b'{"tables":[{"name":"PrimaryResult","columns":', cols,
             b',"rows":[', b",".join(parts), b"]}]"]
