@@ -764,15 +764,17 @@ stream_parse(struct la_stream *s)
 		case ST_TOP_VALUE:
 			if (s->kind == K_TABLES && s->tables_seen)
 				goto twice;
-			if (s->kind == K_TABLES)
-				s->tables_seen = 1;
 			if (s->kind == K_TABLES && b[i] == '[') {
+				s->tables_seen = 1;
 				s->pos = i + 1;
 				s->state = ST_TABLES;
 				continue;
 			}
+			/* (a value cut by the chunk's end is scanned again) */
 			if ((rc = skip_value(b, len, &i)) != 0)
 				break;
+			if (s->kind == K_TABLES)
+				s->tables_seen = 1;
 			if (s->kind == K_ERROR &&
 			    !(i - start == 4 &&
 			      memcmp(b + start, "null", 4) == 0)) {

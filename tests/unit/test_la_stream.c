@@ -123,6 +123,16 @@ same(const struct buf *a, const struct buf *b)
 	       (a->len == 0 || !memcmp(a->data, b->data, a->len));
 }
 
+/* How often key (quoted) is in the body: a duplicate member needs two. */
+static int
+twice(const char *body, size_t len, const char *key)
+{
+	const char *p = memmem(body, len, key, strlen(key));
+
+	return p != NULL && memmem(p + 1, len - (size_t)(p + 1 - body), key,
+				   strlen(key)) != NULL;
+}
+
 static void
 check_body(const char *body, size_t len)
 {
@@ -136,7 +146,9 @@ check_body(const char *body, size_t len)
 	want = whole(body, len, &cols, &rows, &err);
 	for (i = 0; i < sizeof(pieces) / sizeof(*pieces); i++) {
 		rc = stream(body, len, pieces[i], &g, &s);
-		if (want != -1 && rc == -1 && s.duplicate) {
+		if (want != -1 && rc == -1 && s.duplicate &&
+		    (twice(body, len, "\"tables\"") ||
+		     twice(body, len, "\"rows\""))) {
 			/* refused: which rows a parser keeps is unclear */
 		} else if (want == 0) {
 			if (rc != 0)
@@ -187,6 +199,7 @@ static const char *const bodies[] = {
     "{}",
     "{\"tables\":[1,{\"columns\":[],\"rows\":[[1]]}]}",
     "{\"tables\":{\"columns\":[],\"rows\":[[1]]}}",
+    "{\"tables\": {\"x\": 1}, \"error\": {\"code\":\"E\"}}",
     "{\"tables\":[{\"columns\":[],\"rows\":{}}]}",
     "{\"tables\":[{\"columns\":[],\"rows\":[1]}]}",
     "{\"tables\":[{\"columns\":[],\"rows\":[[1],]}]}",
