@@ -22,7 +22,11 @@
  * start they are moved into azure_logs_seen in one statement: the pages of
  * the window's range are written once per merge, whatever the order the
  * events came in. A lookup checks the ids in flight, the recent set, a
- * Bloom filter of the checkpoint row's ids, and only then SQLite.
+ * Bloom filter of the checkpoint row's ids, and only then SQLite. The
+ * filter holds at most SEEN_BLOOM_IDS ids (512 KiB): when full it is
+ * emptied and the ids it held, of sort key up to its floor, are looked up
+ * in SQLite; as events come mostly in time order, the new ones are above
+ * the floor, and memory stays flat however many ids a row has.
  *
  * An id is written there only once the forwarder acknowledged its event
  * (or it went to the dead-letter file): until then it waits in a ring,
@@ -228,7 +232,7 @@ bloom_bits(const struct seen *s, const uint8_t h[SEEN_IDLEN], size_t bit[4])
 }
 
 static void
-bloom_add(struct seen *s, const uint8_t h[SEEN_IDLEN])
+bloom_add(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk)
 {
 	size_t bit[4], i;
 
@@ -236,6 +240,23 @@ bloom_add(struct seen *s, const uint8_t h[SEEN_IDLEN])
 	for (i = 0; i < 4; i++)
 		s->bloom[bit[i] / 64] |= (uint64_t)1 << (bit[i] % 64);
 	s->nin++;
+	if (sk > s->sk_max)
+		s->sk_max = sk;
+}
+
+/*
+ * The filter is full and as big as it may be: empty it, and let the ids
+ * it held (of sort key at most sk_max) be looked up in SQLite. Ids come
+ * mostly in time order (Graph, Log Analytics): the next ones are above.
+ */
+static void
+bloom_reset(struct seen *s)
+{
+	memset(s->bloom, 0, s->nbits / 8);
+	s->nin = 0;
+	if (s->sk_max > s->floor)
+		s->floor = s->sk_max;
+	s->sk_max = INT64_MIN;
 }
 
 static int
@@ -250,7 +271,8 @@ bloom_has(const struct seen *s, const uint8_t h[SEEN_IDLEN])
 	return 1;
 }
 
-/* Add the ids of kid that sql (?1: kid) reads. Returns 0 or -1. */
+/* Add the ids of kid that sql (?1: kid) reads, with their sort keys.
+ * Returns 0 or -1. */
 static int
 bloom_load(struct seen *s, const char *sql, char *err, size_t errlen)
 {
@@ -264,36 +286,46 @@ bloom_load(struct seen *s, const char *sql, char *err, size_t errlen)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if ((id = sqlite3_column_blob(st, 0)) != NULL &&
 		    sqlite3_column_bytes(st, 0) == SEEN_IDLEN)
-			bloom_add(s, id);
+			bloom_add(s, id, sqlite3_column_int64(st, 1));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : seen_err(s, "reading", err, errlen);
 }
 
 /*
  * (Re)build the Bloom filter for at least want ids of kid: 16 bits each,
- * 4 bits per id (about 0.2 % of the absent ids then need a lookup).
+ * 4 bits per id (about 0.2 % of the absent ids then need a lookup), at
+ * most SEEN_BLOOM_IDS: beyond, it is emptied (bloom_reset()). The ids of
+ * schema 2 have no sort key: they count as the highest.
  */
 static int
 bloom_build(struct seen *s, size_t want, char *err, size_t errlen)
 {
 	s->cap_in = want < 32768 ? 32768 : want;
+	if (s->cap_in > SEEN_BLOOM_IDS)
+		s->cap_in = SEEN_BLOOM_IDS;
 	for (s->nbits = 64; s->nbits < s->cap_in * 16; s->nbits *= 2)
 		;
 	free(s->bloom);
 	if ((s->bloom = calloc(s->nbits / 64, sizeof(*s->bloom))) == NULL)
 		fatal("calloc");
 	s->nin = 0;
-	if (bloom_load(s, "SELECT id FROM azure_logs_seen WHERE kid = ?1", err,
-		       errlen) == -1 ||
+	s->floor = s->sk_max = INT64_MIN;
+	if (bloom_load(
+		s, "SELECT id, sort_key FROM azure_logs_seen WHERE kid = ?1",
+		err, errlen) == -1 ||
 	    bloom_load(s,
-		       "SELECT id FROM azure_logs_seen_recent WHERE kid = ?1",
+		       "SELECT id, sort_key FROM azure_logs_seen_recent WHERE "
+		       "kid = ?1",
 		       err, errlen) == -1 ||
-	    (s->legacy &&
-	     bloom_load(s, "SELECT id FROM azure_logs_seen_v2 WHERE kid = ?1",
-			err, errlen) == -1))
+	    (s->legacy && bloom_load(s,
+				     "SELECT id, 9223372036854775807 FROM "
+				     "azure_logs_seen_v2 WHERE kid = ?1",
+				     err, errlen) == -1))
 		return -1;
-	if (s->nin > s->cap_in)
+	if (s->nin > s->cap_in && s->cap_in < SEEN_BLOOM_IDS)
 		return bloom_build(s, s->nin * 2, err, errlen);
+	if (s->nin > s->cap_in)
+		bloom_reset(s);
 	return 0;
 }
 
@@ -473,7 +505,7 @@ seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk, char *err,
 	}
 	if (s->used[recent_slot(s, h)])
 		return 1;
-	if (s->bloom != NULL && !bloom_has(s, h))
+	if (s->bloom != NULL && sk > s->floor && !bloom_has(s, h))
 		return 0; /* in neither table */
 	sqlite3_bind_int64(s->look, 1, s->kid);
 	sqlite3_bind_int64(s->look, 2, sk);
@@ -526,13 +558,15 @@ inserted(struct seen *s, struct seen_ev *const *ev, size_t n, char *err,
 
 	s->db->tx_rows += (int64_t)n;
 	for (i = 0; i < n; i++) {
-		bloom_add(s, ev[i]->h);
+		bloom_add(s, ev[i]->h, ev[i]->sk);
 		recent_add(s, ev[i]->h);
 	}
 	if (s->nrecent >= SEEN_MERGE && seen_merge(s, err, errlen) == -1)
 		return -1;
-	if (s->nin > s->cap_in)
+	if (s->nin > s->cap_in && s->cap_in < SEEN_BLOOM_IDS)
 		return bloom_build(s, s->nin * 2, err, errlen);
+	if (s->nin > s->cap_in)
+		bloom_reset(s);
 	return 0;
 }
 

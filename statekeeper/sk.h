@@ -72,7 +72,8 @@ int db_blob_prune(struct db *, const char *md5, const char *container,
 #define SEEN_IDLEN	  16 /* md5 of the event's id */
 #define SEEN_BATCH	  32 /* rows per INSERT when the forwarder acknowledges */
 #define SEEN_MERGE	  8192 /* recent rows merged into azure_logs_seen at once */
-#define SEEN_RECENT_SLOTS 32768 /* > 2 * (SEEN_MERGE + SEEN_BATCH) */
+#define SEEN_RECENT_SLOTS 32768	 /* > 2 * (SEEN_MERGE + SEEN_BATCH) */
+#define SEEN_BLOOM_IDS	  262144 /* at most, 16 bits each: 512 KiB */
 
 struct seen_ev {
 	uint8_t h[SEEN_IDLEN];
@@ -87,11 +88,15 @@ struct seen {
 	sqlite3_stmt *ins_many; /* SEEN_BATCH rows at once */
 	sqlite3_stmt *look_v2;	/* azure_logs_seen_v2, while it has rows */
 	int legacy;		/* the window's kid has rows there */
-	/* A Bloom filter of the ids of kid in the tables: an id it does not
-	 * hold needs no lookup. nbits a power of 2; rebuilt bigger when more
-	 * than cap ids went in. */
+	/* A Bloom filter of the ids of kid in the tables of sort key above
+	 * floor: such an id it does not hold needs no lookup. nbits a power
+	 * of 2; rebuilt bigger when more than cap_in ids went in, up to
+	 * SEEN_BLOOM_IDS; then emptied, floor raised to sk_max, the highest
+	 * sort key it held (memory stays flat; ids at or below floor are
+	 * looked up in SQLite). */
 	uint64_t *bloom;
 	size_t nbits, nin, cap_in;
+	int64_t floor, sk_max;
 	/* The ids in azure_logs_seen_recent (all of kid): open addressing
 	 * over SEEN_RECENT_SLOTS, used[] says which slots are taken. */
 	uint8_t (*recent)[SEEN_IDLEN];

@@ -424,6 +424,55 @@ test_many_ids(void **state)
 	}
 }
 
+/* Sort keys mostly rising, every third one anywhere (as storage's). */
+static int64_t
+mixed_sk(int64_t i)
+{
+	return i % 3 == 0 ? -1 - (i * 7919) % 1000003 : i;
+}
+
+/*
+ * More ids than the Bloom filter holds: it stays at its size, emptied
+ * each time it fills; the ids it held are looked up in SQLite, so none is
+ * missed and none absent is taken as known, also after a reopen (which
+ * finds too many to load).
+ */
+static void
+test_bloom_is_bounded(void **state)
+{
+	struct fixture *x = *state;
+	const int64_t n = SEEN_BLOOM_IDS * 5 / 2;
+	uint8_t h[SEEN_IDLEN];
+	char err[512];
+	int64_t i;
+	int pass;
+
+	for (i = 1; i <= n; i++) {
+		mkid(h, (uint64_t)i * 0x9e3779b97f4a7c15ull, (uint64_t)i);
+		assert_int_equal(
+		    seen_known(&x->s, h, mixed_sk(i), err, sizeof(err)), 0);
+		seen_sent(&x->s, i, h, mixed_sk(i), i);
+		if (i % 64 == 0 || i == n)
+			assert_int_equal(seen_acked(&x->s, i, err, sizeof(err)),
+					 0);
+		assert_true(x->s.nbits <= (size_t)SEEN_BLOOM_IDS * 16);
+	}
+	assert_int_equal(db_commit(&x->db, err, sizeof(err)), 0);
+	assert_true(x->s.floor > INT64_MIN);
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 1; i <= n + 1000; i += pass ? 7 : 1) {
+			mkid(h, (uint64_t)i * 0x9e3779b97f4a7c15ull,
+			     (uint64_t)i);
+			assert_int_equal(
+			    seen_known(&x->s, h, mixed_sk(i), err, sizeof(err)),
+			    i <= n);
+		}
+		close_all(x);
+		open_all(x);
+		assert_true(x->s.nbits <= (size_t)SEEN_BLOOM_IDS * 16);
+	}
+}
+
 int
 main(void)
 {
@@ -446,6 +495,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_schema_2_upgrade, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_many_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bloom_is_bounded, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
