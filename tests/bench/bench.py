@@ -19,8 +19,8 @@ bound where Wazuh's queue socket would be. Workloads:
   la             Log Analytics: "Wide" rows of ~2 KB (60 columns, every
                  type; tests/mock/gen_la.py); the mock truncates a result
                  at --la-byte-limit (64,000,000 as the service's 64 MB
-                 cap: E_QUERY_RESULT_SET_TOO_LARGE), so azure-la splits
-                 large windows.
+                 cap: E_QUERY_RESULT_SET_TOO_LARGE), so azure-la goes
+                 on from the newest row of each truncated answer.
   storage-blobs  Blob Storage, --json_inline: many small append blobs of
                  --blob-lines lines (~1.3 KB diagnostic-settings records:
                  SignInLogs) in Azurite.
