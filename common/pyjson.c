@@ -9,21 +9,6 @@
 
 #include "pyjson.h"
 
-static const char hexdig[] = "0123456789abcdef";
-
-static int
-put_u16(struct buf *b, unsigned v)
-{
-	char e[6] = {'\\',
-		     'u',
-		     hexdig[(v >> 12) & 15],
-		     hexdig[(v >> 8) & 15],
-		     hexdig[(v >> 4) & 15],
-		     hexdig[v & 15]};
-
-	return buf_append(b, e, sizeof(e));
-}
-
 /* Decode one UTF-8 sequence (jansson has validated it). */
 static unsigned
 utf8_next(const unsigned char **pp)
@@ -108,15 +93,15 @@ pyjson_string(const char *s, size_t n, struct buf *b)
 		}
 		c = utf8_next(&p);
 		if (c == 0 && lone_standin(&p, end, &c)) {
-			rc |= put_u16(b, c);
+			rc |= pyjson_put_u16(b, c);
 			continue;
 		}
 		if (c > 0xffff) {
 			c -= 0x10000;
-			rc |= put_u16(b, 0xd800 | (c >> 10));
-			rc |= put_u16(b, 0xdc00 | (c & 0x3ff));
+			rc |= pyjson_put_u16(b, 0xd800 | (c >> 10));
+			rc |= pyjson_put_u16(b, 0xdc00 | (c & 0x3ff));
 		} else
-			rc |= put_u16(b, c);
+			rc |= pyjson_put_u16(b, c);
 	}
 	return rc | buf_append(b, "\"", 1);
 }

@@ -20,6 +20,7 @@ int pyjson_dump(json_t *, struct buf *);
 int pyjson_fix_surrogates(const char *, size_t, struct buf *);
 json_t *pyjson_load(const char *, size_t, json_error_t *);
 int pyjson_real(double, struct buf *);
+int pyjson_put_u16(struct buf *, unsigned);
 int pyjson_repr_digits(int neg, const char *digs, int nd, int exp10,
 		       struct buf *);
 int pyjson_string(const char *, size_t, struct buf *);

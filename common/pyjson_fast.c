@@ -43,8 +43,9 @@ put(struct buf *b, const void *p, size_t n)
 	return buf_append(b, p, n);
 }
 
-static int
-put_u16(struct buf *b, unsigned v)
+/* \uXXXX (pyjson.c writes its escapes with it too). */
+int
+pyjson_put_u16(struct buf *b, unsigned v)
 {
 	char e[6] = {'\\',
 		     'u',
@@ -82,11 +83,11 @@ put_cp(struct buf *b, unsigned c)
 		return put(b, &ch, 1);
 	if (c > 0xffff) {
 		c -= 0x10000;
-		if (put_u16(b, 0xd800 | (c >> 10)) == -1)
+		if (pyjson_put_u16(b, 0xd800 | (c >> 10)) == -1)
 			return -1;
-		return put_u16(b, 0xdc00 | (c & 0x3ff));
+		return pyjson_put_u16(b, 0xdc00 | (c & 0x3ff));
 	}
-	return put_u16(b, c);
+	return pyjson_put_u16(b, c);
 }
 
 void

@@ -62,34 +62,37 @@ seen_err(struct seen *s, const char *what, char *err, size_t errlen)
 	return -1;
 }
 
-/* Does the table of schema 2 exist (and has rows)? 1, 0 or -1. */
+/* Does sql give a row? 1, 0, or -1 with why (what: "reading"). */
 static int
-legacy_rows(struct seen *s, char *err, size_t errlen)
+any_row(struct seen *s, const char *sql, const char *what, char *err,
+	size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db->h,
-			       "SELECT 1 FROM sqlite_master WHERE type = "
-			       "'table' AND name = 'azure_logs_seen_v2'",
-			       -1, &st, NULL) != SQLITE_OK)
-		return seen_err(s, "looking for", err, errlen);
+	if (sqlite3_prepare_v2(s->db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return seen_err(s, what, err, errlen);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW)
-		return seen_err(s, "looking for", err, errlen);
-	if (sqlite3_prepare_v2(s->db->h,
-			       "SELECT 1 FROM azure_logs_seen_v2 LIMIT 1", -1,
-			       &st, NULL) != SQLITE_OK)
-		return seen_err(s, "reading", err, errlen);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE)
-		return seen_err(s, "reading", err, errlen);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return seen_err(s, what, err, errlen);
+	return rc == SQLITE_ROW;
+}
+
+/* Does the table of schema 2 exist (and has rows)? 1, 0 or -1. */
+static int
+legacy_rows(struct seen *s, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = any_row(s,
+			  "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+			  "AND name = 'azure_logs_seen_v2'",
+			  "looking for", err, errlen)) != 1)
+		return rc;
+	if ((rc = any_row(s, "SELECT 1 FROM azure_logs_seen_v2 LIMIT 1",
+			  "reading", err, errlen)) != 0)
+		return rc;
 	/* Every id of schema 2 was pruned: the table goes. */
 	if (db_exec(s->db, "DROP TABLE azure_logs_seen_v2", err, errlen) == -1)
 		return -1;
