@@ -235,8 +235,6 @@ void fetcher_blob_ask(struct fetcher *, const char *container,
 /* the answer to the oldest BLOBQ not answered yet (flushes, waits) */
 int64_t fetcher_blob_answer(struct fetcher *, char **ctime);
 /* ask and wait */
-int64_t fetcher_blob_state(struct fetcher *, const char *container,
-			   const char *blob, char **ctime);
 void fetcher_blob_done(struct fetcher *, const char *container,
 		       const char *blob, const char *ctime, int64_t bytes);
 void fetcher_blob_prune(struct fetcher *, const char *container,

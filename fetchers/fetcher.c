@@ -470,15 +470,6 @@ fetcher_blob_answer(struct fetcher *f, char **ctime)
 	return bytes;
 }
 
-/* BLOBQ -> BLOBSTATE, waiting for the answer. */
-int64_t
-fetcher_blob_state(struct fetcher *f, const char *container, const char *blob,
-		   char **ctime)
-{
-	fetcher_blob_ask(f, container, blob);
-	return fetcher_blob_answer(f, ctime);
-}
-
 /* BLOB: a blob still listed, and the bytes of it now delivered (-1: not
  * tracked). */
 void
