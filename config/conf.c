@@ -977,11 +977,16 @@ parse_document(struct conf *c, const char *data, size_t len)
 	} else
 		rc = feed(c, ROOT_OPEN, strlen(ROOT_OPEN), 0) ||
 		     feed(c, data + start, len - start, 0);
-	if (rc == 0)
-		rc = feed(c, ROOT_CLOSE, strlen(ROOT_CLOSE), 1);
+	if (rc == 0 && feed(c, ROOT_CLOSE, strlen(ROOT_CLOSE), 1) != 0 &&
+	    XML_GetErrorCode(c->xp) == XML_ERROR_TAG_MISMATCH) {
+		log_errorx("%s:%lu: not well-formed XML: the file ends before "
+			   "its elements are closed",
+			   c->file, cur_line(c));
+		return -1;
+	}
 	if (c->failed)
 		return -1;
-	if (rc != 0) {
+	if (XML_GetErrorCode(c->xp) != XML_ERROR_NONE) {
 		log_errorx("%s:%lu: not well-formed XML: %s", c->file,
 			   cur_line(c),
 			   XML_ErrorString(XML_GetErrorCode(c->xp)));
