@@ -935,6 +935,19 @@ prolog(const char *data, size_t len, size_t *decl_at, size_t *decl_len,
 	return start;
 }
 
+/* The number of the file's last line (a final newline ends it). */
+static unsigned long
+last_line(const char *data, size_t len)
+{
+	unsigned long n = 1;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (data[i] == '\n' && i + 1 < len)
+			n++;
+	return n;
+}
+
 static int
 feed(struct conf *c, const char *p, size_t n, int final)
 {
@@ -981,7 +994,7 @@ parse_document(struct conf *c, const char *data, size_t len)
 	    XML_GetErrorCode(c->xp) == XML_ERROR_TAG_MISMATCH) {
 		log_errorx("%s:%lu: not well-formed XML: the file ends before "
 			   "its elements are closed",
-			   c->file, cur_line(c));
+			   c->file, last_line(data, len));
 		return -1;
 	}
 	if (c->failed)
@@ -994,7 +1007,7 @@ parse_document(struct conf *c, const char *data, size_t len)
 	}
 	if (c->res->wodles == 0) {
 		log_errorx("%s:%lu: no <wodle name=\"azure-logs\"> block",
-			   c->file, cur_line(c));
+			   c->file, last_line(data, len));
 		return -1;
 	}
 	return 0;
