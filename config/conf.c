@@ -454,7 +454,8 @@ wodle_start(struct conf *c, const XML_Char **atts, unsigned long line)
 		return;
 	for (i = 0; i < NATTRS; i++)
 		if (attr_defs[i].global && n->a[i] != NULL &&
-		    c->global[i] != NULL && strcmp(n->a[i], c->global[i])) {
+		    c->global[i] != NULL &&
+		    strcmp(n->a[i], c->global[i]) != 0) {
 			node_fail(c, n, line,
 				  "%s=\"%.100s\" differs from the earlier "
 				  "<wodle>'s %s=\"%.100s\"",
