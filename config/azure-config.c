@@ -106,7 +106,7 @@ main(int argc, char **argv)
 	struct conf_result res;
 	struct buf in, out;
 	const char *errstr, *user = NULL, *path, *name;
-	int c, debug = 0;
+	int c, rc, debug = 0;
 
 	log_init("azure-config", 0);
 	opterr = 0;
@@ -140,9 +140,12 @@ main(int argc, char **argv)
 	read_input(path, name, &in);
 	priv_drop(user);
 	buf_init(&out, CONF_OUTPUT_MAX + (1u << 20));
-	if (conf_parse(name, in.data ? in.data : "", in.len, &out, &res) == -1)
-		return EXIT_RUNTIME;
+	rc = conf_parse(name, in.data ? in.data : "", in.len, &out, &res);
 	buf_free(&in);
+	if (rc == -1) {
+		buf_free(&out);
+		return EXIT_RUNTIME;
+	}
 	if (write_all(STDOUT_FILENO, out.data, out.len) == -1)
 		fatal("cannot write the requests");
 	log_info("%s: %d request(s) from %d azure-logs wodle(s), %d "
