@@ -432,6 +432,30 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual((rc, out), (1, ""))
         self.assertEqual(self.logs(err), [("ERROR", "stdin: larger than 16 MiB: refused")])
 
+    def test_bounds(self):
+        """At most 10000 requests; at most 64 MiB of lines (every request
+        repeats the settings it inherits): beyond, exit 1, nothing out."""
+        reqs = "<request><query>q</query></request>\n" * 10001
+        self.write('<wodle name="azure-logs">\n' + graph_block(reqs) + "</wodle>\n")
+        rc, out, err = self.run_config(self.path)
+        self.assertEqual((rc, out), (1, ""))
+        self.assertEqual(self.logs(err), [
+            ("ERROR", "%s:10005: more than 10000 requests and containers" % self.path)])
+        urls = " ".join('%s="https://%s/"' % (a, "h" * 4000) for a in
+                        ("login-url", "graph-url", "la-url", "blob-url", "identity-url"))
+        reqs = "<request><query>q</query></request>\n" * 4000
+        self.write('<wodle name="azure-logs" %s>\n' % urls + graph_block(reqs) + "</wodle>\n")
+        rc, out, err = self.run_config(self.path)
+        self.assertEqual((rc, out), (1, ""))
+        self.assertRegex(err, r"azure: ERROR: %s:\d+: the requests take more than 64 MiB\n$"
+                         % re.escape(self.path))
+        # the same requests, fewer: all of them out
+        reqs = "<request><query>q</query></request>\n" * 1000
+        self.write('<wodle name="azure-logs" %s>\n' % urls + graph_block(reqs) + "</wodle>\n")
+        rc, out, err = self.run_config(self.path)
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out.count("\n"), 1000)
+
     def test_usage(self):
         rc, out, err = self.run_config("--help")
         self.assertEqual(rc, 0)
