@@ -379,10 +379,9 @@ test_bare_ampersand(void **state)
 		  "<tag><![CDATA[&amp; &]]></tag></request>"
 		  "</graph></wodle>"),
 	    0);
-	assert_string_equal(lines(),
-			    "azure_request 2 " GRAPH_WORDS
-			    " '--graph_tag' '&amp; &' '--graph_query' "
-			    "'a & b & AB &foo; &#; &'\n");
+	assert_string_equal(lines(), "azure_request 2 " GRAPH_WORDS
+				     " '--graph_tag' '&amp; &' '--graph_query' "
+				     "'a & b & AB &foo; &#; &'\n");
 }
 
 static void
