@@ -34,7 +34,8 @@ GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/graph_page.c
 LA_SRC     = fetchers/la.c fetchers/la_query.c
 STORAGE_SRC = fetchers/storage.c fetchers/storage_sign.c \
              fetchers/storage_xml.c fetchers/storage_lines.c
-SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c statekeeper/seen.c
+SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c statekeeper/seen.c \
+             statekeeper/tools.c
 FWD_SRC    = forwarder/main.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 

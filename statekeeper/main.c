@@ -30,6 +30,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "sk.h"
+#include "tools.h"
 #include "util.h"
 
 /* Bytes waiting for the forwarder before the fetcher is read no further:
@@ -90,6 +91,8 @@ static void __attribute__((noreturn)) usage(int status)
 	    "usage: azure-statekeeper --db PATH [--last-dates PATH] "
 	    "[--dead-letter DIR] [--check] [-d N]\n"
 	    "                         [--user NAME] [--no-sandbox]\n"
+	    "       azure-statekeeper --db PATH --list [--json] | --reset KEY "
+	    "| --set KEY [--min DATE] [--max DATE]\n"
 	    "\n"
 	    "Owns azure.db (Wazuh's schema, WAL): migrates a legacy "
 	    "last_dates.json, answers\n"
@@ -101,7 +104,10 @@ static void __attribute__((noreturn)) usage(int status)
 	    "DIR/" DEAD_LETTER "\n"
 	    "(default DIR: the database's directory). --check opens the "
 	    "database read-only,\n"
-	    "checks it and says what it holds. Started as root, --user NAME "
+	    "checks it and says what it holds. --list shows the "
+	    "checkpoints; --reset and\n"
+	    "--set repair one (azure-statekeeper --list --help says "
+	    "more). Started as root, --user NAME "
 	    "runs as NAME,\n"
 	    "who must be able to write the database's folder. The sandbox "
 	    "allows files in\n"
@@ -888,6 +894,8 @@ main(int argc, char **argv)
 	char err[1024];
 	int c, debug = 0, status;
 
+	if (tools_wanted(argc, argv)) /* --list, --reset, --set: tools.c */
+		return tools_main(argc, argv);
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
