@@ -12,7 +12,9 @@ import sqlite3
 import subprocess
 import unittest
 
-from harness import TOP, PipelineTest, gen_graph, iso, md5, utcnow, wazuh_payload
+from harness import (TOP, PipelineTest, StorageTest, azurite, gen_graph, iso, md5,
+                     storage_key, storage_lines, storage_payload, utcnow,
+                     wazuh_payload)
 
 H = datetime.timedelta(hours=1)
 M = datetime.timedelta(minutes=1)
@@ -246,6 +248,56 @@ class GraphTools(PipelineTest):
         rc, out, err = sk("--db", self.db, "--reset", self.key)
         self.assertEqual(rc, 0, err)
         self.assertIsNone(self.row("graph", self.key))
+
+
+def setUpModule():
+    StorageTest.start_azurite()
+
+
+def tearDownModule():
+    StorageTest.stop_azurite()
+
+
+class StorageRun(StorageTest):
+    """A real storage run against Azurite: its blob offsets and ids."""
+
+    def test_reset_sends_the_window_again(self):
+        c = self.container("tools")
+        first = b"".join(b'{"n": %d, "text": "line %d"}\n' % (i, i) for i in range(20))
+        second = b'plain text one\nplain text two\n'
+        self.blob.create_append_blob(c, "a/one.json", first)
+        self.blob.create_append_blob(c, "b/two.log", second)
+        want = sorted(storage_payload(x) for x in storage_lines(first) + storage_lines(second))
+        rc, got = self.run_storage(c)
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)), want)
+        key = storage_key(c)
+        row = self.storage_row(c)
+
+        self.assertEqual(len(self.blob_offsets(c)), 2)
+        rc, out, err = sk("--db", self.db, "--list", "--json")
+        self.assertEqual(rc, 0, err)
+        (cp,) = json.loads(out)["checkpoints"]
+        self.assertEqual((cp["service"], cp["key"], cp["query"], cp["min"], cp["max"],
+                          cp["blobs"]), ("storage", key, c, row[2], row[3], 2))
+        self.assertEqual(cp["seen_ids"], 22)  # every line: all within the overlap
+        rc, out, err = sk("--db", self.db, "--list")
+        self.assertEqual(out.splitlines()[1].split(),
+                         ["storage", key, c, row[2], row[3], "2", "22"])
+
+        rc, got = self.run_storage(c)
+        self.assertEqual((rc, got), (0, []))
+        rc, out, err = sk("--db", self.db, "--reset", key, "--account", azurite.ACCOUNT)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("blobs     2 %s 0" % ARROW, out)
+        self.assertIn("seen_ids  22 %s 0" % ARROW, out)
+        self.assertEqual(self.blob_offsets(c), {})
+        self.assertIsNone(self.storage_row(c))
+        # A new request: now - 1h holds both blobs, read from their start.
+        rc, got = self.run_storage(c)
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)), want)
+        self.assertEqual(len(self.blob_offsets(c)), 2)
 
 
 class StorageAndBrokenDatabases(unittest.TestCase):
