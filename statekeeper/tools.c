@@ -448,7 +448,9 @@ query_shown(const char *q)
 			memcpy(s + i, "\xe2\x80\xa6", 4); /* … */
 			return s;
 		}
-		s[i] = (unsigned char)q[i] < 0x20 || q[i] == 0x7f ? ' ' : q[i];
+		s[i] = q[i];
+		if ((unsigned char)q[i] < 0x20 || q[i] == 0x7f)
+			s[i] = ' ';
 	}
 	s[i] = '\0';
 	return s;
@@ -766,7 +768,7 @@ static int
 set(const struct topts *o)
 {
 	char mn[DATE_STRLEN], mx[DATE_STRLEN], sql[192];
-	int64_t tmin, tmax;
+	int64_t tmin = 0, tmax = 0;
 	sqlite3_stmt *st;
 	struct row r;
 	int rc;
