@@ -254,9 +254,8 @@ open_db(const char *path, int write)
 	char bad[256] = "";
 	int rc;
 
-	if (access(path, F_OK) == -1)
-		bail("the database %s does not exist: %s", dbname,
-		     strerror(errno));
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		bail("the database %s does not exist", dbname);
 	rc = sqlite3_open_v2(
 	    path, &h,
 	    (write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |

@@ -438,6 +438,56 @@ class StorageAndBrokenDatabases(unittest.TestCase):
                 self.assertEqual(out, "")
             self.assertEqual(sha256(path), before)
 
+    def test_long_query_cut_in_the_table_whole_in_json(self):
+        q = "AzureActivity\n| where Level == 'Error'\n| project " + ", ".join(
+            "col%d" % i for i in range(40)) + " // caf\u00e9"
+        key = md5("query=%s|workspace=w" % q)
+        con = sqlite3.connect(self.db)
+        con.execute("INSERT INTO log_analytics VALUES (?, ?, ?, ?)",
+                    (key, q, "2026-01-02 03:04:05.123456+00:00", "2026-01-03T00:00:00Z"))
+        con.commit()
+        con.close()
+        got = self.listed()[key]
+        self.assertEqual((got["service"], got["query"], got["min"], got["max"],
+                          got["blobs"], got["seen_ids"]),
+                         ("log_analytics", q, "2026-01-02 03:04:05.123456+00:00",
+                          "2026-01-03T00:00:00Z", 0, 0))
+        rc, out, err = sk("--db", self.db, "--list")
+        (line,) = [x for x in out.splitlines() if key in x]
+        shown = q.replace("\n", " ")[:59] + "\u2026"
+        self.assertIn(" %s " % shown, line)
+        self.assertEqual(out.splitlines()[0].index("MIN"),
+                         line.index("2026-01-02 03:04:05"))
+        # A legacy date is rewritten in canonical form by --set.
+        rc, out, err = sk("--db", self.db, "--set", key, "--max", "2026-01-04T00:00:00Z")
+        self.assertEqual(rc, 0, err)
+        got = self.listed()[key]
+        self.assertEqual((got["query"], got["min"], got["max"]),
+                         (q, "2026-01-02T03:04:05.123456Z", "2026-01-04T00:00:00.000000Z"))
+
+    @unittest.skipUnless(os.geteuid() == 0, "--user needs root")
+    def test_user_drops_privileges(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        # The folder above is closed to nobody (entered as root); the
+        # database's own is open; the file is root's.
+        os.chmod(self.dir, 0o700)
+        sub = os.path.join(self.dir, "state")
+        os.mkdir(sub, 0o755)
+        os.rename(self.db, os.path.join(sub, "azure.db"))
+        self.db = os.path.join(sub, "azure.db")
+        os.chmod(self.db, 0o600)
+        rc, out, err = sk("--db", self.db, "--list", "--user", "nobody")
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot open the database", err)
+        os.chown(self.db, nobody.pw_uid, nobody.pw_gid)
+        rc, out, err = sk("--db", self.db, "--list", "--user", "nobody")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(self.w1, out)
+        rc, out, err = sk("--db", self.db, "--list", "--user", "root")
+        self.assertEqual(rc, 1)
+        self.assertIn("it is root", err)
+
     def test_help(self):
         rc, out, err = sk("--help")
         self.assertEqual(rc, 0)
