@@ -2,10 +2,12 @@
 #   make            build bin/azure-graph, bin/azure-statekeeper, bin/azure-forwarder
 #   make check      unit, mock and end-to-end tests
 #   make asan       the same tests against an ASan/UBSan build (build/asan)
-#   make lint       shellcheck, cppcheck and clang-tidy;  make fmt: clang-format
+#   make lint       shellcheck, cppcheck, clang-tidy, man-check (groff
+#                   and mandoc on man/*.8);  make fmt: clang-format
 #   make demo       mock Microsoft on loopback -> pipeline -> demo/out.log
-#   make install    DESTDIR, PREFIX; or WAZUH_HOME: in place of Wazuh's
-#                   wodles/azure/azure-logs (see README)
+#   make install    DESTDIR, PREFIX (man pages: MANDIR, PREFIX/share/man);
+#                   or WAZUH_HOME: in place of Wazuh's wodles/azure/azure-logs
+#                   (see README; man pages only with PREFIX or MANDIR given)
 
 VERSION   = 0.1.0
 CC       ?= cc
@@ -34,7 +36,8 @@ GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/graph_page.c
 LA_SRC     = fetchers/la.c fetchers/la_query.c
 STORAGE_SRC = fetchers/storage.c fetchers/storage_sign.c \
              fetchers/storage_xml.c fetchers/storage_lines.c
-SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c statekeeper/seen.c
+SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c statekeeper/seen.c \
+             statekeeper/tools.c
 FWD_SRC    = forwarder/main.c
 CONF_SRC   = config/azure-config.c config/conf.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -189,7 +192,7 @@ demo: all
 
 SH_FILES = scripts/azure-logs scripts/azure-logs-users scripts/install-deps \
            tests/run-tests tests/demo/run-demo tests/e2e/test_launcher_cli.sh
-lint:
+lint: man-check
 	shellcheck $(SH_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
@@ -206,6 +209,8 @@ fmt-check:
 
 PREFIX     ?= /usr/local
 LIBEXECDIR ?= $(PREFIX)/libexec/azure-logs
+MANDIR     ?= $(PREFIX)/share/man
+MAN_PAGES   = $(wildcard man/*.8)
 WAZUH_HOME ?=
 WODLE       = $(DESTDIR)$(WAZUH_HOME)/wodles/azure
 LAUNCHER_SED = -e 's|^AZURE_LOGS_VERSION=.*|AZURE_LOGS_VERSION=$(VERSION)|'
@@ -226,6 +231,8 @@ install: all
 	sed $(LAUNCHER_SED) scripts/azure-logs > $(DESTDIR)$(LIBEXECDIR)/azure-logs
 	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/azure-logs
 	ln -sf $(LIBEXECDIR)/azure-logs $(DESTDIR)$(PREFIX)/bin/azure-logs
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
 	@$(call make-users,$(LIBEXECDIR)/bin/azure-logs-users)
 else
 # In place of Wazuh's script: wm_azure runs WAZUH_HOME/wodles/azure/azure-logs
@@ -247,12 +254,31 @@ install: all
 	@if getent group wazuh >/dev/null; then \
 		chgrp -R wazuh $(WODLE)/bin $(WODLE)/azure-logs; fi
 	@$(call make-users,$(WAZUH_HOME)/wodles/azure/bin/azure-logs-users)
+# The man pages go outside Wazuh's tree only when asked: PREFIX or MANDIR
+# on the command line (or in the environment).
+ifneq ($(filter command line environment,$(origin PREFIX) $(origin MANDIR)),)
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
+else
+	@echo "azure-logs: man pages not installed: add PREFIX=/usr/local (or MANDIR=DIR) to put them in PREFIX/share/man/man8"
 endif
+endif
+
+# The man pages render without a warning (groff; mandoc -T lint too when
+# it is installed). Part of make lint.
+man-check:
+	@for m in $(MAN_PAGES); do \
+	    w=$$(groff -man -ww -z $$m 2>&1) || exit 1; \
+	    [ -z "$$w" ] || { echo "$$w"; exit 1; }; \
+	done
+	@if command -v mandoc >/dev/null; then \
+	    mandoc -T lint -W warning $(MAN_PAGES) || exit 1; fi
 
 clean:
 	rm -rf build bin
 
-.PHONY: all units fuzzers fuzz check asan demo lint fmt fmt-check install clean
+.PHONY: all units fuzzers fuzz check asan demo lint fmt fmt-check install clean \
+        man-check
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # make bench: tests/bench/bench.py end to end (BENCH_ARGS: e.g. --quick,

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "sk.h"
+#include "tools.h"
 #include "util.h"
 
 /* Bytes waiting for the forwarder before the fetcher is read no further:
@@ -90,6 +91,8 @@ static void __attribute__((noreturn)) usage(int status)
 	    "usage: azure-statekeeper --db PATH [--last-dates PATH] "
 	    "[--dead-letter DIR] [--check] [-d N]\n"
 	    "                         [--user NAME] [--no-sandbox]\n"
+	    "       azure-statekeeper --db PATH --list [--json] | --reset KEY |"
+	    "\n                         --set KEY [--min DATE] [--max DATE]\n"
 	    "\n"
 	    "Owns azure.db (Wazuh's schema, WAL): migrates a legacy "
 	    "last_dates.json, answers\n"
@@ -108,6 +111,8 @@ static void __attribute__((noreturn)) usage(int status)
 	    "the folders of the database, of the dead letters and of "
 	    "last_dates.json only,\n"
 	    "and no network; --no-sandbox turns it off (debugging only).\n"
+	    "--list shows the checkpoints, --reset and --set repair one "
+	    "(--list --help).\n"
 	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
 	exit(status);
 }
@@ -888,6 +893,8 @@ main(int argc, char **argv)
 	char err[1024];
 	int c, debug = 0, status;
 
+	if (tools_wanted(argc, argv)) /* --list, --reset, --set: tools.c */
+		return tools_main(argc, argv);
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':

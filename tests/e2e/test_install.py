@@ -31,7 +31,7 @@ def group_exists(name):
                           stdout=subprocess.DEVNULL).returncode == 0
 
 
-def make_install(wazuh_home):
+def make_install(wazuh_home, *extra):
     """make install for the binaries this test run uses (bin/, or
     build/asan/bin and the like): nothing is rebuilt (-o all)."""
     bindir = os.environ.get("AZURE_LOGS_BINDIR", os.path.join(TOP, "bin"))
@@ -40,7 +40,7 @@ def make_install(wazuh_home):
            else os.path.join(os.path.dirname(bindir), "obj"))
     return subprocess.run(["make", "-s", "-C", TOP, "-o", "all", "install",
                            "WAZUH_HOME=" + wazuh_home,
-                           "BIN=" + bindir, "OBJ=" + obj],
+                           "BIN=" + bindir, "OBJ=" + obj] + list(extra),
                           capture_output=True, text=True, timeout=300)
 
 
@@ -139,10 +139,14 @@ class Install(PipelineTest):
         else:
             self.assertTrue(os.path.exists(os.path.join(self.wodle, "azure.db")))
 
-        # Installing again keeps Wazuh's script, not ours, aside.
-        p = make_install(self.home)
+        # Installing again keeps Wazuh's script, not ours, aside; the man
+        # pages go to PREFIX/share/man/man8 only when PREFIX is given.
+        self.assertIn("man pages not installed", p.stdout)
+        p = make_install(self.home, "PREFIX=" + os.path.join(self.home, "usr"))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("kept as", p.stdout)
+        self.assertEqual(sorted(os.listdir(os.path.join(self.home, "usr", "share", "man", "man8"))),
+                         sorted(f for f in os.listdir(os.path.join(TOP, "man")) if f.endswith(".8")))
         with open(self.script + ".wazuh") as f:
             self.assertEqual(f.read(), OLD)
 
