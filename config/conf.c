@@ -102,12 +102,13 @@ enum attr_check {
 	A_DURATION,
 	A_LA_CHECKPOINT,
 	A_CLOUD,
-	A_USER
+	A_USER,
+	A_RUN_BY
 };
 
 static const struct attr_def {
 	const char *name;
-	int global; /* on the <wodle> only; in azure_global */
+	int global; /* on the <wodle> only: 1 in azure_global, 2 ours alone */
 	enum attr_check check;
 	int hide; /* may hold a password: its value is never logged */
 } attr_defs[] = {
@@ -122,6 +123,7 @@ static const struct attr_def {
     {"fetcher-user", 1, A_USER, 0},
     {"statekeeper-user", 1, A_USER, 0},
     {"forwarder-user", 1, A_USER, 0},
+    {"run-by", 2, A_RUN_BY, 0},
     {"cloud", 0, A_CLOUD, 0},
     {"proxy", 0, A_TEXT, 1},
     {"login-url", 0, A_TEXT, 0},
@@ -138,6 +140,7 @@ static const struct attr_def {
 };
 #define NATTRS	     (sizeof(attr_defs) / sizeof(attr_defs[0]))
 #define ATTR_TIMEOUT (NATTRS - 1)
+#define ATTR_RUN_BY  11 /* attr_defs[] */
 
 struct node {
 	enum kind kind;
@@ -347,6 +350,8 @@ attr_check(const struct attr_def *d, const char *v)
 		return NULL;
 	case A_JOBS:
 		return is_number(v, 1, 64) ? NULL : "a number from 1 to 64";
+	case A_RUN_BY:
+		return strcmp(v, "config") == 0 ? NULL : "only \"config\"";
 	case A_SOCKET_WAIT:
 		return is_number(v, 0, 86400) ? NULL : "seconds, 0 to 86400";
 	case A_LA_WAIT:
@@ -455,7 +460,7 @@ wodle_start(struct conf *c, const XML_Char **atts, unsigned long line)
 	if (attrs_read(c, n, atts, line) == -1)
 		return;
 	for (i = 0; i < NATTRS; i++)
-		if (attr_defs[i].global && n->a[i] != NULL &&
+		if (attr_defs[i].global == 1 && n->a[i] != NULL &&
 		    c->global[i] != NULL &&
 		    strcmp(n->a[i], c->global[i]) != 0) {
 			node_fail(c, n, line,
@@ -840,7 +845,13 @@ wodle_end(struct conf *c)
 		node_free(w);
 		return;
 	}
-	if (w->f[F_DISABLED] && strcmp(w->f[F_DISABLED], "yes") == 0) {
+	if (w->f[F_DISABLED] && strcmp(w->f[F_DISABLED], "yes") == 0 &&
+	    w->a[ATTR_RUN_BY] != NULL) {
+		/* Wazuh's module skips it; azure-logs --config runs it. */
+		log_info("%s:%lu: the <wodle name=\"azure-logs\"> is disabled "
+			 "for Wazuh's module and run-by=\"config\": read",
+			 c->file, w->line);
+	} else if (w->f[F_DISABLED] && strcmp(w->f[F_DISABLED], "yes") == 0) {
 		log_info("%s:%lu: the <wodle name=\"azure-logs\"> is disabled: "
 			 "skipped",
 			 c->file, w->line);
@@ -848,7 +859,7 @@ wodle_end(struct conf *c)
 		return;
 	}
 	for (i = 0; i < NATTRS; i++)
-		if (attr_defs[i].global && w->a[i] && c->global[i] == NULL)
+		if (attr_defs[i].global == 1 && w->a[i] && c->global[i] == NULL)
 			c->global[i] = xstrdup(w->a[i]);
 	if (w->head == NULL)
 		log_warnx("%s:%lu: the <wodle name=\"azure-logs\"> has no "

@@ -211,6 +211,25 @@ class ConfigTest(unittest.TestCase):
             '<wodle name="azure-logs"><disabled>yes</disabled></wodle>'))
         self.assertEqual((rc, out), (0, ""))
 
+    def test_disabled_for_wazuh_run_by_config(self):
+        # <disabled>yes</disabled> keeps Wazuh's module off the block;
+        # run-by="config" says azure-logs --config runs it.
+        text = ('<ossec_config>\n<wodle name="azure-logs" run-by="config" jobs="2">\n'
+                '<disabled>yes</disabled>\n'
+                + graph_block("<request><query>mine</query><tag>t</tag></request>\n")
+                + '</wodle>\n</ossec_config>\n')
+        reqs, out, err = self.requests(text, "-d", "1")
+        self.assertEqual([r[-1] for r in reqs], ["mine"])
+        self.assertIn(("G", ["--jobs", "2"]), out)
+        self.assertNotIn("run-by", repr(out))
+        self.assertIn(("INFO", '%s:2: the <wodle name="azure-logs"> is disabled for '
+                       'Wazuh\'s module and run-by="config": read' % self.path),
+                      self.logs(err))
+        rc, out, err = self.run_config(self.write(
+            '<wodle name="azure-logs" run-by="wazuh"><disabled>yes</disabled></wodle>'))
+        self.assertEqual((rc, out), (0, ""))
+        self.assertIn('invalid run-by="wazuh": only "config"', err)
+
     # --- invalid blocks -------------------------------------------------
 
     def test_invalid_blocks_reported_and_skipped(self):
