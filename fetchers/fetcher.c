@@ -373,8 +373,12 @@ read_frame(struct fetcher *f, struct frame *fr)
 	int rc;
 
 	for (;;) {
-		if ((rc = frame_next(&f->in, fr, &errstr)) == 1)
-			return;
+		if ((rc = frame_next(&f->in, fr, &errstr)) == 1) {
+			if (fr->type != FRAME_RESULT)
+				return;
+			frame_free(fr); /* a finished window's RESULT */
+			continue;
+		}
 		if (rc == -1)
 			fatalx("%s: protocol error from the statekeeper: %s",
 			       f->ops->service, errstr);
