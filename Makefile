@@ -36,6 +36,7 @@ STORAGE_SRC = fetchers/storage.c fetchers/storage_sign.c \
              fetchers/storage_xml.c fetchers/storage_lines.c
 SK_SRC     = statekeeper/main.c statekeeper/db.c statekeeper/migrate.c statekeeper/seen.c
 FWD_SRC    = forwarder/main.c
+CONF_SRC   = config/azure-config.c config/conf.c
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(OBJ)/%.o)
@@ -45,10 +46,11 @@ LA_OBJ     = $(LA_SRC:%.c=$(OBJ)/%.o)
 STORAGE_OBJ = $(STORAGE_SRC:%.c=$(OBJ)/%.o)
 SK_OBJ     = $(SK_SRC:%.c=$(OBJ)/%.o)
 FWD_OBJ    = $(FWD_SRC:%.c=$(OBJ)/%.o)
+CONF_OBJ   = $(CONF_SRC:%.c=$(OBJ)/%.o)
 LIBCOMMON  = $(OBJ)/libcommon.a
 PROGS      = $(BIN)/azure-graph $(BIN)/azure-la $(BIN)/azure-storage \
              $(BIN)/azure-statekeeper \
-             $(BIN)/azure-forwarder
+             $(BIN)/azure-forwarder $(BIN)/azure-config
 UNITS      = $(UNIT_SRC:tests/unit/%.c=$(OBJ)/tests/%)
 
 all: $(PROGS)
@@ -80,15 +82,19 @@ $(BIN)/azure-forwarder: $(FWD_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BIN)/azure-config: $(CONF_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Unit tests link the object files of the program they test.
 UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/fetchers/la_query.o \
             $(OBJ)/fetchers/window.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o \
             $(OBJ)/statekeeper/seen.o \
             $(OBJ)/fetchers/storage_sign.o $(OBJ)/fetchers/storage_xml.o \
-            $(OBJ)/fetchers/storage_lines.o
+            $(OBJ)/fetchers/storage_lines.o $(OBJ)/config/conf.o
 $(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Istatekeeper -Ifetchers -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) -Istatekeeper -Ifetchers -Iconfig -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 units: $(UNITS)
 
@@ -96,16 +102,16 @@ units: $(UNITS)
 # or with clang's libFuzzer by make fuzz (FUZZ_SECONDS per target).
 FUZZ_TARGETS = frame date la_scan auth storage_xml storage_lines graph_page \
                pyjson graph_diff \
-               last_dates
+               last_dates config
 FUZZ_BINS    = $(FUZZ_TARGETS:%=$(OBJ)/fuzz/fuzz_%)
 # The objects every target links, below $(OBJ) (the driver's or libFuzzer's).
 FUZZ_OBJS    = fetchers/la_query.o fetchers/window.o fetchers/storage_xml.o \
                fetchers/storage_lines.o fetchers/graph_page.o \
-               statekeeper/db.o statekeeper/migrate.o libcommon.a
+               statekeeper/db.o statekeeper/migrate.o config/conf.o libcommon.a
 FUZZ_LINK    = $(FUZZ_OBJS:%=$(OBJ)/%)
 $(OBJ)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(FUZZ_LINK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Ifetchers -Istatekeeper -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Ifetchers -Istatekeeper -Iconfig -o $@ $^ $(LDLIBS)
 
 fuzzers: $(FUZZ_BINS)
 
@@ -116,7 +122,7 @@ fuzz:
 	    $(FUZZ_OBJS:%=build/fuzz/obj/%)
 	@for t in $(FUZZ_TARGETS); do \
 	    clang -O1 -g -fsanitize=fuzzer,address,undefined -Icommon -Ifetchers \
-	        -Istatekeeper $(PKG_CFLAGS) -D_GNU_SOURCE \
+	        -Istatekeeper -Iconfig $(PKG_CFLAGS) -D_GNU_SOURCE \
 	        -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c \
 	        $(FUZZ_OBJS:%=build/fuzz/obj/%) $(LDLIBS) || exit 1; \
 	    mkdir -p build/fuzz/corpus/$$t; \
@@ -188,10 +194,10 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 	    --include=tests/lint/cppcheck-macros.h \
-	    common fetchers statekeeper forwarder
-	clang-tidy --quiet $(COMMON_SRC) $(FETCH_SRC) $(GRAPH_SRC) $(LA_SRC) $(STORAGE_SRC) $(SK_SRC) $(FWD_SRC) -- $(ALL_CFLAGS)
+	    common fetchers statekeeper forwarder config
+	clang-tidy --quiet $(COMMON_SRC) $(FETCH_SRC) $(GRAPH_SRC) $(LA_SRC) $(STORAGE_SRC) $(SK_SRC) $(FWD_SRC) $(CONF_SRC) -- $(ALL_CFLAGS)
 
-FMT_FILES = $(wildcard common/*.[ch] fetchers/*.[ch] statekeeper/*.[ch] forwarder/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
+FMT_FILES = $(wildcard common/*.[ch] fetchers/*.[ch] statekeeper/*.[ch] forwarder/*.[ch] config/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 fmt:
 	clang-format -i $(FMT_FILES)
 
