@@ -36,6 +36,7 @@ enum frame_type {
 	FRAME_BLOBSTATE,  /* sk -> fetcher: creation_time bytes (-1: none) */
 	FRAME_BLOB,  /* fetcher -> sk: container blob creation_time bytes */
 	FRAME_PRUNE, /* fetcher -> sk: container prefix */
+	FRAME_RESULT,  /* sk -> fetcher: ok delivered duplicates dead */
 	FRAME_TYPE_MAX
 };
 

@@ -515,6 +515,8 @@ part_retry(struct la_part *pt, struct http_resp *r, int *attempt,
 
 	if (on) /* it moved on: not a failed attempt */
 		*attempt = 0;
+	else if (*attempt < f->http.max_attempts)
+		f->http.retries++;
 	if (*attempt >= f->http.max_attempts) {
 		log_errorx("Log Analytics: workspace %s: %s", f->o.workspace,
 			   why);
@@ -575,6 +577,8 @@ query_part(struct la *la, int64_t start, int64_t end)
 		n = fetcher_request(f, la->url, body, strlen(body), &r);
 		f->http.sink = NULL;
 		f->http.sink_arg = NULL;
+		if (n == 0)
+			report_page(f); /* an answer (perhaps cut) */
 		if (pt.fatal)
 			goto out;
 		if (n == -1) {

@@ -494,6 +494,7 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 			    b->name, err);
 			break;
 		}
+		report_page(f);
 		if (json_file) {
 			rc = storage_json_file_events(s->doc.data, s->doc.len,
 						      f->o.tag, emit_payload, s,
