@@ -418,7 +418,7 @@ report_end(struct fetcher *f, int normal)
 				 lag);
 		} else
 			strlcpy(newest, "no event", sizeof(newest));
-		log_info_always("%s request%s: %" PRId64 " fetched, %s, "
+		log_info_always("%s%s: %" PRId64 " fetched, %s, "
 				"%" PRId64 " %s, %" PRId64 " retries, "
 				"%" PRId64 " bytes, %s, %.1f s%s%s",
 				label, tag, f->events, counts, r->pages,
