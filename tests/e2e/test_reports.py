@@ -437,6 +437,37 @@ class FakeStatekeeper(Reports, PipelineTest):
                           st["dead_lettered"], st["pages"], st["tag"]), (5, 5, 0, 0, 1, "t1"))
         self.assert_same(self.one_summary(), st)
 
+    def test_progress_on_a_terminal(self):
+        master, slave = os.openpty()
+        p = subprocess.Popen(
+            [os.path.join(BINDIR, "azure-graph"), "--tenant", TENANT, "--query", SIGNINS,
+             "--auth-file", self.auth, "--login-url", self.mock.url,
+             "--graph-url", self.mock.url, "--since", iso(utcnow() - 6 * H), "--json",
+             "--progress", "-d", "0"],
+            stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the fetcher closed its end
+                break
+            if not chunk:
+                break
+            err += chunk
+        out = p.stdout.read()
+        p.stdout.close()
+        self.assertEqual(p.wait(60), 0, err)
+        os.close(master)
+        self.assertEqual(len(out.splitlines()), 5)
+        err = err.decode().replace("\r\n", "\n")
+        live = "\r\x1b[KGraph auditLogs/signIns: 5 events, 1 pages"
+        self.assertIn(live, err)
+        # cleared, then the summary on a line of its own
+        rest = err[err.index(live) + len(live):]
+        self.assertRegex(rest, r"^\r\x1b\[K\d{4}/\d\d/\d\d \d\d:\d\d:\d\d azure: INFO: "
+                         r"Graph request auditLogs/signIns: 5 fetched, 5 delivered, ")
+
     def test_stats_fd_must_be_writable(self):
         base = [os.path.join(BINDIR, "azure-graph"), "--tenant", TENANT, "--query",
                 SIGNINS, "--auth-file", self.auth, "--since", "2024-01-01", "--json"]
