@@ -37,6 +37,8 @@ struct http {
 	void *before_arg;
 	long timeout;	  /* seconds per request */
 	int64_t deadline; /* of the whole run (100 ns ticks); 0: none */
+	int64_t retries;  /* attempts again after 429/5xx/transport errors */
+	int64_t bytes;	  /* of the bodies received */
 };
 
 struct http_resp {
@@ -174,6 +176,10 @@ int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 	"NAME runs as\nNAME once the credentials are read. --no-sandbox "      \
 	"turns off the system-call\nfilter and Landlock rules (debugging "     \
 	"only). --check gets a token (or a\nlisting) and collects nothing.\n"  \
+	"The run ends with one summary line (logged whatever -d); "            \
+	"--stats-fd N\nalso writes it as one line of JSON to descriptor N "    \
+	"(open for writing)\nand closes it. -d 1 logs progress every 10 "      \
+	"seconds; --progress shows\na live line when stderr is a terminal.\n"  \
 	"Exit status: 0 success, 1 failure, 100 usage error.\n"
 
 struct fopts {
@@ -188,6 +194,10 @@ struct fopts {
 	int check;			/* --check: credentials and a token */
 	const char *user;		/* --user: run as (started as root) */
 	int no_sandbox;			/* --no-sandbox */
+	/* reports (issue 8) */
+	int stats_fd; /* --stats-fd: -1 none */
+	int progress; /* --progress (on a terminal only) */
+		      /* end of reports */
 };
 
 struct fetcher;
@@ -219,6 +229,24 @@ struct fetcher {
 	int64_t window_events; /* since the last HELLO */
 	int window_open;
 	int failed;
+	struct report {		    /* report.c: the run's summary */
+		int64_t started;    /* date_now() at the start */
+		int64_t pages;	    /* Graph pages, LA requests, blobs read */
+		int64_t newest;	    /* the newest event's time; INT64_MIN */
+		int64_t dones;	    /* DONEs sent */
+		int64_t results;    /* RESULTs read */
+		int64_t delivered;  /* summed over the RESULTs */
+		int64_t duplicates; /* " */
+		int64_t dead;	    /* " */
+		int64_t queued;	    /* --json: events in out, not written */
+		int64_t printed;    /* --json: events written */
+		int not_ok;	    /* a RESULT said: window not complete */
+		int sk_gone;	    /* the statekeeper closed or misspoke */
+		int ended;	    /* report_end() ran */
+		int live;	    /* a live line on the terminal */
+		int64_t every; /* progress every N s (-d 1); 0: each page */
+		int64_t next_log, next_live;
+	} rep;
 };
 
 int fetcher_main(int argc, char **argv, const struct fetcher_ops *);
@@ -239,5 +267,12 @@ void fetcher_blob_done(struct fetcher *, const char *container,
 		       const char *blob, const char *ctime, int64_t bytes);
 void fetcher_blob_prune(struct fetcher *, const char *container,
 			const char *prefix);
+
+/* report.c: the summary line, --stats-fd, progress */
+void report_start(struct fetcher *);
+void report_event(struct fetcher *, const char *time);
+void report_result(struct fetcher *, const struct frame *);
+void report_page(struct fetcher *); /* a page, answer or blob was read */
+void report_end(struct fetcher *, int normal);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -61,7 +62,11 @@ enum {
 	O_LA_CHECKPOINT,
 	O_CHECK,
 	O_USER,
-	O_NO_SANDBOX
+	O_NO_SANDBOX,
+	/* reports (issue 8) */
+	O_STATS_FD,
+	O_PROGRESS,
+	/* end of reports */
 };
 
 /* The process holds a client secret and tokens: no core file, no ptrace by
@@ -128,6 +133,23 @@ parse_int(const char *opt, const char *v, int lo, int hi)
 	return n;
 }
 
+/* reports (issue 8): --stats-fd N must be open for writing. */
+static void
+check_stats_fd(const struct fopts *o)
+{
+	int fl;
+
+	if (o->stats_fd < 0)
+		return;
+	if (o->stats_fd == o->auth_fd)
+		usage_error("--stats-fd %d: that is --auth-fd", o->stats_fd);
+	if ((fl = fcntl(o->stats_fd, F_GETFL)) == -1)
+		usage_error("--stats-fd %d: not an open descriptor",
+			    o->stats_fd);
+	if ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR)
+		usage_error("--stats-fd %d: not open for writing", o->stats_fd);
+}
+
 static void
 parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	   struct fopts *o)
@@ -163,11 +185,16 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"check", no_argument, NULL, O_CHECK},
 	    {"user", required_argument, NULL, O_USER},
 	    {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
+	    /* reports (issue 8) */
+	    {"stats-fd", required_argument, NULL, O_STATS_FD},
+	    {"progress", no_argument, NULL, O_PROGRESS},
+	    /* end of reports */
 	    {NULL, 0, NULL, 0}};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->auth_fd = -1;
+	o->stats_fd = -1; /* reports (issue 8) */
 	o->offset_secs = -1;
 	o->overlap_secs = o->lag_secs = -1;
 	o->login_url = "https://login.microsoftonline.com";
@@ -254,6 +281,14 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 		case O_NO_SANDBOX:
 			o->no_sandbox = 1;
 			break;
+		/* reports (issue 8) */
+		case O_STATS_FD:
+			o->stats_fd = parse_int("--stats-fd", optarg, 2, 1023);
+			break;
+		case O_PROGRESS:
+			o->progress = 1;
+			break;
+		/* end of reports */
 		case O_LA_CHECKPOINT:
 			if (!ops->la)
 				usage_error("--la-checkpoint is for azure-la");
@@ -299,6 +334,7 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 		usage_error("--since and --json go together");
 	if (o->until && !o->since)
 		usage_error("--until needs --since");
+	check_stats_fd(o); /* reports (issue 8) */
 	strip_slash(&o->login_url);
 	if (o->api_url != NULL)
 		strip_slash(&o->api_url);
@@ -357,15 +393,19 @@ out_flush(struct fetcher *f)
 	if (f->out.len == 0)
 		return;
 	if (write_all(FD_TO_SK, f->out.data, f->out.len) == -1) {
+		f->rep.sk_gone = 1;
 		if (errno == EPIPE)
 			fatalx("%s: the statekeeper went away",
 			       f->ops->service);
 		fatal("%s: write", f->ops->service);
 	}
 	buf_reset(&f->out);
+	f->rep.printed += f->rep.queued; /* --json */
+	f->rep.queued = 0;
 }
 
-/* Wait for one frame from the statekeeper. */
+/* Wait for one frame from the statekeeper (RESULTs, which may come before
+ * any answer, are taken on the way). */
 static void
 read_frame(struct fetcher *f, struct frame *fr)
 {
@@ -376,18 +416,25 @@ read_frame(struct fetcher *f, struct frame *fr)
 		if ((rc = frame_next(&f->in, fr, &errstr)) == 1) {
 			if (fr->type != FRAME_RESULT)
 				return;
-			frame_free(fr); /* a finished window's RESULT */
+			report_result(f, fr);
+			frame_free(fr);
 			continue;
 		}
-		if (rc == -1)
+		if (rc == -1) {
+			f->rep.sk_gone = 1;
 			fatalx("%s: protocol error from the statekeeper: %s",
 			       f->ops->service, errstr);
-		if (frame_reader_fill(&f->in, FD_FROM_SK) == -1)
+		}
+		if (frame_reader_fill(&f->in, FD_FROM_SK) == -1) {
+			f->rep.sk_gone = 1;
 			fatal("%s: read from the statekeeper", f->ops->service);
-		if (f->in.eof)
+		}
+		if (f->in.eof) {
+			f->rep.sk_gone = 1;
 			fatalx("%s: the statekeeper closed the pipe before "
 			       "answering",
 			       f->ops->service);
+		}
 	}
 }
 
@@ -440,6 +487,8 @@ fetcher_emit(struct fetcher *f, const char *time, const char *id)
 		fatalx("%s: output buffer full", f->ops->service);
 	f->events++;
 	f->window_events++;
+	f->rep.queued++;
+	report_event(f, time);
 	if (f->out.len >= OUT_FLUSH)
 		out_flush(f);
 }
@@ -506,6 +555,7 @@ fetcher_done(struct fetcher *f, int ok)
 	if (frame_pack(&f->out, FRAME_DONE, ok, f->window_events) == -1)
 		fatalx("%s: output buffer full", f->ops->service);
 	f->window_open = 0;
+	f->rep.dones++;
 	out_flush(f);
 }
 
@@ -619,6 +669,16 @@ read_credentials(struct fetcher *f)
 	f->treq.scope = f->ops->scope;
 }
 
+/* A run that ends by exit() (a failure) still reports. */
+static struct fetcher *reported;
+
+static void
+report_at_exit(void)
+{
+	if (reported != NULL)
+		report_end(reported, 0);
+}
+
 /*
  * Parse the options, read the credentials, get a token, let the service
  * run its window, then tell the statekeeper how it ended. Returns the exit
@@ -635,6 +695,9 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 	signal(SIGPIPE, SIG_IGN);
 	parse_opts(argc, argv, ops, &f.o);
 	log_init(ops->prog, f.o.debug);
+	report_start(&f);
+	reported = &f;
+	atexit(report_at_exit);
 	check_opts(ops, &f.o);
 	buf_init(&f.out, FRAME_MAX + OUT_FLUSH);
 	buf_init(&f.body, EVENT_MAX);
@@ -676,9 +739,12 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 
 	fetcher_done(&f, !f.failed);
 	out_flush(&f);
-	log_info("%s: %lld events%s", ops->service, (long long)f.events,
-		 f.failed ? ", stopped by an error: the checkpoint stays" : "");
+	if (f.failed)
+		log_info("%s: stopped by an error: the checkpoint stays",
+			 ops->service);
 	log_info("Azure %s ending.", ops->service);
+	report_end(&f, 1); /* the RESULTs, the summary, --stats-fd */
+	reported = NULL;
 	http_free(&f.http);
 	curl_global_cleanup();
 	auth_wipe(&f.cred);

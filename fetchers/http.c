@@ -258,6 +258,7 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	}
 	rc = curl_easy_perform(c);
+	h->bytes += (int64_t)r->body.len + r->sunk; /* for the run's summary */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	http_free_headers(hdrs);
 	if (rc == CURLE_WRITE_ERROR && r->body.len >= HTTP_BODY_MAX - 65536) {
@@ -352,6 +353,7 @@ http_request_retry(struct http *h, const char *url, const char *body,
 				  "(attempt %d of %d)",
 				  h->service, r->curl_err, wait, attempt + 1,
 				  h->max_attempts);
+		h->retries++; /* for the run's summary */
 		sleep_seconds(wait);
 	}
 	return ok ? 0 : -1;

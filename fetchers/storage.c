@@ -41,6 +41,7 @@ static const char usage[] =
     "[--timeout DURATION]\n"
     "                     [--since TIME --json]\n"
     "                     [--user NAME] [--no-sandbox] [--check]\n"
+    "                     [--stats-fd N] [--progress]\n"
     "\n"
     "Sends the lines (or JSON records) of the blobs of a storage account.\n"
     "The auth file holds account_name and account_key (Shared Key) or\n"
@@ -494,6 +495,7 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 			    b->name, err);
 			break;
 		}
+		report_page(f);
 		if (json_file) {
 			rc = storage_json_file_events(s->doc.data, s->doc.len,
 						      f->o.tag, emit_payload, s,
