@@ -30,7 +30,8 @@ COMMON_SRC = common/log.c common/buf.c common/frame.c common/date.c \
              common/pyjson_fast.c \
              common/url.c common/io.c common/sandbox.c
 FETCH_SRC  = fetchers/fetcher.c fetchers/window.c fetchers/http.c fetchers/token.c \
-             fetchers/report.c
+             fetchers/report.c \
+             fetchers/assertion.c fetchers/cloud.c
 GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/graph_page.c
 LA_SRC     = fetchers/la.c fetchers/la_query.c
 STORAGE_SRC = fetchers/storage.c fetchers/storage_sign.c \

@@ -39,6 +39,8 @@ struct http {
 	int64_t deadline; /* of the whole run (100 ns ticks); 0: none */
 	int64_t retries;  /* attempts again after 429/5xx/transport errors */
 	int64_t bytes;	  /* of the bodies received */
+	const char *proxy; /* --proxy (a secret if it holds a password), or
+			      NULL: libcurl's https_proxy etc. environment */
 };
 
 struct http_resp {
@@ -53,7 +55,9 @@ struct http_resp {
 	char curl_err[CURL_ERROR_SIZE];
 };
 
-enum { HTTP_GET, HTTP_FORM, HTTP_JSON, HTTP_RAW };
+/* HTTP_METADATA: GET with "Metadata: true", no bearer, never proxied
+ * (the instance metadata service of managed identities) */
+enum { HTTP_GET, HTTP_FORM, HTTP_JSON, HTTP_RAW, HTTP_METADATA };
 
 void http_init(struct http *, const char *service);
 void http_free(struct http *);
@@ -72,14 +76,45 @@ double http_parse_retry_after(const char *, int64_t now);
 struct token_req {
 	const char *login_url; /* e.g. https://login.microsoftonline.com */
 	const char *tenant;
-	const char *client_id;
-	const char *secret;
-	const char *scope;
+	const char *client_id; /* managed identity: NULL, or a user-assigned
+				  identity's client id */
+	const char *secret;    /* AUTH_SECRET */
+	const char *scope;     /* https://graph.microsoft.com/.default */
+	int kind;	       /* AUTH_SECRET, AUTH_CERT, AUTH_IDENTITY */
+	const struct auth_pair *cred; /* AUTH_CERT: key and x5t */
+	const char *identity_url;     /* AUTH_IDENTITY: the IMDS endpoint */
+	const char *resource;	      /* AUTH_IDENTITY: https://HOST/ */
 };
 int token_get(struct http *, const struct token_req *, char **token, char *err,
 	      size_t errlen);
 const char *token_error_message(long status, const char *body,
-				const char *tenant, char *msg, size_t msglen);
+				const char *tenant, int kind, char *msg,
+				size_t msglen);
+const char *identity_error_message(long status, const char *body, char *msg,
+				   size_t msglen);
+
+/* assertion.c: a JWT client assertion (RS256) for certificate credentials */
+int assertion_make(const struct auth_pair *, const char *client_id,
+		   const char *aud, int64_t now, struct buf *out, char *err,
+		   size_t errlen);
+
+/* cloud.c */
+struct cloud {
+	const char *name;  /* "public" */
+	const char *login; /* https://login.microsoftonline.com */
+	const char *graph; /* https://graph.microsoft.com */
+	const char *la;	   /* https://api.loganalytics.io */
+	const char *blob;  /* blob.core.windows.net: ACCOUNT.blob... */
+};
+extern const char cloud_names[];
+const struct cloud *cloud_find(const char *name);
+void cloud_audience(const struct cloud *, int la, int resource, char *out,
+		    size_t outlen);
+void proxy_redact(const char *url, char *out, size_t outlen);
+int proxy_check(const char *url, char *err, size_t errlen);
+int identity_url_check(const char *url, char *err, size_t errlen);
+#define IDENTITY_URL_DEFAULT                                                   \
+	"http://169.254.169.254/metadata/identity/oauth2/token"
 
 /* A request window, from the checkpoint and Wazuh's options. */
 struct window {
@@ -198,6 +233,10 @@ struct fopts {
 	int stats_fd; /* --stats-fd: -1 none */
 	int progress; /* --progress (on a terminal only) */
 		      /* end of reports */
+	/* clouds and credentials */
+	const struct cloud *cloud; /* --cloud (public) */
+	const char *proxy;	   /* --proxy, or NULL */
+	const char *identity_url;  /* --identity-url */
 };
 
 struct fetcher;
@@ -222,7 +261,8 @@ struct fetcher {
 	struct http http;
 	struct token_req treq;
 	struct auth_pair cred; /* application id and secret, wiped at exit */
-	struct buf out;	       /* frames (or JSON lines) not yet written */
+	char scope[128], resource[128]; /* the token's audience (--cloud) */
+	struct buf out; /* frames (or JSON lines) not yet written */
 	struct frame_reader in;
 	struct buf body; /* scratch for one event payload */
 	int64_t events;

@@ -67,6 +67,10 @@ enum {
 	O_STATS_FD,
 	O_PROGRESS,
 	/* end of reports */
+	/* clouds and credentials */
+	O_CLOUD,
+	O_PROXY,
+	O_IDENTITY_URL
 };
 
 /* The process holds a client secret and tokens: no core file, no ptrace by
@@ -189,6 +193,10 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"stats-fd", required_argument, NULL, O_STATS_FD},
 	    {"progress", no_argument, NULL, O_PROGRESS},
 	    /* end of reports */
+	    /* clouds and credentials */
+	    {"cloud", required_argument, NULL, O_CLOUD},
+	    {"proxy", required_argument, NULL, O_PROXY},
+	    {"identity-url", required_argument, NULL, O_IDENTITY_URL},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -197,8 +205,7 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	o->stats_fd = -1; /* reports (issue 8) */
 	o->offset_secs = -1;
 	o->overlap_secs = o->lag_secs = -1;
-	o->login_url = "https://login.microsoftonline.com";
-	o->api_url = ops->default_url;
+	o->cloud = cloud_find("public"); /* --cloud: the defaults below */
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case O_TENANT:
@@ -289,6 +296,18 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 			o->progress = 1;
 			break;
 		/* end of reports */
+		/* clouds and credentials */
+		case O_CLOUD:
+			if ((o->cloud = cloud_find(optarg)) == NULL)
+				usage_error("--cloud %s: unknown cloud (%s)",
+					    optarg, cloud_names);
+			break;
+		case O_PROXY:
+			o->proxy = optarg;
+			break;
+		case O_IDENTITY_URL:
+			o->identity_url = optarg;
+			break;
 		case O_LA_CHECKPOINT:
 			if (!ops->la)
 				usage_error("--la-checkpoint is for azure-la");
@@ -335,6 +354,13 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	if (o->until && !o->since)
 		usage_error("--until needs --since");
 	check_stats_fd(o); /* reports (issue 8) */
+	/* clouds and credentials: the cloud's endpoints unless given */
+	if (o->login_url == NULL)
+		o->login_url = o->cloud->login;
+	if (o->api_url == NULL && !ops->storage)
+		o->api_url = ops->la ? o->cloud->la : o->cloud->graph;
+	if (o->identity_url == NULL)
+		o->identity_url = IDENTITY_URL_DEFAULT;
 	strip_slash(&o->login_url);
 	if (o->api_url != NULL)
 		strip_slash(&o->api_url);
@@ -378,6 +404,11 @@ check_opts(const struct fetcher_ops *ops, struct fopts *o)
 	if (url_check_endpoint(o->login_url, err, sizeof(err)) == -1 ||
 	    (o->api_url != NULL &&
 	     url_check_endpoint(o->api_url, err, sizeof(err)) == -1))
+		fatalx("%s: %s", ops->service, err);
+	/* clouds and credentials */
+	if ((o->proxy != NULL &&
+	     proxy_check(o->proxy, err, sizeof(err)) == -1) ||
+	    identity_url_check(o->identity_url, err, sizeof(err)) == -1)
 		fatalx("%s: %s", ops->service, err);
 	if ((o->since && date_parse(o->since, &t) == -1) ||
 	    (o->until && date_parse(o->until, &t) == -1))
@@ -647,16 +678,22 @@ read_credentials(struct fetcher *f)
 	int rc;
 
 	if (o->auth_fd >= 0) { /* opened for us (by root) */
-		rc = auth_read_fd(o->auth_fd, o->auth_file, f->ops->auth_first,
-				  f->ops->auth_second, &f->cred, err,
-				  sizeof(err));
+		rc = f->ops->storage
+			 ? auth_read_fd(o->auth_fd, o->auth_file,
+					f->ops->auth_first, f->ops->auth_second,
+					&f->cred, err, sizeof(err))
+			 : auth_read_app_fd(o->auth_fd, o->auth_file, &f->cred,
+					    err, sizeof(err));
 		close(o->auth_fd);
 	} else {
 		log_debug("%s: Using the auth file %s for authentication",
 			  f->ops->service, o->auth_file);
-		rc = auth_read_file(o->auth_file, f->ops->auth_first,
-				    f->ops->auth_second, &f->cred, err,
-				    sizeof(err));
+		rc = f->ops->storage
+			 ? auth_read_file(o->auth_file, f->ops->auth_first,
+					  f->ops->auth_second, &f->cred, err,
+					  sizeof(err))
+			 : auth_read_app_file(o->auth_file, &f->cred, err,
+					      sizeof(err));
 	}
 	if (rc == -1) {
 		log_errorx("%s", err);
@@ -667,6 +704,20 @@ read_credentials(struct fetcher *f)
 	f->treq.login_url = o->login_url;
 	f->treq.tenant = o->tenant;
 	f->treq.scope = f->ops->scope;
+	/* clouds and credentials: the kind of credential, the audience */
+	f->treq.kind = f->cred.kind;
+	f->treq.cred = &f->cred;
+	f->treq.identity_url = o->identity_url;
+	cloud_audience(o->cloud, f->ops->la, 0, f->scope, sizeof(f->scope));
+	cloud_audience(o->cloud, f->ops->la, 1, f->resource,
+		       sizeof(f->resource));
+	f->treq.scope = f->scope;
+	f->treq.resource = f->resource;
+	if (f->ops->scope != NULL)
+		log_debug("%s: credential: %s (%s)", f->ops->service,
+			  auth_kind_name(f->cred.kind),
+			  f->cred.kind == AUTH_IDENTITY ? f->resource
+							: f->scope);
 }
 
 /* A run that ends by exit() (a failure) still reports. */
@@ -720,6 +771,14 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 				     : 86400 * 30));
 	}
 	f.http.prefer_wait = f.o.wait;
+	f.http.proxy = f.o.proxy; /* clouds and credentials */
+	if (f.o.proxy != NULL) {
+		char shown[512];
+
+		proxy_redact(f.o.proxy, shown, sizeof(shown));
+		log_debug("%s: every request goes through the proxy %s",
+			  ops->service, shown);
+	}
 	if (ops->la) /* the service may run a query this long, then answer */
 		f.http.timeout = (f.o.wait > 0 ? f.o.wait : 180) + 60;
 	if (ops->scope != NULL) {
@@ -727,12 +786,16 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 		refresh_token(&f);
 	}
 	if (f.o.check && ops->scope != NULL) {
-		printf("ok: %s: the authentication file %s holds an "
-		       "application id and a secret; a token for %s was "
-		       "granted by %s\n",
+		printf("ok: %s: the authentication file %s holds %s; a "
+		       "token for %s was granted by %s\n",
 		       ops->service,
 		       f.o.auth_file ? f.o.auth_file : "(descriptor)",
-		       f.o.tenant, f.o.login_url);
+		       f.cred.kind == AUTH_SECRET
+			   ? "an application id and a secret"
+			   : auth_kind_name(f.cred.kind),
+		       f.o.tenant,
+		       f.cred.kind == AUTH_IDENTITY ? f.o.identity_url
+						    : f.o.login_url);
 		fflush(stdout); /* no window opened: no DONE either */
 	} else
 		ops->run(&f);

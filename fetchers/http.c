@@ -199,7 +199,7 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	/* A token's answer (a form: a new token while a query's answer goes
 	 * to the sink) is never the sink's. */
 	int (*sink)(void *, const char *, size_t) =
-	    kind == HTTP_FORM ? NULL : h->sink;
+	    kind == HTTP_FORM || kind == HTTP_METADATA ? NULL : h->sink;
 	/* A body streamed to a sink (a blob of any size) may take as long as
 	 * it keeps moving; anything else gets h->timeout in all. */
 	long timeout = sink != NULL ? 0 : h->timeout;
@@ -247,13 +247,23 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* --proxy for every request; without it libcurl follows the
+	 * https_proxy, http_proxy, all_proxy and no_proxy environment. The
+	 * instance metadata service is link-local: never through a proxy. */
+	if (kind == HTTP_METADATA)
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	else if (h->proxy != NULL)
+		curl_easy_setopt(c, CURLOPT_PROXY, h->proxy);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)bodylen);
 	}
 	if (kind == HTTP_RAW)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->raw);
-	else if (kind != HTTP_FORM) {
+	else if (kind == HTTP_METADATA) {
+		hdrs = curl_slist_append(NULL, "Metadata: true");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	} else if (kind != HTTP_FORM) {
 		hdrs = http_api_headers(h, kind == HTTP_JSON);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	}

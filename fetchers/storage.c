@@ -711,8 +711,8 @@ read_account(struct storage *s)
 		       "not base64.");
 	if (f->o.api_url == NULL) {
 		buf_init(&base, 1024);
-		buf_printf(&base, "https://%s.blob.core.windows.net",
-			   s->account);
+		buf_printf(&base, "https://%s.%s", s->account,
+			   f->o.cloud->blob); /* --cloud */
 		s->base = base.data;
 	} else
 		s->base = f->o.api_url;

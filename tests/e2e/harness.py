@@ -480,3 +480,65 @@ class StorageTest(unittest.TestCase):
         while time.time() < lm + 1.05:
             time.sleep(0.05)
 
+
+
+# ------------------------------------------------------- credentials (issue 8)
+
+def make_certificate(workdir, name, algorithm="rsa:2048"):
+    """A private key and self-signed certificate made by the openssl CLI in
+    workdir (never committed): (key PEM, certificate PEM, the mock's
+    {"certificate": {"n", "e", "x5t"}} entry for it). algorithm is
+    openssl req's -newkey (rsa:2048, ec -pkeyopt ...: see callers)."""
+    import base64
+    key = os.path.join(workdir, name + ".key")
+    crt = os.path.join(workdir, name + ".crt")
+    argv = ["openssl", "req", "-x509", "-nodes", "-days", "2",
+            "-subj", "/CN=azure-logs-test-" + name,
+            "-keyout", key, "-out", crt]
+    if algorithm.startswith("ec"):
+        argv[3:3] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    else:
+        argv[3:3] = ["-newkey", algorithm]
+    old = os.umask(0o077)
+    try:
+        subprocess.run(argv, check=True, capture_output=True)
+    finally:
+        os.umask(old)
+    with open(key) as f:
+        key_pem = f.read()
+    with open(crt) as f:
+        crt_pem = f.read()
+    der = subprocess.run(["openssl", "x509", "-in", crt, "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    x5t = base64.urlsafe_b64encode(hashlib.sha1(der).digest()).decode().rstrip("=")
+    entry = {"certificate": {"n": "0", "e": 65537, "x5t": x5t}}
+    if not algorithm.startswith("ec"):
+        mod = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-modulus"],
+                             check=True, capture_output=True, text=True).stdout
+        entry["certificate"]["n"] = mod.strip().split("=", 1)[1]
+    os.unlink(key)
+    return key_pem, crt_pem, entry
+
+
+def write_file_private(path, text):
+    """A file only its owner may read (as auth files must be)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def fetcher_argv(prog, auth, mock_url, query=None, since="2000-01-01T00:00:00Z",
+                 extra=(), debug="2"):
+    """A stand-alone fetcher (--since --json: no other process) against the
+    mock: its whole command line."""
+    bindir = os.environ.get("AZURE_LOGS_BINDIR", os.path.join(TOP, "bin"))
+    argv = [os.path.join(bindir, prog), "--tenant", TENANT, "--auth-file", auth,
+            "--login-url", mock_url, "-d", debug, "--since", since, "--json",
+            "--no-sandbox"]
+    if prog == "azure-graph":
+        argv += ["--query", query or "auditLogs/signIns", "--graph-url", mock_url]
+    elif prog == "azure-la":
+        argv += ["--query", query or "T", "--la-url", mock_url]
+    return argv + list(extra)
