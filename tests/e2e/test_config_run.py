@@ -37,10 +37,12 @@ def la_event(columns, row, tag):
 
 
 # A KQL query as an administrator writes it in ossec.conf: several lines,
-# ' and " quoted strings with spaces, well over Wazuh's 1024 characters.
+# ' and " quoted strings with spaces, a \! (which Wazuh's command line
+# cleaning would turn into !), well over Wazuh's 1024 characters.
 NAMES = ", ".join('"nobody %d \'quoted\' \\"x\\""' % i for i in range(40))
 LONG_QUERY = ("SigninLogs\n          | where UserPrincipalName !in (%s)\n"
-              "          | where AppDisplayName != 'no \"such\" app'" % NAMES)
+              "          | where AppDisplayName != 'no \"such\" app'\n"
+              "          | where AppDisplayName != @\"C:\\!dir\\\"" % NAMES)
 
 
 def line_of(text, needle):
