@@ -221,11 +221,29 @@ class Concurrent(PipelineTest):
         self.assertEqual(stats[0]["delivered"], len(new_si))
         self.assertIn("azure-graph (request 2, %s:" % conf, self.last_stderr)
 
-        # Fixed: the audits come, from where their checkpoint stayed.
+        # Fixed: the audits come, from where their checkpoint stayed
+        # (the first run's signIns are remembered, not sent again).
         rc, got = self.run_config(self.standard_conf(), db, 4)
         self.assertEqual(rc, 0, self.last_stderr)
         self.assertEqual(sorted(self.payloads(got)),
                          sorted(wazuh_payload(i, "au") for i in new_au))
+
+    def test_forwarder_failing_stops_every_request(self):
+        """Wazuh's socket missing: the forwarder fails, and with it the
+        whole run (exit 1): no checkpoint anywhere, every request an
+        error in the stats."""
+        db = os.path.join(self.home, "down.db")
+        rc, got = self.run_config(self.standard_conf(), db, 2, extra=[
+            "--socket", os.path.join(self.home, "no-such-socket"), "--socket-wait", "0"])
+        self.assertEqual((rc, got), (1, []), self.last_stderr)
+        self.assertIn("azure-forwarder failed (status 1): stopping the others.",
+                      self.last_stderr)
+        if os.path.exists(db):
+            self.assertEqual(self.checkpoints(db), {})
+        stats = self.read_stats()
+        self.assertEqual(len(stats), 5)
+        self.assertEqual([r["status"] for r in stats], ["error"] * 5)
+        self.assertEqual(sum(r["delivered"] for r in stats), 0)
 
 
 if __name__ == "__main__":
