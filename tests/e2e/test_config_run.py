@@ -7,6 +7,7 @@ are skipped with their line while the rest runs; --stats-json describes
 every request."""
 
 import datetime
+import grp
 import json
 import os
 import stat
@@ -14,9 +15,9 @@ import subprocess
 import unittest
 from xml.sax.saxutils import escape, quoteattr
 
-from harness import (LAUNCHER, PRIVSEP_OFF, TENANT, PipelineTest, StorageTest,
-                     gen_graph, iso, md5, storage_payload, utcnow,
-                     wazuh_payload, without_privsep_warning)
+from harness import (LAUNCHER, PRIVSEP_OFF, TENANT, TOP, PipelineTest, StorageTest,
+                     add_system_user, gen_graph, iso, md5, storage_payload,
+                     user_exists, utcnow, wazuh_payload, without_privsep_warning)
 
 import gen_la  # tests/mock, on the path through harness
 
@@ -312,6 +313,86 @@ tag</tag><query>%s</query><time_offset>1d</time_offset></request>
                             "--wazuh-home", self.home], capture_output=True, timeout=60)
         self.assertEqual(p.returncode, 1)
         self.assertIn("NOT READY", p.stdout.decode())
+
+
+@unittest.skipUnless(os.geteuid() == 0, "privilege separation needs root")
+class PrivsepConfig(PipelineTest):
+    """Started as root, as wazuh-modulesd starts it: an ossec.conf only
+    root may read, two requests at once (their FIFOs in root's private
+    directory, opened by the statekeeper before it drops root), each role
+    as its own user."""
+
+    created = []
+
+    @classmethod
+    def setUpClass(cls):
+        missing = [u for u in ("azure-logs-fetch", "azure-logs-state") if not user_exists(u)]
+        p = subprocess.run([os.path.join(TOP, "scripts", "azure-logs-users")],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("azure-logs-users: " + p.stderr)
+        cls.created = missing
+        if not user_exists("wazuh"):
+            add_system_user("wazuh")
+            cls.created.append("wazuh")
+
+    @classmethod
+    def tearDownClass(cls):
+        for u in cls.created:
+            subprocess.run(["userdel", u], capture_output=True)
+            subprocess.run(["groupdel", u], capture_output=True)
+
+    def setUp(self):
+        now = utcnow()
+        self.signins = gen_graph.gen_signins(80, iso(now - 5 * H), iso(now - 2 * H), seed=4)
+        self.audits = gen_graph.gen_directory_audits(50, iso(now - 5 * H), iso(now - H),
+                                                     seed=5)
+        self.events = {SIGNINS: self.signins, AUDITS: self.audits}
+        super().setUp()
+        gid = grp.getgrnam("wazuh").gr_gid
+        sock = self.sink.path
+        for d in (self.home, os.path.join(self.home, "wodles"),
+                  os.path.join(self.home, "wodles", "azure"),
+                  os.path.join(self.home, "queue"), os.path.dirname(sock)):
+            os.chown(d, 0, gid)
+            os.chmod(d, 0o750)
+        os.chown(sock, 0, gid)
+        os.chmod(sock, 0o660)
+        self.db = os.path.join(self.home, "wodles", "azure", "state", "azure.db")
+
+    def test_config_as_root(self):
+        stats = os.path.join(self.home, "wodles", "azure", "stats.json")
+        conf = os.path.join(self.home, "ossec.conf")
+        with open(os.open(conf, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write('''<ossec_config>
+  <wodle name="azure-logs" login-url=%s graph-url=%s stats-json=%s>
+    <graph>
+      <auth_path>%s</auth_path>
+      <tenantdomain>%s</tenantdomain>
+      <request><tag>a</tag><query>%s</query><time_offset>1d</time_offset></request>
+      <request><tag>b</tag><query>%s</query><time_offset>1d</time_offset></request>
+    </graph>
+  </wodle>
+</ossec_config>
+''' % (quoteattr(self.mock.url), quoteattr(self.mock.url), quoteattr(stats),
+                escape(self.auth), TENANT, SIGNINS, AUDITS))
+        p = subprocess.run([LAUNCHER, "--config", conf, "--wazuh-home", self.home,
+                            "-d", "2"], capture_output=True, timeout=120)
+        err = p.stderr.decode(errors="replace")
+        self.assertNotIn(self.secret, err)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("azure: DEBUG: running as azure-logs-fetch", err)
+        self.assertIn("azure: DEBUG: running as azure-logs-state", err)
+        got = self.sink.take()
+        self.assertEqual(sorted(self.payloads(got)),
+                         sorted([wazuh_payload(i, "a") for i in self.signins] +
+                                [wazuh_payload(i, "b") for i in self.audits]))
+        self.assertIsNotNone(self.row("graph", md5(SIGNINS)))
+        self.assertIsNotNone(self.row("graph", md5(AUDITS)))
+        with open(stats) as f:
+            reqs = json.load(f)["requests"]
+        self.assertEqual([(r["tag"], r["status"], r["delivered"]) for r in reqs],
+                         [("a", "ok", len(self.signins)), ("b", "ok", len(self.audits))])
 
 
 class StorageConfig(StorageTest):
