@@ -883,9 +883,11 @@ free_chan(struct chan *ch)
 	reset_window(&ch->run);
 	if (ch->p.out != -1 && peer_pending(&ch->p) > 0)
 		(void)peer_write(&ch->p); /* a last RESULT, if it fits */
-	if (ch->p.in != -1)
+	/* Fds 0 and 1 stay open (unread): SQLite must not get them for a
+	 * file. The fetcher sees our end when we exit. */
+	if (ch->p.in > 2)
 		close(ch->p.in);
-	if (ch->p.out != -1)
+	if (ch->p.out > 2)
 		close(ch->p.out);
 	ch->p.in = ch->p.out = -1;
 	frame_reader_free(&ch->p.fr);

@@ -127,24 +127,36 @@ class Channels(PipelineTest):
 
     def start(self, requests):
         """The statekeeper (fds 3/4 to the forwarder, its channels on
-        FIFOs it opens itself) and the forwarder (--output self.out)."""
+        FIFOs it opens itself; requests None: one channel on fds 0/1, as
+        the launcher runs one request) and the forwarder (--output
+        self.out)."""
         self.runs += 1
-        self.fifos = os.path.join(self.home, "fifos%d" % self.runs)
-        os.mkdir(self.fifos, 0o700)
-        for i in range(1, requests + 1):
-            os.mkfifo(os.path.join(self.fifos, "f2s.%d" % i), 0o600)
-            os.mkfifo(os.path.join(self.fifos, "s2f.%d" % i), 0o600)
         self.sk_log = os.path.join(self.home, "sk%d.log" % self.runs)
         s2w_r, s2w_w = os.pipe()
         w2s_r, w2s_w = os.pipe()
         devnull = os.open(os.devnull, os.O_RDWR)
+        argv = [os.path.join(BINDIR, "azure-statekeeper"), "--db", self.db,
+                "-d", "2"]
+        if requests is None:
+            f2s_r, f2s_w = os.pipe()
+            s2f_r, s2f_w = os.pipe()
+            ends, self.single = (f2s_r, s2f_w), (f2s_w, s2f_r)
+        else:
+            self.single = None
+            self.fifos = os.path.join(self.home, "fifos%d" % self.runs)
+            os.mkdir(self.fifos, 0o700)
+            for i in range(1, requests + 1):
+                os.mkfifo(os.path.join(self.fifos, "f2s.%d" % i), 0o600)
+                os.mkfifo(os.path.join(self.fifos, "s2f.%d" % i), 0o600)
+            argv += ["--fifos", self.fifos, "--requests", str(requests)]
+            ends = (devnull, devnull)
         with open(self.sk_log, "wb") as log:
-            self.sk = self.spawn(
-                [os.path.join(BINDIR, "azure-statekeeper"), "--db", self.db,
-                 "--fifos", self.fifos, "--requests", str(requests),
-                 "-d", "2"],
-                {0: devnull, 1: devnull, 2: log.fileno(), 3: s2w_w,
-                 4: w2s_r})
+            self.sk = self.spawn(argv, {0: ends[0], 1: ends[1],
+                                        2: log.fileno(), 3: s2w_w,
+                                        4: w2s_r})
+        if requests is None:
+            os.close(ends[0])
+            os.close(ends[1])
         with open(os.path.join(self.home, "fwd%d.log" % self.runs), "wb") as log:
             self.fwd = self.spawn(
                 [os.path.join(BINDIR, "azure-forwarder"), "--output",
@@ -170,7 +182,9 @@ class Channels(PipelineTest):
 
     def channel(self, i):
         """(write end of f2s.i, read end of s2f.i), once the statekeeper
-        has them open."""
+        has them open (or its fds 0/1 without --fifos)."""
+        if self.single is not None:
+            return self.single
         f2s = os.path.join(self.fifos, "f2s.%d" % i)
         deadline = time.time() + WAIT
         while True:
@@ -217,9 +231,13 @@ class Channels(PipelineTest):
                           % (pid, self.sk_text()))
             time.sleep(0.02)
 
-    def sk_text(self):
-        with open(self.sk_log, errors="replace") as f:
+    @staticmethod
+    def text(path):
+        with open(path, errors="replace") as f:
             return f.read()
+
+    def sk_text(self):
+        return self.text(self.sk_log)
 
     def wait_log(self, pattern):
         """Until the statekeeper logged a line matching pattern."""
@@ -270,8 +288,9 @@ class Channels(PipelineTest):
         """A fetcher written in Python on channel i: HELLO, waits for its
         CHECKPOINT, sends events [(time, id, body)], then waits for gate
         (a threading.Event) if given, and then: "done" (DONE ok, reads its
-        RESULT into result), "cut" (half a frame, then exits) or "garbage"
-        (a frame out of order). Returns the thread."""
+        RESULT into result), "cut" (half a frame, then exits), "garbage"
+        (a frame out of order) or "miscount" (DONE with one event more
+        than it sent). Returns the thread."""
         w, r = self.channel(i)
 
         def run():
@@ -291,6 +310,8 @@ class Channels(PipelineTest):
                         result.extend(res)
                 elif then == "cut":
                     os.write(w, frame(EVENT, t, "x", b"{}")[:9])
+                elif then == "miscount":
+                    os.write(w, frame(DONE, True, len(events) + 1))
                 elif then == "garbage":
                     os.write(w, frame(HELLO, "graph", md5(query), query,
                                       86400, False, "", 900))
@@ -431,9 +452,46 @@ class Channels(PipelineTest):
         self.assertEqual(self.output(), [])
         self.assertEqual(self.rows()[("graph", md5(AUDITS))][1], fake[-1][0])
 
-    def test_killed_fetcher_leaves_its_checkpoint(self):
-        """A real azure-graph killed (-9) while its window is open: the
-        others complete, its checkpoint stays."""
+    def test_killed_mid_window(self):
+        """A real azure-graph killed (-9) in the middle of its window
+        (its second page held back by the mock): the others complete, its
+        checkpoint stays; the next run sends the rest, and nothing
+        twice."""
+        self.mock.control("fail", {"match": "skiptoken", "pass": True,
+                                   "delay": 30, "count": 1})
+        self.start(3)
+        victim = self.fetcher(1, SIGNINS)
+        log = os.path.join(self.home, "fetcher%d.1.log" % self.runs)
+        deadline = time.time() + WAIT
+        while "skiptoken" not in self.text(log):
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.02)
+        others = [self.fetcher(2, AUDITS), self.fetcher(3, PROVISIONING)]
+        os.kill(victim, 9)
+        self.assertEqual(self.status(victim), -9)
+        self.assertEqual(self.finish(others), ([0, 0], 1, 0), self.sk_text())
+        self.assertIn("the fetcher 1 ended before finishing its window",
+                      self.sk_text())
+        first = self.output()
+        got = [p for p in first if p in set(self.want(self.signins))]
+        self.assertEqual(sorted(set(first) - set(got)),
+                         self.want(self.audits, self.provisioning))
+        self.assertEqual(len(first), len(set(first)))
+        mn, mx = self.rows()[("graph", md5(SIGNINS))]
+        self.assertEqual(mn, mx)
+
+        os.unlink(self.out)
+        self.start(1)
+        self.assertEqual(self.finish([self.fetcher(1, SIGNINS)]),
+                         ([0], 0, 0), self.sk_text())
+        self.assertEqual(sorted(got + self.output()), self.want(self.signins))
+        self.assertEqual(self.rows()[("graph", md5(SIGNINS))][1],
+                         max(i["createdDateTime"] for i in self.signins))
+
+    def test_killed_waiting_fetcher(self):
+        """A real azure-graph killed (-9) while its HELLO waits for the
+        window of another channel: the others complete, its checkpoint
+        stays."""
         self.start(3)
         gate = threading.Event()
         # Channel 2 holds AUDITS' window while channel 3's azure-graph
@@ -457,6 +515,38 @@ class Channels(PipelineTest):
         self.assertEqual(mn, mx)  # the holder sent nothing: not moved
         self.assertEqual(rows[("graph", md5(SIGNINS))][1],
                          max(i["createdDateTime"] for i in self.signins))
+
+
+    def test_one_channel_on_fds_0_1(self):
+        """Without --fifos: one fetcher on fds 0/1, as the launcher runs
+        one request. A RESULT follows its DONE; a protocol error (a DONE
+        that miscounts) leaves the checkpoint, and what was sent before is
+        delivered and remembered."""
+        now = utcnow()
+        fake = [(iso(now - (20 - k) * M), "one-%d" % k,
+                 b'{"n": %d, "x": "one"}' % k) for k in range(4)]
+        self.start(None)
+        self.scripted(1, SIGNINS, fake[:2], then="miscount").join(WAIT)
+        self.assertEqual(self.finish([]), ([], 1, 0), self.sk_text())
+        self.assertIn("the fetcher counted 3 events, 2 arrived",
+                      self.sk_text())
+        self.assertIn("the fetcher ended before finishing its window; 2 "
+                      "events were delivered", self.sk_text())
+        self.assertEqual(sorted(self.output()),
+                         sorted(b for _, _, b in fake[:2]))
+        mn, mx = self.rows()[("graph", md5(SIGNINS))]
+        self.assertEqual(mn, mx)
+
+        os.unlink(self.out)
+        self.start(None)
+        result = []
+        self.scripted(1, SIGNINS, fake, result=result).join(WAIT)
+        self.assertEqual(self.finish([]), ([], 0, 0), self.sk_text())
+        self.assertEqual(result, [1, RESULT, True, 2, 2, 0])
+        self.assertEqual(sorted(self.output()),
+                         sorted(b for _, _, b in fake[2:]))
+        self.assertEqual(self.rows()[("graph", md5(SIGNINS))][1],
+                         fake[-1][0])
 
 
 class Usage(unittest.TestCase):
