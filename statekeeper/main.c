@@ -105,7 +105,7 @@ static int window_tx; /* the open transaction moves a checkpoint */
 static struct chan *chans;
 static int nchans, turn; /* turn: the channel read first next time */
 static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
-static int64_t next_seq, acked; /* events numbered and acknowledged */
+static int64_t next_seq, acked;	    /* events numbered and acknowledged */
 static char dead_letter_path[4096]; /* as opened (maybe relative) */
 static char dead_letter_name[4096]; /* as messages show it */
 static char db_folder[4096];	    /* the database's, absolute */
@@ -354,7 +354,8 @@ blob_done(struct chan *ch, struct frame *f)
 	}
 	if (r->nblobs == r->capblobs) {
 		r->capblobs = r->capblobs ? r->capblobs * 2 : 64;
-		r->blobs = reallocarray(r->blobs, r->capblobs, sizeof(*r->blobs));
+		r->blobs =
+		    reallocarray(r->blobs, r->capblobs, sizeof(*r->blobs));
 		if (r->blobs == NULL)
 			fatal("reallocarray");
 	}
@@ -565,7 +566,8 @@ chan_frames(struct chan *ch, int max)
 			done(ch, &f);
 			break;
 		default:
-			chan_fail(ch, "protocol error from the %s: unexpected %s",
+			chan_fail(ch,
+				  "protocol error from the %s: unexpected %s",
 				  ch->name, frame_type_name(f.type));
 		}
 		frame_free(&f);
@@ -688,8 +690,8 @@ commit_blobs(struct run *r)
 	for (i = 0; i < r->nblobs; i++)
 		if (strcmp(r->blobs[i].container, r->prune_container) == 0)
 			keep[n++] = r->blobs[i].blob;
-	if (db_blob_prune(&db, r->fallback, r->prune_container,
-			  r->prune_prefix, keep, n, err, sizeof(err)) == -1)
+	if (db_blob_prune(&db, r->fallback, r->prune_container, r->prune_prefix,
+			  keep, n, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	free(keep);
 }
@@ -1030,7 +1032,8 @@ loop(void)
 		}
 		for (i = 0; i < nchans; i++) {
 			ch = &chans[i];
-			if (pfd[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR))
+			if (pfd[2 + 2 * i].revents &
+			    (POLLIN | POLLHUP | POLLERR))
 				read_chan(ch);
 			if (pfd[3 + 2 * i].revents &
 				(POLLOUT | POLLERR | POLLHUP) &&
@@ -1235,7 +1238,8 @@ open_chans(const char *fifos, int n)
 		if (fstat(ch->p.in, &st) == -1 || !S_ISFIFO(st.st_mode))
 			fatalx("%s is not a FIFO", path);
 		snprintf(path, sizeof(path), "%s/s2f.%d", fifos, ch->no);
-		ch->p.out = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+		ch->p.out =
+		    open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 		if (ch->p.out == -1)
 			fatal("cannot open the FIFO %s", path);
 		if (fstat(ch->p.out, &st) == -1 || !S_ISFIFO(st.st_mode))
@@ -1381,7 +1385,8 @@ main(int argc, char **argv)
 	/* Room for a full queue, a largest frame and the written bytes
 	 * peer_write() keeps until they pass 1 MiB. */
 	buf_init(&fwd.q, FWD_QUEUE_MAX + FRAME_MAX + (1u << 20) + 64);
-	if ((fifos == NULL && (set_nonblock(0) == -1 || set_nonblock(1) == -1)) ||
+	if ((fifos == NULL &&
+	     (set_nonblock(0) == -1 || set_nonblock(1) == -1)) ||
 	    set_nonblock(fwd.in) == -1 || set_nonblock(fwd.out) == -1)
 		fatal(fifos == NULL ? "the statekeeper's descriptors 0, 1, 3 "
 				      "and 4 must be open"
