@@ -1200,15 +1200,15 @@ open_chans(const char *fifos, int n)
 	struct rlimit rl;
 	struct stat st;
 	struct chan *ch;
+	rlim_t want;
 	int i;
 
 	nchans = fifos == NULL ? 1 : n;
 	chans = xcalloc((size_t)nchans, sizeof(*chans));
+	want = 2 * (rlim_t)n + 64; /* and a few of our own */
 	if (fifos != NULL && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < (rlim_t)(2 * n + 64)) {
-		rl.rlim_cur = rl.rlim_max < (rlim_t)(2 * n + 64)
-				  ? rl.rlim_max
-				  : (rlim_t)(2 * n + 64);
+	    rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	for (i = 0; i < nchans; i++) {
