@@ -822,6 +822,18 @@ read_chan(struct chan *ch)
 			  strerror(errno));
 }
 
+/* Is what the reader holds (at end of file) an incomplete frame? */
+static int
+frame_cut(const struct frame_reader *fr)
+{
+	const uint8_t *p = (const uint8_t *)fr->b.data + fr->pos;
+	size_t avail = fr->b.len - fr->pos;
+
+	return avail < 4 ||
+	       avail - 4 < ((size_t)p[0] << 24 | (size_t)p[1] << 16 |
+			    (size_t)p[2] << 8 | p[3]);
+}
+
 /*
  * Is the channel over? Its fetcher closed its pipe (or broke the
  * protocol), no window of it waits to be finished, and every event it
@@ -837,8 +849,8 @@ chan_over(struct chan *ch)
 		if (!ch->p.fr.eof || ch->run.done)
 			return 0;
 		if (!ch->waiting && frame_pending(&ch->p.fr)) {
-			if (peer_pending(&fwd) >= FWD_QUEUE_MAX)
-				return 0; /* frames wait for room */
+			if (!frame_cut(&ch->p.fr))
+				return 0; /* whole frames, still to handle */
 			log_errorx("the %s's last frame was cut short: "
 				   "dropped",
 				   ch->name);
