@@ -105,7 +105,7 @@ static int window_tx; /* the open transaction moves a checkpoint */
 static struct chan *chans;
 static int nchans, turn; /* turn: the channel read first next time */
 static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
-static int64_t next_seq, acked; /* events numbered and acknowledged */
+static int64_t next_seq, acked;	    /* events numbered and acknowledged */
 static char dead_letter_path[4096]; /* as opened (maybe relative) */
 static char dead_letter_name[4096]; /* as messages show it */
 static char db_folder[4096];	    /* the database's, absolute */
@@ -354,7 +354,8 @@ blob_done(struct chan *ch, struct frame *f)
 	}
 	if (r->nblobs == r->capblobs) {
 		r->capblobs = r->capblobs ? r->capblobs * 2 : 64;
-		r->blobs = reallocarray(r->blobs, r->capblobs, sizeof(*r->blobs));
+		r->blobs =
+		    reallocarray(r->blobs, r->capblobs, sizeof(*r->blobs));
 		if (r->blobs == NULL)
 			fatal("reallocarray");
 	}
@@ -565,7 +566,8 @@ chan_frames(struct chan *ch, int max)
 			done(ch, &f);
 			break;
 		default:
-			chan_fail(ch, "protocol error from the %s: unexpected %s",
+			chan_fail(ch,
+				  "protocol error from the %s: unexpected %s",
 				  ch->name, frame_type_name(f.type));
 		}
 		frame_free(&f);
@@ -688,8 +690,8 @@ commit_blobs(struct run *r)
 	for (i = 0; i < r->nblobs; i++)
 		if (strcmp(r->blobs[i].container, r->prune_container) == 0)
 			keep[n++] = r->blobs[i].blob;
-	if (db_blob_prune(&db, r->fallback, r->prune_container,
-			  r->prune_prefix, keep, n, err, sizeof(err)) == -1)
+	if (db_blob_prune(&db, r->fallback, r->prune_container, r->prune_prefix,
+			  keep, n, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	free(keep);
 }
@@ -820,6 +822,18 @@ read_chan(struct chan *ch)
 			  strerror(errno));
 }
 
+/* Is what the reader holds (at end of file) an incomplete frame? */
+static int
+frame_cut(const struct frame_reader *fr)
+{
+	const uint8_t *p = (const uint8_t *)fr->b.data + fr->pos;
+	size_t avail = fr->b.len - fr->pos;
+
+	return avail < 4 ||
+	       avail - 4 < ((size_t)p[0] << 24 | (size_t)p[1] << 16 |
+			    (size_t)p[2] << 8 | p[3]);
+}
+
 /*
  * Is the channel over? Its fetcher closed its pipe (or broke the
  * protocol), no window of it waits to be finished, and every event it
@@ -835,8 +849,8 @@ chan_over(struct chan *ch)
 		if (!ch->p.fr.eof || ch->run.done)
 			return 0;
 		if (!ch->waiting && frame_pending(&ch->p.fr)) {
-			if (peer_pending(&fwd) >= FWD_QUEUE_MAX)
-				return 0; /* frames wait for room */
+			if (!frame_cut(&ch->p.fr))
+				return 0; /* whole frames, still to handle */
 			log_errorx("the %s's last frame was cut short: "
 				   "dropped",
 				   ch->name);
@@ -883,9 +897,11 @@ free_chan(struct chan *ch)
 	reset_window(&ch->run);
 	if (ch->p.out != -1 && peer_pending(&ch->p) > 0)
 		(void)peer_write(&ch->p); /* a last RESULT, if it fits */
-	if (ch->p.in != -1)
+	/* Fds 0 and 1 stay open (unread): SQLite must not get them for a
+	 * file. The fetcher sees our end when we exit. */
+	if (ch->p.in > 2)
 		close(ch->p.in);
-	if (ch->p.out != -1)
+	if (ch->p.out > 2)
 		close(ch->p.out);
 	ch->p.in = ch->p.out = -1;
 	frame_reader_free(&ch->p.fr);
@@ -1028,7 +1044,8 @@ loop(void)
 		}
 		for (i = 0; i < nchans; i++) {
 			ch = &chans[i];
-			if (pfd[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR))
+			if (pfd[2 + 2 * i].revents &
+			    (POLLIN | POLLHUP | POLLERR))
 				read_chan(ch);
 			if (pfd[3 + 2 * i].revents &
 				(POLLOUT | POLLERR | POLLHUP) &&
@@ -1195,15 +1212,15 @@ open_chans(const char *fifos, int n)
 	struct rlimit rl;
 	struct stat st;
 	struct chan *ch;
+	rlim_t want;
 	int i;
 
 	nchans = fifos == NULL ? 1 : n;
 	chans = xcalloc((size_t)nchans, sizeof(*chans));
+	want = 2 * (rlim_t)n + 64; /* and a few of our own */
 	if (fifos != NULL && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < (rlim_t)(2 * n + 64)) {
-		rl.rlim_cur = rl.rlim_max < (rlim_t)(2 * n + 64)
-				  ? rl.rlim_max
-				  : (rlim_t)(2 * n + 64);
+	    rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	for (i = 0; i < nchans; i++) {
@@ -1233,7 +1250,8 @@ open_chans(const char *fifos, int n)
 		if (fstat(ch->p.in, &st) == -1 || !S_ISFIFO(st.st_mode))
 			fatalx("%s is not a FIFO", path);
 		snprintf(path, sizeof(path), "%s/s2f.%d", fifos, ch->no);
-		ch->p.out = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+		ch->p.out =
+		    open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 		if (ch->p.out == -1)
 			fatal("cannot open the FIFO %s", path);
 		if (fstat(ch->p.out, &st) == -1 || !S_ISFIFO(st.st_mode))
@@ -1379,7 +1397,8 @@ main(int argc, char **argv)
 	/* Room for a full queue, a largest frame and the written bytes
 	 * peer_write() keeps until they pass 1 MiB. */
 	buf_init(&fwd.q, FWD_QUEUE_MAX + FRAME_MAX + (1u << 20) + 64);
-	if ((fifos == NULL && (set_nonblock(0) == -1 || set_nonblock(1) == -1)) ||
+	if ((fifos == NULL &&
+	     (set_nonblock(0) == -1 || set_nonblock(1) == -1)) ||
 	    set_nonblock(fwd.in) == -1 || set_nonblock(fwd.out) == -1)
 		fatal(fifos == NULL ? "the statekeeper's descriptors 0, 1, 3 "
 				      "and 4 must be open"

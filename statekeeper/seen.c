@@ -167,8 +167,7 @@ seen_merge(struct seen_store *st, char *err, size_t errlen)
 
 /* The statements, the recent set, and the rows a killed run left. */
 int
-seen_store_open(struct seen_store *st, struct db *db, char *err,
-		size_t errlen)
+seen_store_open(struct seen_store *st, struct db *db, char *err, size_t errlen)
 {
 	char sql[80 + SEEN_BATCH * 16];
 	size_t i, len;
@@ -552,8 +551,7 @@ seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk, char *err,
 	sqlite3_reset(st->look);
 	if (rc == SQLITE_DONE && s->legacy) {
 		sqlite3_bind_int64(st->look_v2, 1, s->kid);
-		sqlite3_bind_blob(st->look_v2, 2, h, SEEN_IDLEN,
-				  SQLITE_STATIC);
+		sqlite3_bind_blob(st->look_v2, 2, h, SEEN_IDLEN, SQLITE_STATIC);
 		rc = sqlite3_step(st->look_v2);
 		sqlite3_reset(st->look_v2);
 	}

@@ -126,8 +126,7 @@ struct seen {
 	size_t nslot;
 };
 
-int seen_store_open(struct seen_store *, struct db *, char *err,
-		    size_t errlen);
+int seen_store_open(struct seen_store *, struct db *, char *err, size_t errlen);
 void seen_store_close(struct seen_store *);
 int seen_merge(struct seen_store *, char *err, size_t errlen);
 int seen_commit_due(const struct seen_store *, int64_t now, int idle);

@@ -167,9 +167,9 @@ test_roundtrip_result(void **state)
 	assert_int_equal(frame_int(&f, 3), 0);
 	finish(&fr, &f);
 	buf_reset(&b);
-	assert_int_equal(frame_pack(&b, FRAME_RESULT, 0, (int64_t)0,
-				    (int64_t)0, (int64_t)4),
-			 0);
+	assert_int_equal(
+	    frame_pack(&b, FRAME_RESULT, 0, (int64_t)0, (int64_t)0, (int64_t)4),
+	    0);
 	read_one(&b, &fr, &f, FRAME_RESULT);
 	assert_false(frame_bool(&f, 0));
 	assert_int_equal(frame_int(&f, 3), 4);

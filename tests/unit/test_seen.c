@@ -454,8 +454,8 @@ test_interleaved_channels(void **state)
 
 	assert_int_equal(seen_acked(&x->s, 5, err, sizeof(err)), 0);
 	assert_int_equal(seen_acked(&x->t, 5, err, sizeof(err)), 0);
-	assert_int_equal(x->s.n, 3); /* 7, 8 and 12 */
-	assert_int_equal(x->t.n, 4); /* 6, 9, 10 and 11 */
+	assert_int_equal(x->s.n, 3);	    /* 7, 8 and 12 */
+	assert_int_equal(x->t.n, 4);	    /* 6, 9, 10 and 11 */
 	assert_int_equal(x->st.nrecent, 5); /* 1 3 4, 2 5 */
 	assert_int_equal(count(x, "SELECT count(*) FROM azure_logs_seen_recent "
 				  "WHERE kid = (SELECT kid FROM azure_logs_key "
@@ -475,7 +475,8 @@ test_interleaved_channels(void **state)
 	for (i = 1; i <= 14; i++) {
 		mkid(h, 100, (uint64_t)i);
 		assert_int_equal(known(x, h),
-				 (in(mine, 6, (int64_t)i) && i != 8) || i == 13);
+				 (in(mine, 6, (int64_t)i) && i != 8) ||
+				     i == 13);
 		assert_int_equal(known_t(x, h), in(theirs, 6, (int64_t)i));
 	}
 	/* Merged (every row's), then pruned (ours only): theirs stay. */
