@@ -22,6 +22,7 @@
  * fault skips the node it belongs to (logged with the file's line) and
  * everything inside it; the others still come out.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,8 +169,9 @@ struct conf {
 	char *global[NATTRS]; /* of the wodles read so far */
 	struct buf reqs;      /* azure_request lines */
 	struct conf_result *res;
-	int items;  /* valid requests so far */
-	int failed; /* the file is not usable: stop */
+	int items;     /* valid requests so far */
+	int bare_amps; /* & taken as characters */
+	int failed;    /* the file is not usable: stop */
 };
 
 static void
@@ -955,6 +957,78 @@ feed(struct conf *c, const char *p, size_t n, int final)
 	return XML_Parse(c->xp, p, (int)n, final) == XML_STATUS_OK ? 0 : -1;
 }
 
+/*
+ * A reference expat decodes, at P (N bytes): &#N; &#xH; or one of the
+ * five predefined entities (a DOCTYPE, which could define others, is not
+ * taken).
+ */
+static int
+is_reference(const char *p, size_t n)
+{
+	static const char *const named[] = {"&amp;", "&lt;", "&gt;", "&apos;",
+					    "&quot;"};
+	size_t i, k;
+
+	for (k = 0; k < sizeof(named) / sizeof(named[0]); k++)
+		if (n >= strlen(named[k]) &&
+		    memcmp(p, named[k], strlen(named[k])) == 0)
+			return 1;
+	if (n < 4 || p[1] != '#')
+		return 0;
+	if (p[2] == 'x') {
+		for (i = 3; i < n && isxdigit((unsigned char)p[i]); i++)
+			;
+		return i > 3 && i < n && p[i] == ';';
+	}
+	for (i = 2; i < n && isdigit((unsigned char)p[i]); i++)
+		;
+	return i > 2 && i < n && p[i] == ';';
+}
+
+/*
+ * Feeds the body of the file. Wazuh's reader decodes no entity, so an
+ * ossec.conf may hold a bare & (a <command> with 2>&1, a query with &):
+ * outside comments, CDATA sections and processing instructions, a & that
+ * starts no reference is fed as &amp;, the character itself.
+ */
+static int
+feed_body(struct conf *c, const char *p, size_t n)
+{
+	size_t i = 0, from = 0, skip;
+	const char *end, *q;
+
+	while (i < n) {
+		if (p[i] == '&' && !is_reference(p + i, n - i)) {
+			if (feed(c, p + from, i - from, 0) == -1 ||
+			    feed(c, "&amp;", 5, 0) == -1)
+				return -1;
+			c->bare_amps++;
+			from = ++i;
+			continue;
+		}
+		if (p[i] != '<' || i + 1 == n) {
+			i++;
+			continue;
+		}
+		if (n - i >= 4 && memcmp(p + i, "<!--", 4) == 0) {
+			end = "-->";
+			skip = 4;
+		} else if (n - i >= 9 && memcmp(p + i, "<![CDATA[", 9) == 0) {
+			end = "]]>";
+			skip = 9;
+		} else if (p[i + 1] == '?') {
+			end = "?>";
+			skip = 2;
+		} else {
+			i++;
+			continue;
+		}
+		q = memmem(p + i + skip, n - i - skip, end, strlen(end));
+		i = q != NULL ? (size_t)(q - p) + strlen(end) : n;
+	}
+	return feed(c, p + from, n - from, 0);
+}
+
 /* Parses the document (see conf.h); the wodles' lines go to c->reqs. */
 static int
 parse_document(struct conf *c, const char *data, size_t len)
@@ -985,12 +1059,12 @@ parse_document(struct conf *c, const char *data, size_t len)
 		rc = feed(c, ROOT_OPEN, strlen(ROOT_OPEN), 0) ||
 		     feed(c, data + start, decl_at - start, 0) ||
 		     feed(c, blank, decl_len, 0) ||
-		     feed(c, data + decl_at + decl_len,
-			  len - decl_at - decl_len, 0);
+		     feed_body(c, data + decl_at + decl_len,
+			       len - decl_at - decl_len);
 		free(blank);
 	} else
 		rc = feed(c, ROOT_OPEN, strlen(ROOT_OPEN), 0) ||
-		     feed(c, data + start, len - start, 0);
+		     feed_body(c, data + start, len - start);
 	if (rc == 0 && feed(c, ROOT_CLOSE, strlen(ROOT_CLOSE), 1) != 0 &&
 	    XML_GetErrorCode(c->xp) == XML_ERROR_TAG_MISMATCH) {
 		log_errorx("%s:%lu: not well-formed XML: the file ends before "
@@ -1006,6 +1080,9 @@ parse_document(struct conf *c, const char *data, size_t len)
 			   XML_ErrorString(XML_GetErrorCode(c->xp)));
 		return -1;
 	}
+	if (c->bare_amps > 0)
+		log_debug("%s: %d bare & taken as the character", c->file,
+			  c->bare_amps);
 	if (c->res->wodles == 0) {
 		log_errorx("%s:%lu: no <wodle name=\"azure-logs\"> block",
 			   c->file, last_line(data, len));

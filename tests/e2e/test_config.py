@@ -99,6 +99,7 @@ class ConfigTest(unittest.TestCase):
 <!-- Wazuh's ossec.conf: several roots, other modules -->
 <ossec_config>
   <global><jsonout_output>yes</jsonout_output></global>
+  <localfile><command>df -P 2>&1 && uptime</command></localfile>
 </ossec_config>
 <ossec_config>
   <wodle name="syscollector"><disabled>no</disabled></wodle>
@@ -151,23 +152,23 @@ class ConfigTest(unittest.TestCase):
         reqs, calls, err = self.requests(text)
         self.assertEqual([c[0] for c in calls], ["R"] * 5)  # no azure_global
         self.assertEqual(reqs, [
-            ["16", "--log_analytics", "--la_auth_path", "/var/ossec/wodles/credentials/la",
+            ["17", "--log_analytics", "--la_auth_path", "/var/ossec/wodles/credentials/la",
              "--la_tenant_domain", "contoso.onmicrosoft.com", "--la_tag", "azure-signins",
              "--la_query", "SigninLogs | where ResultType != 0",
              "--workspace", "00000000-0000-0000-0000-000000000000",
              "--la_time_offset", "1d", "--timeout", "600s"],
-            ["27", *GRAPH, "--graph_tag", "azure-ad-signins",
+            ["28", *GRAPH, "--graph_tag", "azure-ad-signins",
              "--graph_query", "auditLogs/signIns", "--graph_time_offset", "2h",
              "--timeout", "3600s"],
-            ["36", "--storage", "--storage_auth_path", "/var/ossec/wodles/credentials/storage",
+            ["37", "--storage", "--storage_auth_path", "/var/ossec/wodles/credentials/storage",
              "--container", "insights-logs-signinlogs", "--blobs", ".json",
              "--storage_tag", "azure-diagnostics", "--json_inline",
              "--storage_time_offset", "30m", "--timeout", "3600s"],
-            ["41", "--storage", "--storage_auth_path", "/var/ossec/wodles/credentials/storage",
+            ["42", "--storage", "--storage_auth_path", "/var/ossec/wodles/credentials/storage",
              "--container", "insights-logs-nsg", "--blobs", ".json",
              "--storage_tag", "azure-diagnostics", "--json_file",
              "--prefix", "resourceId=/SUBSCRIPTIONS/", "--timeout", "120s"],
-            ["47", "--storage", "--storage_auth_path", "/var/ossec/wodles/credentials/storage",
+            ["48", "--storage", "--storage_auth_path", "/var/ossec/wodles/credentials/storage",
              "--container", "plain", "--storage_tag", "azure-diagnostics",
              "--timeout", "3600s"],
         ])

@@ -346,7 +346,6 @@ test_unusable_files(void **state)
 	assert_int_equal(parse("<a></b>"), -1);
 	assert_int_equal(parse("<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>"),
 			 -1);
-	assert_int_equal(parse("<wodle name=\"azure-logs\"/>&unknown;"), -1);
 	assert_int_equal(
 	    parse("<?xml version=\"1.0\" encoding=\"UTF-16\"?><a/>"), -1);
 	assert_string_equal(lines(), "");
@@ -364,6 +363,25 @@ test_latin1(void **state)
 		  "</graph></wodle>"),
 	    0);
 	assert_non_null(strstr(lines(), "'caf\xc3\xa9'"));
+}
+
+/* Wazuh's reader decodes no entity: a bare & is the character, as it is
+ * for Wazuh; references are decoded; CDATA and comments are left alone. */
+static void
+test_bare_ampersand(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    parse("<ossec_config><localfile><command>df -P 2>&1 && x"
+		  "</command></localfile><!-- a & b --></ossec_config>\n"
+		  "<wodle name=\"azure-logs\">" GRAPH_BLOCK
+		  "<request><query>a & b &amp; &#65;&#x42; &foo; &#; &</query>"
+		  "<tag><![CDATA[&amp; &]]></tag></request>"
+		  "</graph></wodle>"),
+	    0);
+	assert_string_equal(lines(), "azure_request 2 " GRAPH_WORDS
+				     " '--graph_tag' '&amp; &' '--graph_query' "
+				     "'a & b & AB &foo; &#; &'\n");
 }
 
 static void
@@ -412,6 +430,7 @@ main(void)
 	    cmocka_unit_test(test_graph_workspace_ignored),
 	    cmocka_unit_test(test_unusable_files),
 	    cmocka_unit_test(test_latin1),
+	    cmocka_unit_test(test_bare_ampersand),
 	    cmocka_unit_test(test_long_query),
 	};
 	int rc;
