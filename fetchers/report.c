@@ -167,9 +167,11 @@ report_result(struct fetcher *f, const struct frame *fr)
 {
 	struct report *r = &f->rep;
 
-	if (r->results >= r->dones)
+	if (r->results >= r->dones) {
+		r->sk_gone = 1;
 		fatalx("%s: the statekeeper sent a RESULT for no DONE",
 		       f->ops->service);
+	}
 	r->results++;
 	if (!frame_bool(fr, 0))
 		r->not_ok = 1;
