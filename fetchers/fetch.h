@@ -197,7 +197,6 @@ struct fopts {
 	/* reports (issue 8) */
 	int stats_fd; /* --stats-fd: -1 none */
 	int progress; /* --progress (on a terminal only) */
-		      /* end of reports */
 };
 
 struct fetcher;

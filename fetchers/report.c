@@ -55,7 +55,10 @@ label_text(const char *s, char *out, size_t outlen)
 			strlcpy(out + n, "...", outlen - n);
 			return;
 		}
-		out[n++] = (unsigned char)s[i] < ' ' ? ' ' : s[i];
+		out[n] = s[i];
+		if ((unsigned char)s[i] < ' ')
+			out[n] = ' ';
+		n++;
 	}
 	out[n] = '\0';
 }
@@ -237,9 +240,8 @@ collect_results(struct fetcher *f, char *why, size_t whylen)
 					whylen);
 				return -1;
 			}
-			ms = left / (DATE_TICKS_PER_SEC / 1000) + 1;
-			if (ms < 0 || ms > 3600 * 1000)
-				ms = 3600 * 1000;
+			left = left / (DATE_TICKS_PER_SEC / 1000) + 1;
+			ms = left > 3600 * 1000 ? 3600 * 1000 : (int)left;
 		}
 		pfd = (struct pollfd){.fd = FD_FROM_SK, .events = POLLIN};
 		if (poll(&pfd, 1, ms) == -1) {
