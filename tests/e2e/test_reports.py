@@ -15,11 +15,10 @@ import os
 import re
 import struct
 import subprocess
-import sys
 import unittest
 
 from harness import (CLIENT, TENANT, TOP, PipelineTest, StorageTest, gen_graph,
-                     iso, log_lines, storage_key, utcnow)
+                     iso, log_lines, utcnow)
 
 import gen_la  # tests/mock, on the path through harness
 
