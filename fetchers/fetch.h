@@ -232,7 +232,6 @@ struct fopts {
 	/* reports (issue 8) */
 	int stats_fd; /* --stats-fd: -1 none */
 	int progress; /* --progress (on a terminal only) */
-		      /* end of reports */
 	/* clouds and credentials */
 	const struct cloud *cloud; /* --cloud (public) */
 	const char *proxy;	   /* --proxy, or NULL */

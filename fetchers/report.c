@@ -55,7 +55,10 @@ label_text(const char *s, char *out, size_t outlen)
 			strlcpy(out + n, "...", outlen - n);
 			return;
 		}
-		out[n++] = (unsigned char)s[i] < ' ' ? ' ' : s[i];
+		out[n] = s[i];
+		if ((unsigned char)s[i] < ' ')
+			out[n] = ' ';
+		n++;
 	}
 	out[n] = '\0';
 }
@@ -167,9 +170,11 @@ report_result(struct fetcher *f, const struct frame *fr)
 {
 	struct report *r = &f->rep;
 
-	if (r->results >= r->dones)
+	if (r->results >= r->dones) {
+		r->sk_gone = 1;
 		fatalx("%s: the statekeeper sent a RESULT for no DONE",
 		       f->ops->service);
+	}
 	r->results++;
 	if (!frame_bool(fr, 0))
 		r->not_ok = 1;
@@ -235,9 +240,8 @@ collect_results(struct fetcher *f, char *why, size_t whylen)
 					whylen);
 				return -1;
 			}
-			ms = left / (DATE_TICKS_PER_SEC / 1000) + 1;
-			if (ms < 0 || ms > 3600 * 1000)
-				ms = 3600 * 1000;
+			left = left / (DATE_TICKS_PER_SEC / 1000) + 1;
+			ms = left > 3600 * 1000 ? 3600 * 1000 : (int)left;
 		}
 		pfd = (struct pollfd){.fd = FD_FROM_SK, .events = POLLIN};
 		if (poll(&pfd, 1, ms) == -1) {

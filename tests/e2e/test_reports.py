@@ -15,11 +15,10 @@ import os
 import re
 import struct
 import subprocess
-import sys
 import unittest
 
 from harness import (CLIENT, TENANT, TOP, PipelineTest, StorageTest, gen_graph,
-                     iso, log_lines, storage_key, utcnow)
+                     iso, log_lines, utcnow)
 
 import gen_la  # tests/mock, on the path through harness
 
@@ -570,6 +569,28 @@ class StorageReports(Reports, StorageTest):
         st = self.take_stats()
         self.assert_same(s, st)
         self.assertEqual(st["newest_event"], newest)
+
+    def test_all_containers_summed(self):
+        """--container '*': one window (one DONE, one RESULT) per container,
+        one summary for the request."""
+        for c in self.blob.list_containers():  # this module's Azurite only
+            self.blob.delete_container(c)
+        c1, c2 = self.container("one"), self.container("two")
+        self.blob.put_block_blob(c1, "a.log", b"one\ntwo\n")
+        self.blob.put_block_blob(c1, "b.log", b"three\n")
+        self.blob.put_block_blob(c2, "c.log", b"four\n")
+        rc, got = self.run_storage("*", debug="0")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(len(got), 4)
+        s = self.one_summary()
+        self.assertEqual(s["request"], "container *")
+        self.assertEqual((s["fetched"], s["delivered"], s["duplicates"], s["pages"]),
+                         ("4", "4", "0", "3"))
+        st = self.take_stats()
+        self.assert_same(s, st)
+        self.assertEqual((st["container"], st["status"]), ("*", "ok"))
+        self.assertIsNotNone(self.storage_row(c1))
+        self.assertIsNotNone(self.storage_row(c2))
 
     def test_nothing_to_read(self):
         c = self.container()
