@@ -455,7 +455,7 @@ class Sas(StorageTest):
         c = self.container("asas")
         self.blob.put_block_blob(c, "s.log", b"every container\n")
         auth = self.write_storage_auth("asas", sas=azurite.account_sas())
-        rc, got = self.run_storage("'*'", auth=auth)
+        rc, got = self.run_storage("*", auth=auth)
         self.assertEqual(rc, 0, self.last_stderr)
         self.assertIn(storage_payload("every container"), self.payloads(got))
 
