@@ -235,12 +235,13 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 			  attempt + 1, max);
 		sleep_seconds(http_retry_wait(&r, attempt));
 	}
-	if (identity && (r.status == 0 || r.status != 200)) {
-		snprintf(err, errlen, "Error: %s%s%s",
+	if (identity && r.status != 200) {
+		snprintf(err, errlen, "Error: %s%s%s%s",
 			 identity_error_message(r.status, buf_cstr(&r.body),
 						msg, sizeof(msg)),
-			 r.status == 0 ? " " : "",
-			 r.status == 0 ? r.curl_err : "");
+			 r.status == 0 ? " (" : "",
+			 r.status == 0 ? r.curl_err : "",
+			 r.status == 0 ? ")" : "");
 		goto out;
 	}
 	if (r.status == 0) {
