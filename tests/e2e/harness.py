@@ -535,8 +535,7 @@ def fetcher_argv(prog, auth, mock_url, query=None, since="2000-01-01T00:00:00Z",
     mock: its whole command line."""
     bindir = os.environ.get("AZURE_LOGS_BINDIR", os.path.join(TOP, "bin"))
     argv = [os.path.join(bindir, prog), "--tenant", TENANT, "--auth-file", auth,
-            "--login-url", mock_url, "-d", debug, "--since", since, "--json",
-            "--no-sandbox"]
+            "--login-url", mock_url, "-d", debug, "--since", since, "--json"]
     if prog == "azure-graph":
         argv += ["--query", query or "auditLogs/signIns", "--graph-url", mock_url]
     elif prog == "azure-la":

@@ -411,7 +411,7 @@ class Clouds(CredentialTest):
                                         os.path.dirname(os.path.abspath(__file__)))), "bin"))
             p = subprocess.run([os.path.join(bindir, "azure-storage"), "--container", "c",
                                 "--auth-file", auth, "--cloud", "china", "--proxy", proxy.url,
-                                "--since", "2000-01-01T00:00:00Z", "--json", "--no-sandbox"],
+                                "--since", "2000-01-01T00:00:00Z", "--json"],
                                capture_output=True, timeout=120, env=clean_env())
         finally:
             proxy.close()
