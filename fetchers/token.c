@@ -238,7 +238,8 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 		else
 			log_warnx("%s: token request failed (%s), retrying in "
 				  "%.1f s (attempt %d of %d)",
-				  h->service, r.curl_err, wait, attempt + 1, max);
+				  h->service, r.curl_err, wait, attempt + 1,
+				  max);
 		sleep_seconds(wait);
 	}
 	if (identity && r.status != 200) {
