@@ -93,7 +93,8 @@ UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/fetchers/la_query.o \
             $(OBJ)/fetchers/window.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o \
             $(OBJ)/statekeeper/seen.o \
             $(OBJ)/fetchers/storage_sign.o $(OBJ)/fetchers/storage_xml.o \
-            $(OBJ)/fetchers/storage_lines.o $(OBJ)/config/conf.o
+            $(OBJ)/fetchers/storage_lines.o $(OBJ)/config/conf.o \
+            $(OBJ)/fetchers/assertion.o $(OBJ)/fetchers/cloud.o
 $(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Istatekeeper -Ifetchers -Iconfig -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)

@@ -83,7 +83,7 @@ assertion_make(const struct auth_pair *a, const char *client_id,
 	claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", aud,
 			   "iss", client_id, "sub", client_id, "jti", jti,
 			   "nbf", (json_int_t)now, "iat", (json_int_t)now,
-			   "exp", (json_int_t)(now + ASSERTION_LIFETIME));
+			   "exp", (json_int_t)now + ASSERTION_LIFETIME);
 	if (put_json(out, hdr) == -1 || buf_append(out, ".", 1) == -1 ||
 	    put_json(out, claims) == -1) {
 		snprintf(err, errlen,

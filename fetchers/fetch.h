@@ -206,6 +206,18 @@ int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 /* fetcher.c: what every fetcher shares. */
 /* The end of every fetcher's --help. */
 #define FETCHER_USAGE_END                                                      \
+	"--cloud public|usgov|usgov-dod|china picks the login, API and blob "  \
+	"endpoints\nand token audiences (default public; explicit --*-url "    \
+	"options win).\n--proxy URL sends every request through URL "          \
+	"(user:password@ allowed,\nnever logged); without it the "             \
+	"https_proxy, "                                                        \
+	"http_proxy, all_proxy and\nno_proxy environment applies. A Graph or " \
+	"Log Analytics auth file may\nhold application_id with a PEM private " \
+	"key and certificate (RS256 client\nassertion), or managed_identity "  \
+	"= "                                                                   \
+	"yes (application_id: a user-assigned\nidentity; tokens from "         \
+	"--identity-url, default http://169.254.169.254/\nmetadata/identity/"  \
+	"oauth2/token, never proxied). See docs/credentials.md.\n"             \
 	"--auth-fd N reads the auth file on descriptor N, opened by the "      \
 	"caller\n(--auth-file then only names it). Started as root, --user "   \
 	"NAME runs as\nNAME once the credentials are read. --no-sandbox "      \

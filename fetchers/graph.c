@@ -27,6 +27,7 @@ static const char usage[] =
     "                   [--since TIME [--until TIME] --json]\n"
     "                   [--user NAME] [--no-sandbox] [--check]\n"
     "                   [--stats-fd N] [--progress]\n"
+    "                   [--cloud NAME] [--proxy URL] [--identity-url URL]\n"
     "\n"
     "Collects Microsoft Graph records for QUERY (e.g. auditLogs/signIns).\n"
     "Without --json it speaks frames with azure-statekeeper on fd 0/1 (see\n"

@@ -32,6 +32,7 @@ static const char usage[] =
     "                [--since TIME [--until TIME] --json]\n"
     "                [--user NAME] [--no-sandbox] [--check]\n"
     "                [--stats-fd N] [--progress]\n"
+    "                [--cloud NAME] [--proxy URL] [--identity-url URL]\n"
     "\n"
     "Runs KQL over a Log Analytics workspace and sends one event per row.\n"
     "Without --json it speaks frames with azure-statekeeper on fd 0/1 (see\n"

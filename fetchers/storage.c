@@ -42,6 +42,7 @@ static const char usage[] =
     "                     [--since TIME --json]\n"
     "                     [--user NAME] [--no-sandbox] [--check]\n"
     "                     [--stats-fd N] [--progress]\n"
+    "                     [--cloud NAME] [--proxy URL]\n"
     "\n"
     "Sends the lines (or JSON records) of the blobs of a storage account.\n"
     "The auth file holds account_name and account_key (Shared Key) or\n"

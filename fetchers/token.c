@@ -211,6 +211,7 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 	char msg[512];
 	int rc = -1, attempt, saved = h->max_attempts, max = saved, ok;
 	int identity = tr->kind == AUTH_IDENTITY;
+	double wait;
 
 	*token = NULL;
 	buf_init(&form, 65536);
@@ -229,18 +230,25 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 		    (ok && r.status != 429 && r.status < 500 &&
 		     !(identity && r.status == 404)))
 			break;
-		log_warnx("%s: the token request %s, retrying (attempt %d of "
-			  "%d)",
-			  h->service, ok ? "was refused" : "failed",
-			  attempt + 1, max);
-		sleep_seconds(http_retry_wait(&r, attempt));
+		wait = http_retry_wait(&r, attempt);
+		if (ok)
+			log_warnx("%s: token request: HTTP %ld, retrying in "
+				  "%.1f s (attempt %d of %d)",
+				  h->service, r.status, wait, attempt + 1, max);
+		else
+			log_warnx("%s: token request failed (%s), retrying in "
+				  "%.1f s (attempt %d of %d)",
+				  h->service, r.curl_err, wait, attempt + 1,
+				  max);
+		sleep_seconds(wait);
 	}
-	if (identity && (r.status == 0 || r.status != 200)) {
-		snprintf(err, errlen, "Error: %s%s%s",
+	if (identity && r.status != 200) {
+		snprintf(err, errlen, "Error: %s%s%s%s",
 			 identity_error_message(r.status, buf_cstr(&r.body),
 						msg, sizeof(msg)),
-			 r.status == 0 ? " " : "",
-			 r.status == 0 ? r.curl_err : "");
+			 r.status == 0 ? " (" : "",
+			 r.status == 0 ? r.curl_err : "",
+			 r.status == 0 ? ")" : "");
 		goto out;
 	}
 	if (r.status == 0) {

@@ -169,6 +169,12 @@ IMDS_RESOURCES = {"https://graph.microsoft.com/": GRAPH_SCOPE,
                   "https://graph.microsoft.com": GRAPH_SCOPE,
                   "https://api.loganalytics.io/": LA_SCOPE,
                   "https://api.loganalytics.io": LA_SCOPE}
+# National clouds: tokens this mock issues but never accepts (its APIs are
+# the public cloud's).
+for _host in ("graph.microsoft.us", "dod-graph.microsoft.us",
+              "microsoftgraph.chinacloudapi.cn", "api.loganalytics.us",
+              "api.loganalytics.azure.cn"):
+    IMDS_RESOURCES["https://%s/" % _host] = "https://%s/.default" % _host
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # PKCS#1 v1.5 DigestInfo prefix of a SHA-256 digest (RFC 8017 9.2).
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
@@ -1050,7 +1056,7 @@ def handle_token(method, tenant, headers, body):
         return aad_error(400, "invalid_request", 900144,
                          "The request body must contain the following "
                          "parameter: 'scope'.")
-    if scope not in SCOPES:
+    if scope not in SCOPES and scope not in IMDS_RESOURCES.values():
         return aad_error(400, "invalid_scope", 70011,
                          "The provided request must include a 'scope' input "
                          "parameter. The provided value for the input "
