@@ -6,6 +6,7 @@ configuration reach the services intact (quotes, spaces, newlines, over
 are skipped with their line while the rest runs; --stats-json describes
 every request."""
 
+import base64
 import datetime
 import grp
 import json
@@ -13,9 +14,11 @@ import os
 import stat
 import subprocess
 import unittest
+import unittest.mock
 from xml.sax.saxutils import escape, quoteattr
 
-from harness import (LAUNCHER, PRIVSEP_OFF, TENANT, TOP, PipelineTest, StorageTest,
+from harness import (LAUNCHER, PRIVSEP_OFF, TENANT, TOP, LoopbackProxy, PipelineTest,
+                     StorageTest,
                      add_system_user, gen_graph, iso, md5, storage_payload,
                      user_exists, utcnow, wazuh_payload, without_privsep_warning)
 
@@ -255,6 +258,48 @@ tag</tag><query>%s</query><time_offset>1d</time_offset></request>
         self.assertEqual(failed["tag"], 'bad "one"\ntag')
         self.assertNotEqual(failed["error"], "")
         self.assertEqual(failed["delivered"], 0)
+
+    def test_proxy_with_a_password(self):
+        """A proxy attribute holding a password: every request of the run
+        goes through it, yet the password is on no role's command line
+        (AZURE_LOGS_WRAPPER records them) and in no log, even at -d 2."""
+        proxy = LoopbackProxy()
+        self.addCleanup(proxy.close)
+        url = "http://proxyuser:Pr0xy-pa55word@127.0.0.1:%d" % proxy.port
+        body = '''  <wodle name="azure-logs" %s>
+    <graph proxy=%s>
+      <auth_path>%s</auth_path>
+      <tenantdomain>%s</tenantdomain>
+      <request><tag>a</tag><query>%s</query><time_offset>1d</time_offset></request>
+      <request><tag>b</tag><query>%s</query><time_offset>1d</time_offset></request>
+    </graph>
+  </wodle>
+''' % (self.wodle_attrs(), quoteattr(url), escape(self.auth), TENANT, SIGNINS, AUDITS)
+        conf, _ = self.write_conf(body)
+        argv_log = os.path.join(self.home, "argv.log")
+        wrapper = os.path.join(self.home, "wrapper")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$*" >>%s\nexec "$@"\n' % argv_log)
+        os.chmod(wrapper, 0o755)
+        env = {k: v for k, v in os.environ.items()
+               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+        env["AZURE_LOGS_WRAPPER"] = wrapper
+        with unittest.mock.patch.dict(os.environ, env, clear=True):
+            rc, got = self.run_config(conf, debug="2")
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)),
+                         sorted([wazuh_payload(i, "a") for i in self.signins] +
+                                [wazuh_payload(i, "b") for i in self.audits]))
+        served = self.mock.requests()
+        self.assertTrue(served)
+        self.assertEqual(len(proxy.targets()), len(served))
+        want = "Basic " + base64.b64encode(b"proxyuser:Pr0xy-pa55word").decode()
+        self.assertEqual({a for _, _, a in proxy.seen}, {want})
+        self.assertNotIn("Pr0xy-pa55word", self.last_stderr)
+        with open(argv_log) as f:
+            argvs = f.read()
+        self.assertEqual(argvs.count("azure-graph "), 2, argvs)
+        self.assertNotIn("Pr0xy-pa55word", argvs)
 
     def test_config_errors(self):
         # Not well-formed: azure-config's error (with the file and line)
