@@ -63,6 +63,16 @@ label_text(const char *s, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* Controls (a newline in a tag, a workspace or a message) as spaces: the
+ * line stays one line. */
+static void
+no_controls(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ')
+			*s = ' ';
+}
+
 /*
  * Progress: "Graph auditLogs/signIns", "Log Analytics workspace W query Q",
  * "Storage container C"; the summary (request != 0): "Graph request
@@ -78,6 +88,7 @@ request_label(const struct fetcher *f, int request, char *out, size_t outlen)
 	if (f->ops->storage) {
 		snprintf(out, outlen, "%s%s container %s", svc, req,
 			 f->o.container ? f->o.container : "");
+		no_controls(out);
 		return;
 	}
 	label_text(f->o.query ? f->o.query : "", q, sizeof(q));
@@ -89,6 +100,7 @@ request_label(const struct fetcher *f, int request, char *out, size_t outlen)
 			 f->o.workspace, q);
 	else
 		snprintf(out, outlen, "%s%s %s", svc, req, q);
+	no_controls(out);
 }
 
 void
@@ -355,7 +367,7 @@ report_end(struct fetcher *f, int normal)
 {
 	struct report *r = &f->rep;
 	char why[512], label[LABEL_MAX + 512], tag[512], newest[128];
-	char error[1024], counts[256];
+	char error[1024], counts[256], line_err[1024];
 	const char *err = NULL;
 	int64_t now, lag = 0;
 	double secs;
@@ -404,6 +416,11 @@ report_end(struct fetcher *f, int normal)
 		tag[0] = '\0';
 		if (f->o.tag != NULL)
 			snprintf(tag, sizeof(tag), " (tag %s)", f->o.tag);
+		no_controls(tag);
+		if (err != NULL) {
+			strlcpy(line_err, err, sizeof(line_err));
+			no_controls(line_err);
+		}
 		if (known)
 			snprintf(counts, sizeof(counts),
 				 "%" PRId64 " delivered, %" PRId64
@@ -428,7 +445,7 @@ report_end(struct fetcher *f, int normal)
 				label, tag, f->events, counts, r->pages,
 				unit(f), f->http.retries, f->http.bytes, newest,
 				secs, err ? "; status error: " : "",
-				err ? err : "");
+				err ? line_err : "");
 	} else if (r->newest != INT64_MIN)
 		lag = (now - r->newest) / DATE_TICKS_PER_SEC;
 	write_stats(f, known, lag, secs, err);

@@ -467,6 +467,22 @@ class FakeStatekeeper(Reports, PipelineTest):
         self.assertRegex(rest, r"^\r\x1b\[K\d{4}/\d\d/\d\d \d\d:\d\d:\d\d azure: INFO: "
                          r"Graph request auditLogs/signIns: 5 fetched, 5 delivered, ")
 
+    def test_summary_stays_one_line(self):
+        """A tag with a newline: the log line keeps one line, the JSON
+        keeps the tag as given."""
+        sfd = os.open(self.stats_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        p = subprocess.run(
+            [os.path.join(BINDIR, "azure-graph"), "--tenant", TENANT, "--query", SIGNINS,
+             "--auth-file", self.auth, "--login-url", self.mock.url,
+             "--graph-url", self.mock.url, "--since", iso(utcnow() - 6 * H), "--json",
+             "--stats-fd", str(sfd), "--tag", "two\nlines"],
+            capture_output=True, pass_fds=(sfd,), timeout=60)
+        os.close(sfd)
+        self.last_stderr = p.stderr.decode()
+        self.assertEqual(p.returncode, 0, self.last_stderr)
+        self.assertEqual(self.one_summary()["tag"], "two lines")
+        self.assertEqual(self.take_stats()["tag"], "two\nlines")
+
     def test_stats_fd_must_be_writable(self):
         base = [os.path.join(BINDIR, "azure-graph"), "--tenant", TENANT, "--query",
                 SIGNINS, "--auth-file", self.auth, "--since", "2024-01-01", "--json"]
