@@ -348,6 +348,21 @@ class ManagedIdentity(CredentialTest):
         t = proxy.targets()
         self.assertTrue(t and all("/v1.0/" in x for x in t), t)
 
+    def test_not_proxied_by_environment(self):
+        """Nor through http_proxy from the environment."""
+        proxy = LoopbackProxy()
+        try:
+            rc, out = self.run_fetcher("azure-graph", self.identity_auth(),
+                                       extra=["--identity-url", self.imds()],
+                                       env=clean_env(http_proxy=proxy.url))
+        finally:
+            proxy.close()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(len(out), 3)
+        self.assertEqual(len(self.imds_requests()), 1)
+        t = proxy.targets()
+        self.assertTrue(t and all("/v1.0/" in x for x in t), t)
+
 
 class Clouds(CredentialTest):
     """--cloud picks the endpoints: the loopback proxy sees (and refuses)
