@@ -183,6 +183,24 @@ http_free_headers(struct curl_slist *l)
 }
 
 /*
+ * libcurl's messages name hosts, not URLs; should one ever quote a URL,
+ * a SAS signature in it ("sig=...") is masked before anyone logs it.
+ */
+static void
+http_redact(char *msg)
+{
+	char *p = msg;
+	size_t n;
+
+	while ((p = strstr(p, "sig=")) != NULL) {
+		p += 4;
+		n = strcspn(p, "& \t\r\n\"'");
+		memset(p, '*', n);
+		p += n;
+	}
+}
+
+/*
  * One request. Without a body: GET with the bearer token. With a body:
  * POST; kind HTTP_FORM sends a form (the token request: no bearer), kind
  * HTTP_JSON a JSON document with the bearer token. Fills r (status 0 on a
@@ -278,6 +296,7 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	} else if (rc != CURLE_OK && r->curl_err[0] == '\0')
 		strlcpy(r->curl_err, curl_easy_strerror(rc),
 			sizeof(r->curl_err));
+	http_redact(r->curl_err);
 	if (rc != CURLE_OK)
 		return -1;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

@@ -348,6 +348,21 @@ class ManagedIdentity(CredentialTest):
         t = proxy.targets()
         self.assertTrue(t and all("/v1.0/" in x for x in t), t)
 
+    def test_not_proxied_by_environment(self):
+        """Nor through http_proxy from the environment."""
+        proxy = LoopbackProxy()
+        try:
+            rc, out = self.run_fetcher("azure-graph", self.identity_auth(),
+                                       extra=["--identity-url", self.imds()],
+                                       env=clean_env(http_proxy=proxy.url))
+        finally:
+            proxy.close()
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(len(out), 3)
+        self.assertEqual(len(self.imds_requests()), 1)
+        t = proxy.targets()
+        self.assertTrue(t and all("/v1.0/" in x for x in t), t)
+
 
 class Clouds(CredentialTest):
     """--cloud picks the endpoints: the loopback proxy sees (and refuses)
@@ -362,7 +377,10 @@ class Clouds(CredentialTest):
                 if opt in argv:
                     i = argv.index(opt)
                     del argv[i:i + 2]
-            p = subprocess.run(argv + ["--proxy", proxy.url], capture_output=True,
+            # --timeout: no need to wait for every retry of a refused
+            # CONNECT (the first attempt is all this test looks at)
+            p = subprocess.run(argv + ["--proxy", proxy.url, "--timeout", "3s"],
+                               capture_output=True,
                                timeout=120, env=clean_env())
             self.last_stderr = p.stderr.decode(errors="replace")
         finally:
@@ -411,7 +429,8 @@ class Clouds(CredentialTest):
                                         os.path.dirname(os.path.abspath(__file__)))), "bin"))
             p = subprocess.run([os.path.join(bindir, "azure-storage"), "--container", "c",
                                 "--auth-file", auth, "--cloud", "china", "--proxy", proxy.url,
-                                "--since", "2000-01-01T00:00:00Z", "--json"],
+                                "--since", "2000-01-01T00:00:00Z", "--json",
+                                "--timeout", "3s"],
                                capture_output=True, timeout=120, env=clean_env())
         finally:
             proxy.close()
