@@ -80,11 +80,27 @@ class Concurrent(PipelineTest):
             f.write(text)
         return path
 
-    def run_config(self, conf, db, jobs, extra=()):
+    def run_config(self, conf, db, jobs, extra=(), debug="1"):
         argv = [LAUNCHER] + PRIVSEP_OFF + [
             "--config", conf, "--jobs", str(jobs), "--db", db,
-            "--stats-json", self.stats, "--wazuh-home", self.home, "-d", "1"] + list(extra)
+            "--stats-json", self.stats, "--wazuh-home", self.home, "-d", debug] + list(extra)
         return self.run_argv(argv, 180)
+
+    def most_at_once(self):
+        """The largest number of fetchers running at once, by the
+        launcher's log (-d 2): "Started the fetcher of request I, ..." and
+        "azure-graph (request I, ...) exited with status N"."""
+        running = most = started = 0
+        for line in self.last_stderr.splitlines():
+            if " azure: DEBUG: Started the fetcher of request " in line:
+                running += 1
+                started += 1
+                most = max(most, running)
+            elif " azure: DEBUG: azure-" in line and " (request " in line and \
+                    ") exited with status " in line:
+                running -= 1
+        self.assertEqual(running, 0, self.last_stderr)
+        return started, most
 
     def checkpoints(self, db):
         """{(table, md5): (query, max)} of every checkpoint in db (min is
@@ -118,11 +134,15 @@ class Concurrent(PipelineTest):
         conf = self.standard_conf()
         db1 = os.path.join(self.home, "one.db")
         db4 = os.path.join(self.home, "four.db")
-        rc, got1 = self.run_config(conf, db1, 1)
+        rc, got1 = self.run_config(conf, db1, 1, debug="2")
         self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(self.most_at_once(), (5, 1))
         stats1 = self.read_stats()
-        rc, got4 = self.run_config(conf, db4, 4)
+        rc, got4 = self.run_config(conf, db4, 4, debug="2")
         self.assertEqual(rc, 0, self.last_stderr)
+        started, most = self.most_at_once()
+        self.assertEqual(started, 5)
+        self.assertLessEqual(most, 4)
         stats4 = self.read_stats()
 
         self.assertEqual(sorted(got1), sorted(got4))
