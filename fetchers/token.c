@@ -225,7 +225,8 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 		ok = http_request_retry(
 			 h, url.data, identity ? NULL : form.data, form.len,
 			 identity ? HTTP_METADATA : HTTP_FORM, &r) == 0;
-		explicit_bzero(form.data, form.cap);
+		if (form.data != NULL)
+			explicit_bzero(form.data, form.cap);
 		if (attempt >= max || r.expired ||
 		    (ok && r.status != 429 && r.status < 500 &&
 		     !(identity && r.status == 404)))
@@ -283,7 +284,8 @@ out:
 	if (r.body.data)
 		explicit_bzero(r.body.data, r.body.cap);
 	http_resp_free(&r);
-	explicit_bzero(form.data, form.cap);
+	if (form.data != NULL)
+		explicit_bzero(form.data, form.cap);
 	buf_free(&form);
 	buf_free(&url);
 	return rc;
