@@ -31,7 +31,9 @@ COMMON_SRC = common/log.c common/buf.c common/frame.c common/date.c \
              common/auth.c common/key.c common/offset.c common/pyjson.c \
              common/pyjson_fast.c \
              common/url.c common/io.c common/sandbox.c
-FETCH_SRC  = fetchers/fetcher.c fetchers/window.c fetchers/http.c fetchers/token.c
+FETCH_SRC  = fetchers/fetcher.c fetchers/window.c fetchers/http.c fetchers/token.c \
+             fetchers/report.c \
+             fetchers/assertion.c fetchers/cloud.c
 GRAPH_SRC  = fetchers/graph.c fetchers/graph_filter.c fetchers/graph_page.c
 LA_SRC     = fetchers/la.c fetchers/la_query.c
 STORAGE_SRC = fetchers/storage.c fetchers/storage_sign.c \
@@ -94,7 +96,8 @@ UNIT_LINK = $(OBJ)/fetchers/graph_filter.o $(OBJ)/fetchers/la_query.o \
             $(OBJ)/fetchers/window.o $(OBJ)/fetchers/http.o $(OBJ)/statekeeper/db.o $(OBJ)/statekeeper/migrate.o \
             $(OBJ)/statekeeper/seen.o \
             $(OBJ)/fetchers/storage_sign.o $(OBJ)/fetchers/storage_xml.o \
-            $(OBJ)/fetchers/storage_lines.o $(OBJ)/config/conf.o
+            $(OBJ)/fetchers/storage_lines.o $(OBJ)/config/conf.o \
+            $(OBJ)/fetchers/assertion.o $(OBJ)/fetchers/cloud.o
 $(OBJ)/tests/%: tests/unit/%.c $(UNIT_LINK) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Istatekeeper -Ifetchers -Iconfig -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)

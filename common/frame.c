@@ -24,6 +24,7 @@ static const struct {
     [FRAME_BLOBSTATE] = {"BLOBSTATE", "si"},
     [FRAME_BLOB] = {"BLOB", "sssi"},
     [FRAME_PRUNE] = {"PRUNE", "ss"},
+    [FRAME_RESULT] = {"RESULT", "tiii"},
 };
 
 const char *

@@ -34,8 +34,9 @@ enum frame_type {
 	FRAME_ACK,	  /* forwarder -> sk: seq */
 	FRAME_BLOBQ,	  /* fetcher -> sk: container blob */
 	FRAME_BLOBSTATE,  /* sk -> fetcher: creation_time bytes (-1: none) */
-	FRAME_BLOB,  /* fetcher -> sk: container blob creation_time bytes */
-	FRAME_PRUNE, /* fetcher -> sk: container prefix */
+	FRAME_BLOB,   /* fetcher -> sk: container blob creation_time bytes */
+	FRAME_PRUNE,  /* fetcher -> sk: container prefix */
+	FRAME_RESULT, /* sk -> fetcher: ok delivered duplicates dead */
 	FRAME_TYPE_MAX
 };
 

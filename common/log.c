@@ -11,6 +11,9 @@
 
 static const char *log_prog = "azure";
 static int log_verbosity; /* 0 warning, 1 info, 2 debug */
+/* The last ERROR or CRITICAL message; a live line on the terminal. */
+static char log_error_text[512];
+static int log_live;
 
 void
 log_init(const char *prog, int debug_level)
@@ -35,13 +38,14 @@ log_vemit(const char *level, const char *fmt, va_list ap, int errnum)
 	char line[2048], stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
-	int n, m;
+	int n, m, start;
 
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", &tm);
 	n = snprintf(line, sizeof(line), "%s azure: %s: ", stamp, level);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
+	start = n;
 	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	if (m < 0)
 		return;
@@ -51,7 +55,12 @@ log_vemit(const char *level, const char *fmt, va_list ap, int errnum)
 	if (errnum)
 		n += snprintf(line + n, sizeof(line) - n, ": %s",
 			      strerror(errnum));
+	if (level[0] == 'E' || level[0] == 'C') /* ERROR, CRITICAL */
+		snprintf(log_error_text, sizeof(log_error_text), "%.*s",
+			 n - start, line + start);
 	line[n++] = '\n';
+	if (log_live)
+		fputs("\r\033[K", stderr);
 	fwrite(line, 1, n, stderr);
 	fflush(stderr);
 }
@@ -70,11 +79,26 @@ log_vemit(const char *level, const char *fmt, va_list ap, int errnum)
 	}
 
 LOG_FN(log_debug, "DEBUG", 2, 0)
+LOG_FN(log_info_always, "INFO", 0, 0) /* whatever -d: a run's summary */
 LOG_FN(log_info, "INFO", 1, 0)
 LOG_FN(log_warnx, "WARNING", 0, 0)
 LOG_FN(log_warn, "WARNING", 0, 1)
 LOG_FN(log_errorx, "ERROR", 0, 0)
 LOG_FN(log_error, "ERROR", 0, 1)
+
+/* The text of the last ERROR or CRITICAL line, "" if none. */
+const char *
+log_last_error(void)
+{
+	return log_error_text;
+}
+
+/* A live progress line is on the terminal: clear it before a message. */
+void
+log_set_live(int on)
+{
+	log_live = on;
+}
 
 void
 fatal(const char *fmt, ...)

@@ -37,6 +37,10 @@ struct http {
 	void *before_arg;
 	long timeout;	  /* seconds per request */
 	int64_t deadline; /* of the whole run (100 ns ticks); 0: none */
+	int64_t retries;  /* attempts again after 429/5xx/transport errors */
+	int64_t bytes;	  /* of the bodies received */
+	const char *proxy; /* --proxy (a secret if it holds a password), or
+			      NULL: libcurl's https_proxy etc. environment */
 };
 
 struct http_resp {
@@ -51,7 +55,9 @@ struct http_resp {
 	char curl_err[CURL_ERROR_SIZE];
 };
 
-enum { HTTP_GET, HTTP_FORM, HTTP_JSON, HTTP_RAW };
+/* HTTP_METADATA: GET with "Metadata: true", no bearer, never proxied
+ * (the instance metadata service of managed identities) */
+enum { HTTP_GET, HTTP_FORM, HTTP_JSON, HTTP_RAW, HTTP_METADATA };
 
 void http_init(struct http *, const char *service);
 void http_free(struct http *);
@@ -70,14 +76,45 @@ double http_parse_retry_after(const char *, int64_t now);
 struct token_req {
 	const char *login_url; /* e.g. https://login.microsoftonline.com */
 	const char *tenant;
-	const char *client_id;
-	const char *secret;
-	const char *scope;
+	const char *client_id; /* managed identity: NULL, or a user-assigned
+				  identity's client id */
+	const char *secret;    /* AUTH_SECRET */
+	const char *scope;     /* https://graph.microsoft.com/.default */
+	int kind;	       /* AUTH_SECRET, AUTH_CERT, AUTH_IDENTITY */
+	const struct auth_pair *cred; /* AUTH_CERT: key and x5t */
+	const char *identity_url;     /* AUTH_IDENTITY: the IMDS endpoint */
+	const char *resource;	      /* AUTH_IDENTITY: https://HOST/ */
 };
 int token_get(struct http *, const struct token_req *, char **token, char *err,
 	      size_t errlen);
 const char *token_error_message(long status, const char *body,
-				const char *tenant, char *msg, size_t msglen);
+				const char *tenant, int kind, char *msg,
+				size_t msglen);
+const char *identity_error_message(long status, const char *body, char *msg,
+				   size_t msglen);
+
+/* assertion.c: a JWT client assertion (RS256) for certificate credentials */
+int assertion_make(const struct auth_pair *, const char *client_id,
+		   const char *aud, int64_t now, struct buf *out, char *err,
+		   size_t errlen);
+
+/* cloud.c */
+struct cloud {
+	const char *name;  /* "public" */
+	const char *login; /* https://login.microsoftonline.com */
+	const char *graph; /* https://graph.microsoft.com */
+	const char *la;	   /* https://api.loganalytics.io */
+	const char *blob;  /* blob.core.windows.net: ACCOUNT.blob... */
+};
+extern const char cloud_names[];
+const struct cloud *cloud_find(const char *name);
+void cloud_audience(const struct cloud *, int la, int resource, char *out,
+		    size_t outlen);
+void proxy_redact(const char *url, char *out, size_t outlen);
+int proxy_check(const char *url, char *err, size_t errlen);
+int identity_url_check(const char *url, char *err, size_t errlen);
+#define IDENTITY_URL_DEFAULT                                                   \
+	"http://169.254.169.254/metadata/identity/oauth2/token"
 
 /* A request window, from the checkpoint and Wazuh's options. */
 struct window {
@@ -169,11 +206,27 @@ int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 /* fetcher.c: what every fetcher shares. */
 /* The end of every fetcher's --help. */
 #define FETCHER_USAGE_END                                                      \
+	"--cloud public|usgov|usgov-dod|china picks the login, API and blob "  \
+	"endpoints\nand token audiences (default public; explicit --*-url "    \
+	"options win).\n--proxy URL sends every request through URL "          \
+	"(user:password@ allowed,\nnever logged); without it the "             \
+	"https_proxy, "                                                        \
+	"http_proxy, all_proxy and\nno_proxy environment applies. A Graph or " \
+	"Log Analytics auth file may\nhold application_id with a PEM private " \
+	"key and certificate (RS256 client\nassertion), or managed_identity "  \
+	"= "                                                                   \
+	"yes (application_id: a user-assigned\nidentity; tokens from "         \
+	"--identity-url, default http://169.254.169.254/\nmetadata/identity/"  \
+	"oauth2/token, never proxied). See docs/credentials.md.\n"             \
 	"--auth-fd N reads the auth file on descriptor N, opened by the "      \
 	"caller\n(--auth-file then only names it). Started as root, --user "   \
 	"NAME runs as\nNAME once the credentials are read. --no-sandbox "      \
 	"turns off the system-call\nfilter and Landlock rules (debugging "     \
 	"only). --check gets a token (or a\nlisting) and collects nothing.\n"  \
+	"The run ends with one summary line (logged whatever -d); "            \
+	"--stats-fd N\nalso writes it as one line of JSON to descriptor N "    \
+	"(open for writing)\nand closes it. -d 1 logs progress every 10 "      \
+	"seconds; --progress shows\na live line when stderr is a terminal.\n"  \
 	"Exit status: 0 success, 1 failure, 100 usage error.\n"
 
 struct fopts {
@@ -188,6 +241,13 @@ struct fopts {
 	int check;			/* --check: credentials and a token */
 	const char *user;		/* --user: run as (started as root) */
 	int no_sandbox;			/* --no-sandbox */
+	/* reports (issue 8) */
+	int stats_fd; /* --stats-fd: -1 none */
+	int progress; /* --progress (on a terminal only) */
+	/* clouds and credentials */
+	const struct cloud *cloud; /* --cloud (public) */
+	const char *proxy;	   /* --proxy, or NULL */
+	const char *identity_url;  /* --identity-url */
 };
 
 struct fetcher;
@@ -212,13 +272,32 @@ struct fetcher {
 	struct http http;
 	struct token_req treq;
 	struct auth_pair cred; /* application id and secret, wiped at exit */
-	struct buf out;	       /* frames (or JSON lines) not yet written */
+	char scope[128], resource[128]; /* the token's audience (--cloud) */
+	struct buf out; /* frames (or JSON lines) not yet written */
 	struct frame_reader in;
 	struct buf body; /* scratch for one event payload */
 	int64_t events;
 	int64_t window_events; /* since the last HELLO */
 	int window_open;
 	int failed;
+	struct report {		    /* report.c: the run's summary */
+		int64_t started;    /* date_now() at the start */
+		int64_t pages;	    /* Graph pages, LA requests, blobs read */
+		int64_t newest;	    /* the newest event's time; INT64_MIN */
+		int64_t dones;	    /* DONEs sent */
+		int64_t results;    /* RESULTs read */
+		int64_t delivered;  /* summed over the RESULTs */
+		int64_t duplicates; /* " */
+		int64_t dead;	    /* " */
+		int64_t queued;	    /* --json: events in out, not written */
+		int64_t printed;    /* --json: events written */
+		int not_ok;	    /* a RESULT said: window not complete */
+		int sk_gone;	    /* the statekeeper closed or misspoke */
+		int ended;	    /* report_end() ran */
+		int live;	    /* a live line on the terminal */
+		int64_t every; /* progress every N s (-d 1); 0: each page */
+		int64_t next_log, next_live;
+	} rep;
 };
 
 int fetcher_main(int argc, char **argv, const struct fetcher_ops *);
@@ -239,5 +318,12 @@ void fetcher_blob_done(struct fetcher *, const char *container,
 		       const char *blob, const char *ctime, int64_t bytes);
 void fetcher_blob_prune(struct fetcher *, const char *container,
 			const char *prefix);
+
+/* report.c: the summary line, --stats-fd, progress */
+void report_start(struct fetcher *);
+void report_event(struct fetcher *, const char *time);
+void report_result(struct fetcher *, const struct frame *);
+void report_page(struct fetcher *); /* a page, answer or blob was read */
+void report_end(struct fetcher *, int normal);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -61,7 +62,15 @@ enum {
 	O_LA_CHECKPOINT,
 	O_CHECK,
 	O_USER,
-	O_NO_SANDBOX
+	O_NO_SANDBOX,
+	/* reports (issue 8) */
+	O_STATS_FD,
+	O_PROGRESS,
+	/* end of reports */
+	/* clouds and credentials */
+	O_CLOUD,
+	O_PROXY,
+	O_IDENTITY_URL
 };
 
 /* The process holds a client secret and tokens: no core file, no ptrace by
@@ -128,6 +137,23 @@ parse_int(const char *opt, const char *v, int lo, int hi)
 	return n;
 }
 
+/* reports (issue 8): --stats-fd N must be open for writing. */
+static void
+check_stats_fd(const struct fopts *o)
+{
+	int fl;
+
+	if (o->stats_fd < 0)
+		return;
+	if (o->stats_fd == o->auth_fd)
+		usage_error("--stats-fd %d: that is --auth-fd", o->stats_fd);
+	if ((fl = fcntl(o->stats_fd, F_GETFL)) == -1)
+		usage_error("--stats-fd %d: not an open descriptor",
+			    o->stats_fd);
+	if ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR)
+		usage_error("--stats-fd %d: not open for writing", o->stats_fd);
+}
+
 static void
 parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	   struct fopts *o)
@@ -163,15 +189,23 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	    {"check", no_argument, NULL, O_CHECK},
 	    {"user", required_argument, NULL, O_USER},
 	    {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
+	    /* reports (issue 8) */
+	    {"stats-fd", required_argument, NULL, O_STATS_FD},
+	    {"progress", no_argument, NULL, O_PROGRESS},
+	    /* end of reports */
+	    /* clouds and credentials */
+	    {"cloud", required_argument, NULL, O_CLOUD},
+	    {"proxy", required_argument, NULL, O_PROXY},
+	    {"identity-url", required_argument, NULL, O_IDENTITY_URL},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->auth_fd = -1;
+	o->stats_fd = -1; /* reports (issue 8) */
 	o->offset_secs = -1;
 	o->overlap_secs = o->lag_secs = -1;
-	o->login_url = "https://login.microsoftonline.com";
-	o->api_url = ops->default_url;
+	o->cloud = cloud_find("public"); /* --cloud: the defaults below */
 	while ((c = getopt_long(argc, argv, "d:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case O_TENANT:
@@ -254,6 +288,26 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 		case O_NO_SANDBOX:
 			o->no_sandbox = 1;
 			break;
+		/* reports (issue 8) */
+		case O_STATS_FD:
+			o->stats_fd = parse_int("--stats-fd", optarg, 2, 1023);
+			break;
+		case O_PROGRESS:
+			o->progress = 1;
+			break;
+		/* end of reports */
+		/* clouds and credentials */
+		case O_CLOUD:
+			if ((o->cloud = cloud_find(optarg)) == NULL)
+				usage_error("--cloud %s: unknown cloud (%s)",
+					    optarg, cloud_names);
+			break;
+		case O_PROXY:
+			o->proxy = optarg;
+			break;
+		case O_IDENTITY_URL:
+			o->identity_url = optarg;
+			break;
 		case O_LA_CHECKPOINT:
 			if (!ops->la)
 				usage_error("--la-checkpoint is for azure-la");
@@ -299,6 +353,14 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 		usage_error("--since and --json go together");
 	if (o->until && !o->since)
 		usage_error("--until needs --since");
+	check_stats_fd(o); /* reports (issue 8) */
+	/* clouds and credentials: the cloud's endpoints unless given */
+	if (o->login_url == NULL)
+		o->login_url = o->cloud->login;
+	if (o->api_url == NULL && !ops->storage)
+		o->api_url = ops->la ? o->cloud->la : o->cloud->graph;
+	if (o->identity_url == NULL)
+		o->identity_url = IDENTITY_URL_DEFAULT;
 	strip_slash(&o->login_url);
 	if (o->api_url != NULL)
 		strip_slash(&o->api_url);
@@ -343,6 +405,11 @@ check_opts(const struct fetcher_ops *ops, struct fopts *o)
 	    (o->api_url != NULL &&
 	     url_check_endpoint(o->api_url, err, sizeof(err)) == -1))
 		fatalx("%s: %s", ops->service, err);
+	/* clouds and credentials */
+	if ((o->proxy != NULL &&
+	     proxy_check(o->proxy, err, sizeof(err)) == -1) ||
+	    identity_url_check(o->identity_url, err, sizeof(err)) == -1)
+		fatalx("%s: %s", ops->service, err);
 	if ((o->since && date_parse(o->since, &t) == -1) ||
 	    (o->until && date_parse(o->until, &t) == -1))
 		fatalx("%s: --since/--until: not a date (use ISO 8601, e.g. "
@@ -357,15 +424,19 @@ out_flush(struct fetcher *f)
 	if (f->out.len == 0)
 		return;
 	if (write_all(FD_TO_SK, f->out.data, f->out.len) == -1) {
+		f->rep.sk_gone = 1;
 		if (errno == EPIPE)
 			fatalx("%s: the statekeeper went away",
 			       f->ops->service);
 		fatal("%s: write", f->ops->service);
 	}
 	buf_reset(&f->out);
+	f->rep.printed += f->rep.queued; /* --json */
+	f->rep.queued = 0;
 }
 
-/* Wait for one frame from the statekeeper. */
+/* Wait for one frame from the statekeeper (RESULTs, which may come before
+ * any answer, are taken on the way). */
 static void
 read_frame(struct fetcher *f, struct frame *fr)
 {
@@ -373,17 +444,28 @@ read_frame(struct fetcher *f, struct frame *fr)
 	int rc;
 
 	for (;;) {
-		if ((rc = frame_next(&f->in, fr, &errstr)) == 1)
-			return;
-		if (rc == -1)
+		if ((rc = frame_next(&f->in, fr, &errstr)) == 1) {
+			if (fr->type != FRAME_RESULT)
+				return;
+			report_result(f, fr);
+			frame_free(fr);
+			continue;
+		}
+		if (rc == -1) {
+			f->rep.sk_gone = 1;
 			fatalx("%s: protocol error from the statekeeper: %s",
 			       f->ops->service, errstr);
-		if (frame_reader_fill(&f->in, FD_FROM_SK) == -1)
+		}
+		if (frame_reader_fill(&f->in, FD_FROM_SK) == -1) {
+			f->rep.sk_gone = 1;
 			fatal("%s: read from the statekeeper", f->ops->service);
-		if (f->in.eof)
+		}
+		if (f->in.eof) {
+			f->rep.sk_gone = 1;
 			fatalx("%s: the statekeeper closed the pipe before "
 			       "answering",
 			       f->ops->service);
+		}
 	}
 }
 
@@ -436,6 +518,8 @@ fetcher_emit(struct fetcher *f, const char *time, const char *id)
 		fatalx("%s: output buffer full", f->ops->service);
 	f->events++;
 	f->window_events++;
+	f->rep.queued++;
+	report_event(f, time);
 	if (f->out.len >= OUT_FLUSH)
 		out_flush(f);
 }
@@ -502,6 +586,7 @@ fetcher_done(struct fetcher *f, int ok)
 	if (frame_pack(&f->out, FRAME_DONE, ok, f->window_events) == -1)
 		fatalx("%s: output buffer full", f->ops->service);
 	f->window_open = 0;
+	f->rep.dones++;
 	out_flush(f);
 }
 
@@ -593,16 +678,22 @@ read_credentials(struct fetcher *f)
 	int rc;
 
 	if (o->auth_fd >= 0) { /* opened for us (by root) */
-		rc = auth_read_fd(o->auth_fd, o->auth_file, f->ops->auth_first,
-				  f->ops->auth_second, &f->cred, err,
-				  sizeof(err));
+		rc = f->ops->storage
+			 ? auth_read_fd(o->auth_fd, o->auth_file,
+					f->ops->auth_first, f->ops->auth_second,
+					&f->cred, err, sizeof(err))
+			 : auth_read_app_fd(o->auth_fd, o->auth_file, &f->cred,
+					    err, sizeof(err));
 		close(o->auth_fd);
 	} else {
 		log_debug("%s: Using the auth file %s for authentication",
 			  f->ops->service, o->auth_file);
-		rc = auth_read_file(o->auth_file, f->ops->auth_first,
-				    f->ops->auth_second, &f->cred, err,
-				    sizeof(err));
+		rc = f->ops->storage
+			 ? auth_read_file(o->auth_file, f->ops->auth_first,
+					  f->ops->auth_second, &f->cred, err,
+					  sizeof(err))
+			 : auth_read_app_file(o->auth_file, &f->cred, err,
+					      sizeof(err));
 	}
 	if (rc == -1) {
 		log_errorx("%s", err);
@@ -613,6 +704,30 @@ read_credentials(struct fetcher *f)
 	f->treq.login_url = o->login_url;
 	f->treq.tenant = o->tenant;
 	f->treq.scope = f->ops->scope;
+	/* clouds and credentials: the kind of credential, the audience */
+	f->treq.kind = f->cred.kind;
+	f->treq.cred = &f->cred;
+	f->treq.identity_url = o->identity_url;
+	cloud_audience(o->cloud, f->ops->la, 0, f->scope, sizeof(f->scope));
+	cloud_audience(o->cloud, f->ops->la, 1, f->resource,
+		       sizeof(f->resource));
+	f->treq.scope = f->scope;
+	f->treq.resource = f->resource;
+	if (f->ops->scope != NULL)
+		log_debug("%s: credential: %s (%s)", f->ops->service,
+			  auth_kind_name(f->cred.kind),
+			  f->cred.kind == AUTH_IDENTITY ? f->resource
+							: f->scope);
+}
+
+/* A run that ends by exit() (a failure) still reports. */
+static struct fetcher *reported;
+
+static void
+report_at_exit(void)
+{
+	if (reported != NULL)
+		report_end(reported, 0);
 }
 
 /*
@@ -631,6 +746,9 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 	signal(SIGPIPE, SIG_IGN);
 	parse_opts(argc, argv, ops, &f.o);
 	log_init(ops->prog, f.o.debug);
+	report_start(&f);
+	reported = &f;
+	atexit(report_at_exit);
 	check_opts(ops, &f.o);
 	buf_init(&f.out, FRAME_MAX + OUT_FLUSH);
 	buf_init(&f.body, EVENT_MAX);
@@ -653,6 +771,14 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 				     : 86400 * 30));
 	}
 	f.http.prefer_wait = f.o.wait;
+	f.http.proxy = f.o.proxy; /* clouds and credentials */
+	if (f.o.proxy != NULL) {
+		char shown[512];
+
+		proxy_redact(f.o.proxy, shown, sizeof(shown));
+		log_debug("%s: every request goes through the proxy %s",
+			  ops->service, shown);
+	}
 	if (ops->la) /* the service may run a query this long, then answer */
 		f.http.timeout = (f.o.wait > 0 ? f.o.wait : 180) + 60;
 	if (ops->scope != NULL) {
@@ -660,21 +786,28 @@ fetcher_main(int argc, char **argv, const struct fetcher_ops *ops)
 		refresh_token(&f);
 	}
 	if (f.o.check && ops->scope != NULL) {
-		printf("ok: %s: the authentication file %s holds an "
-		       "application id and a secret; a token for %s was "
-		       "granted by %s\n",
+		printf("ok: %s: the authentication file %s holds %s; a "
+		       "token for %s was granted by %s\n",
 		       ops->service,
 		       f.o.auth_file ? f.o.auth_file : "(descriptor)",
-		       f.o.tenant, f.o.login_url);
+		       f.cred.kind == AUTH_SECRET
+			   ? "an application id and a secret"
+			   : auth_kind_name(f.cred.kind),
+		       f.o.tenant,
+		       f.cred.kind == AUTH_IDENTITY ? f.o.identity_url
+						    : f.o.login_url);
 		fflush(stdout); /* no window opened: no DONE either */
 	} else
 		ops->run(&f);
 
 	fetcher_done(&f, !f.failed);
 	out_flush(&f);
-	log_info("%s: %lld events%s", ops->service, (long long)f.events,
-		 f.failed ? ", stopped by an error: the checkpoint stays" : "");
+	if (f.failed)
+		log_info("%s: stopped by an error: the checkpoint stays",
+			 ops->service);
 	log_info("Azure %s ending.", ops->service);
+	report_end(&f, 1); /* the RESULTs, the summary, --stats-fd */
+	reported = NULL;
 	http_free(&f.http);
 	curl_global_cleanup();
 	auth_wipe(&f.cred);

@@ -26,6 +26,8 @@ static const char usage[] =
     "[--timeout DURATION]\n"
     "                   [--since TIME [--until TIME] --json]\n"
     "                   [--user NAME] [--no-sandbox] [--check]\n"
+    "                   [--stats-fd N] [--progress]\n"
+    "                   [--cloud NAME] [--proxy URL] [--identity-url URL]\n"
     "\n"
     "Collects Microsoft Graph records for QUERY (e.g. auditLogs/signIns).\n"
     "Without --json it speaks frames with azure-statekeeper on fd 0/1 (see\n"
@@ -96,6 +98,7 @@ again:
 	rc = graph_page_parse(r.body.data, r.body.len, url, f->o.tag, &f->body,
 			      emit_event, f, &next_url, &n, err, sizeof(err));
 	if (rc == GRAPH_PAGE_EBODY && attempt < f->http.max_attempts) {
+		f->http.retries++;
 		/* Cut or garbled on the way, nothing of it used: asked again
 		 * like a failed transfer. */
 		wait = http_retry_wait(&r, attempt);
@@ -111,6 +114,7 @@ again:
 		goto out;
 	}
 	f->failed = 0;
+	report_page(f);
 out:
 	http_resp_free(&r);
 	return next_url;

@@ -183,6 +183,24 @@ http_free_headers(struct curl_slist *l)
 }
 
 /*
+ * libcurl's messages name hosts, not URLs; should one ever quote a URL,
+ * a SAS signature in it ("sig=...") is masked before anyone logs it.
+ */
+static void
+http_redact(char *msg)
+{
+	char *p = msg;
+	size_t n;
+
+	while ((p = strstr(p, "sig=")) != NULL) {
+		p += 4;
+		n = strcspn(p, "& \t\r\n\"'");
+		memset(p, '*', n);
+		p += n;
+	}
+}
+
+/*
  * One request. Without a body: GET with the bearer token. With a body:
  * POST; kind HTTP_FORM sends a form (the token request: no bearer), kind
  * HTTP_JSON a JSON document with the bearer token. Fills r (status 0 on a
@@ -199,7 +217,7 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	/* A token's answer (a form: a new token while a query's answer goes
 	 * to the sink) is never the sink's. */
 	int (*sink)(void *, const char *, size_t) =
-	    kind == HTTP_FORM ? NULL : h->sink;
+	    kind == HTTP_FORM || kind == HTTP_METADATA ? NULL : h->sink;
 	/* A body streamed to a sink (a blob of any size) may take as long as
 	 * it keeps moving; anything else gets h->timeout in all. */
 	long timeout = sink != NULL ? 0 : h->timeout;
@@ -247,17 +265,28 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* --proxy for every request; without it libcurl follows the
+	 * https_proxy, http_proxy, all_proxy and no_proxy environment. The
+	 * instance metadata service is link-local: never through a proxy. */
+	if (kind == HTTP_METADATA)
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	else if (h->proxy != NULL)
+		curl_easy_setopt(c, CURLOPT_PROXY, h->proxy);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)bodylen);
 	}
 	if (kind == HTTP_RAW)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->raw);
-	else if (kind != HTTP_FORM) {
+	else if (kind == HTTP_METADATA) {
+		hdrs = curl_slist_append(NULL, "Metadata: true");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	} else if (kind != HTTP_FORM) {
 		hdrs = http_api_headers(h, kind == HTTP_JSON);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	}
 	rc = curl_easy_perform(c);
+	h->bytes += (int64_t)r->body.len + r->sunk; /* for the run's summary */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	http_free_headers(hdrs);
 	if (rc == CURLE_WRITE_ERROR && r->body.len >= HTTP_BODY_MAX - 65536) {
@@ -267,6 +296,7 @@ http_request(struct http *h, const char *url, const char *body, size_t bodylen,
 	} else if (rc != CURLE_OK && r->curl_err[0] == '\0')
 		strlcpy(r->curl_err, curl_easy_strerror(rc),
 			sizeof(r->curl_err));
+	http_redact(r->curl_err);
 	if (rc != CURLE_OK)
 		return -1;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -352,6 +382,7 @@ http_request_retry(struct http *h, const char *url, const char *body,
 				  "(attempt %d of %d)",
 				  h->service, r->curl_err, wait, attempt + 1,
 				  h->max_attempts);
+		h->retries++; /* for the run's summary */
 		sleep_seconds(wait);
 	}
 	return ok ? 0 : -1;

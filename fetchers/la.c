@@ -31,6 +31,8 @@ static const char usage[] =
     "[--timeout DURATION]\n"
     "                [--since TIME [--until TIME] --json]\n"
     "                [--user NAME] [--no-sandbox] [--check]\n"
+    "                [--stats-fd N] [--progress]\n"
+    "                [--cloud NAME] [--proxy URL] [--identity-url URL]\n"
     "\n"
     "Runs KQL over a Log Analytics workspace and sends one event per row.\n"
     "Without --json it speaks frames with azure-statekeeper on fd 0/1 (see\n"
@@ -515,6 +517,8 @@ part_retry(struct la_part *pt, struct http_resp *r, int *attempt,
 
 	if (on) /* it moved on: not a failed attempt */
 		*attempt = 0;
+	else if (*attempt < f->http.max_attempts)
+		f->http.retries++;
 	if (*attempt >= f->http.max_attempts) {
 		log_errorx("Log Analytics: workspace %s: %s", f->o.workspace,
 			   why);
@@ -575,6 +579,8 @@ query_part(struct la *la, int64_t start, int64_t end)
 		n = fetcher_request(f, la->url, body, strlen(body), &r);
 		f->http.sink = NULL;
 		f->http.sink_arg = NULL;
+		if (n == 0)
+			report_page(f); /* an answer (perhaps cut) */
 		if (pt.fatal)
 			goto out;
 		if (n == -1) {

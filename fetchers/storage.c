@@ -41,6 +41,8 @@ static const char usage[] =
     "[--timeout DURATION]\n"
     "                     [--since TIME --json]\n"
     "                     [--user NAME] [--no-sandbox] [--check]\n"
+    "                     [--stats-fd N] [--progress]\n"
+    "                     [--cloud NAME] [--proxy URL]\n"
     "\n"
     "Sends the lines (or JSON records) of the blobs of a storage account.\n"
     "The auth file holds account_name and account_key (Shared Key) or\n"
@@ -494,6 +496,7 @@ read_blob(struct storage *s, const struct blobinfo *b, int64_t from,
 			    b->name, err);
 			break;
 		}
+		report_page(f);
 		if (json_file) {
 			rc = storage_json_file_events(s->doc.data, s->doc.len,
 						      f->o.tag, emit_payload, s,
@@ -709,8 +712,8 @@ read_account(struct storage *s)
 		       "not base64.");
 	if (f->o.api_url == NULL) {
 		buf_init(&base, 1024);
-		buf_printf(&base, "https://%s.blob.core.windows.net",
-			   s->account);
+		buf_printf(&base, "https://%s.%s", s->account,
+			   f->o.cloud->blob); /* --cloud */
 		s->base = base.data;
 	} else
 		s->base = f->o.api_url;

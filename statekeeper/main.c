@@ -1,14 +1,23 @@
 /*
  * azure-statekeeper: the only process that opens azure.db. It answers the
- * fetcher's checkpoint request, numbers the fetcher's events and passes
- * them to the forwarder, and moves the checkpoint only once the fetcher
- * finished its window and the forwarder acknowledged every event of it.
+ * fetchers' checkpoint requests, numbers the fetchers' events and passes
+ * them to the forwarder, and moves a checkpoint only once its fetcher
+ * finished the window and the forwarder acknowledged every event of it.
  *
  * Descriptors (docs/internals.md): 0 from the fetcher, 1 to the fetcher,
- * 3 to the forwarder, 4 from the forwarder. One poll loop; POLLOUT is asked
- * only when a queue holds data, and the fetcher is not read while the
- * forwarder's queue is full.
+ * 3 to the forwarder, 4 from the forwarder; with --fifos DIR --requests M,
+ * M channels instead of fds 0/1, channel i on the FIFOs DIR/f2s.i (frames
+ * from its fetcher) and DIR/s2f.i (replies). One poll loop; POLLOUT is
+ * asked only when a queue holds data, the fetchers are read in turn and
+ * not at all while the forwarder's queue is full.
+ *
+ * Channels share the database (one connection, one open transaction), the
+ * forwarder and its sequence numbers; each has its window and its part of
+ * the de-duplication state (seen.c). Two channels never run a window of
+ * the same checkpoint row at once: the second HELLO gets its CHECKPOINT
+ * once the first window is finished (the key lock).
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -17,6 +26,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +43,15 @@
 #include "tools.h"
 #include "util.h"
 
-/* Bytes waiting for the forwarder before the fetcher is read no further:
+/* Bytes waiting for the forwarder before the fetchers are read no further:
  * the pipes (pipe_grow) buffer more; a larger queue only raised the peak
  * RSS of long runs (4 MiB: +5 MB at 1M events), not the throughput. */
 #define FWD_QUEUE_MAX	(1u * 1024 * 1024)
 #define WAZUH_HEADER	"1:Azure:"
 #define WAZUH_EVENT_MAX 65535 /* analysisd's limit, header included */
 #define DEAD_LETTER	"azure-dead-letter.jsonl"
+#define REQUESTS_MAX	500 /* channels: two descriptors each */
+#define TURN_FRAMES	64  /* frames of a channel before the next one's */
 
 struct peer {
 	const char *name;
@@ -60,6 +72,7 @@ struct blobrec {
 struct run {
 	char *table, *key, *query, *fallback;
 	int hello, done, ok, reparse;
+	int64_t offset;	 /* HELLO's, for a new row */
 	int64_t overlap; /* seconds the next window reaches back */
 	int64_t events, dead, duplicates; /* events: as the fetcher counts */
 	struct blobrec *blobs;
@@ -71,15 +84,29 @@ struct run {
 	struct ckpt ck; /* as read at HELLO */
 };
 
+/* A fetcher: fds 0/1, or the FIFOs of channel no. */
+struct chan {
+	int no;
+	char name[32]; /* in messages: "fetcher", or "fetcher 3" */
+	struct peer p;
+	struct run run;
+	struct seen *seen; /* from its first HELLO to its end */
+	int64_t last_seq;  /* the last event it numbered */
+	int waiting;	   /* its HELLO waits for the key lock */
+	int broken;	   /* read no more (a protocol error) */
+	int ended;	   /* over: descriptors closed, memory freed */
+	int failed;	   /* a window of it was not complete */
+	int windows;	   /* windows finished */
+};
+
 static struct db db;
-static struct seen seen; /* ids of delivered events */
+static struct seen_store store; /* what the channels' seen states share */
 static volatile sig_atomic_t terminated;
 static int window_tx; /* the open transaction moves a checkpoint */
-static struct peer fetcher = {.name = "fetcher", .in = 0, .out = 1};
+static struct chan *chans;
+static int nchans, turn; /* turn: the channel read first next time */
 static struct peer fwd = {.name = "forwarder", .in = 4, .out = 3};
-static struct run run;
-static int64_t next_seq, acked; /* events numbered and acknowledged, run-wide */
-static int windows;		/* windows finished */
+static int64_t next_seq, acked;	    /* events numbered and acknowledged */
 static char dead_letter_path[4096]; /* as opened (maybe relative) */
 static char dead_letter_name[4096]; /* as messages show it */
 static char db_folder[4096];	    /* the database's, absolute */
@@ -90,7 +117,8 @@ static void __attribute__((noreturn)) usage(int status)
 	    status ? stderr : stdout,
 	    "usage: azure-statekeeper --db PATH [--last-dates PATH] "
 	    "[--dead-letter DIR] [--check] [-d N]\n"
-	    "                         [--user NAME] [--no-sandbox]\n"
+	    "                         [--fifos DIR --requests M] "
+	    "[--user NAME] [--no-sandbox]\n"
 	    "       azure-statekeeper --db PATH --list [--json] | --reset KEY |"
 	    "\n                         --set KEY [--min DATE] [--max DATE]\n"
 	    "\n"
@@ -100,9 +128,15 @@ static void __attribute__((noreturn)) usage(int status)
 	    "on fd 3/4 and\n"
 	    "moves a checkpoint only after every event of the run was "
 	    "acknowledged.\n"
-	    "Events over Wazuh's 65535 bytes are appended whole to "
-	    "DIR/" DEAD_LETTER "\n"
-	    "(default DIR: the database's directory). --check opens the "
+	    "--fifos DIR --requests M serves M fetchers at once instead of fd "
+	    "0/1: fetcher i\n"
+	    "writes to the FIFO DIR/f2s.i and reads DIR/s2f.i (i = 1..M, made "
+	    "by the caller);\n"
+	    "two requests of the same checkpoint take turns. "
+	    "Events over Wazuh's 65535 bytes\n"
+	    "are appended whole to DIR/" DEAD_LETTER " (--dead-letter DIR; "
+	    "default: the\n"
+	    "database's directory). --check opens the "
 	    "database read-only,\n"
 	    "checks it and says what it holds. Started as root, --user NAME "
 	    "runs as NAME,\n"
@@ -113,7 +147,8 @@ static void __attribute__((noreturn)) usage(int status)
 	    "and no network; --no-sandbox turns it off (debugging only).\n"
 	    "--list shows the checkpoints, --reset and --set repair one "
 	    "(--list --help).\n"
-	    "Exit status: 0 success, 1 failure, 100 usage error.\n");
+	    "Exit status: 0 every window complete, 1 failure, 100 usage "
+	    "error.\n");
 	exit(status);
 }
 
@@ -142,38 +177,70 @@ peer_write(struct peer *p)
 	return 0;
 }
 
+/*
+ * The channel's fetcher failed the protocol (or its checkpoint row is
+ * unusable): say why; the channel reads no more. Its window stays open
+ * (the checkpoint where it was); its events in flight are still
+ * acknowledged and remembered before the channel ends.
+ */
+static void __attribute__((format(printf, 2, 3)))
+chan_fail(struct chan *ch, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!ch->broken)
+		log_errorx("%s", msg);
+	ch->broken = 1;
+	ch->failed = 1;
+}
+
+/* The channel whose open window (or one waiting to be finished) is of the
+ * checkpoint row ch asks for, or NULL. */
+static struct chan *
+key_holder(const struct chan *ch)
+{
+	const struct run *r = &ch->run;
+	int i;
+
+	for (i = 0; i < nchans; i++) {
+		struct chan *c = &chans[i];
+
+		if (c != ch && !c->ended && c->run.hello && !c->waiting &&
+		    strcmp(c->run.table, r->table) == 0 &&
+		    strcmp(c->run.key, r->key) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* HELLO's checkpoint row is free: read it (or make it) and answer. */
 static void
-hello(struct frame *f)
+open_window(struct chan *ch)
 {
 	char err[512], canon[DATE_STRLEN], canon2[DATE_STRLEN];
-	int64_t offset, now = date_now(), t;
+	struct run *r = &ch->run;
+	int64_t now = date_now(), t;
 	int found, dirty = 0;
-	char *service = frame_strdup(f, 0);
 
-	if (run.hello)
-		fatalx("protocol error from the fetcher: second HELLO");
-	run.hello = 1;
-	run.key = frame_strdup(f, 1);
-	run.query = frame_strdup(f, 2);
-	offset = frame_int(f, 3);
-	run.reparse = frame_bool(f, 4);
-	run.fallback = frame_strdup(f, 5);
-	run.overlap = frame_int(f, 6);
-	if (!db_table_ok(service) || strlen(run.key) != 32 ||
-	    strspn(run.key, "0123456789abcdef") != 32 || run.overlap < 0 ||
-	    run.overlap > 3660LL * 86400)
-		fatalx("protocol error from the fetcher: bad HELLO");
-	run.table = service;
-	if (seen_key(&seen, run.table, run.key, err, sizeof(err)) == -1)
+	ch->waiting = 0;
+	if (ch->seen == NULL) {
+		ch->seen = xcalloc(1, sizeof(*ch->seen));
+		seen_init(ch->seen, &store);
+	}
+	if (seen_key(ch->seen, r->table, r->key, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	found = db_get(&db, run.table, run.key, &run.ck, err, sizeof(err));
-	if (found == 0 && *run.fallback != '\0') {
+	found = db_get(&db, r->table, r->key, &r->ck, err, sizeof(err));
+	if (found == 0 && *r->fallback != '\0') {
 		/* A database Wazuh wrote: go on from its (shared) row. */
-		found = db_get(&db, run.table, run.fallback, &run.ck, err,
+		found = db_get(&db, r->table, r->fallback, &r->ck, err,
 			       sizeof(err));
 		if (found == 1)
 			log_info("%s starts from the checkpoint of %s in %s",
-				 run.key, run.fallback, run.table);
+				 r->key, r->fallback, r->table);
 		dirty = found == 1;
 	}
 	if (found == -1)
@@ -181,73 +248,123 @@ hello(struct frame *f)
 	if (!found) {
 		/* Wazuh's new row: now - offset, or today 00:00 UTC. */
 		log_info("%s was not found in the database for %s. Adding it.",
-			 run.key, run.table);
-		t = offset >= 0 ? now - offset * DATE_TICKS_PER_SEC
-				: date_today(now);
-		date_format(t, run.ck.min);
-		strlcpy(run.ck.max, run.ck.min, sizeof(run.ck.max));
+			 r->key, r->table);
+		t = r->offset >= 0 ? now - r->offset * DATE_TICKS_PER_SEC
+				   : date_today(now);
+		date_format(t, r->ck.min);
+		strlcpy(r->ck.max, r->ck.min, sizeof(r->ck.max));
 		dirty = 1;
 	} else {
 		/* Legacy forms are rewritten before any filter uses them. */
-		if (date_canonical(run.ck.min, canon) == -1 ||
-		    date_canonical(run.ck.max, canon2) == -1)
-			fatalx(
-			    "the checkpoint of %s in %s holds an invalid date "
-			    "(\"%s\", \"%s\"): fix or delete that row of %s",
-			    run.key, run.table, run.ck.min, run.ck.max,
-			    db.path);
-		dirty |= strcmp(canon, run.ck.min) != 0 ||
-			 strcmp(canon2, run.ck.max) != 0;
-		strlcpy(run.ck.min, canon, sizeof(run.ck.min));
-		strlcpy(run.ck.max, canon2, sizeof(run.ck.max));
+		if (date_canonical(r->ck.min, canon) == -1 ||
+		    date_canonical(r->ck.max, canon2) == -1) {
+			chan_fail(ch,
+				  "the checkpoint of %s in %s holds an invalid "
+				  "date (\"%s\", \"%s\"): fix or delete that "
+				  "row of %s",
+				  r->key, r->table, r->ck.min, r->ck.max,
+				  db.path);
+			return;
+		}
+		dirty |= strcmp(canon, r->ck.min) != 0 ||
+			 strcmp(canon2, r->ck.max) != 0;
+		strlcpy(r->ck.min, canon, sizeof(r->ck.min));
+		strlcpy(r->ck.max, canon2, sizeof(r->ck.max));
 	}
-	if (dirty && db_put(&db, run.table, run.key, run.query, &run.ck, 0, err,
+	if (dirty && db_put(&db, r->table, r->key, r->query, &r->ck, 0, err,
 			    sizeof(err)) == -1)
 		fatalx("%s", err);
-	log_debug("Checkpoint of %s %s: min %s, max %s", run.table, run.key,
-		  run.ck.min, run.ck.max);
-	if (frame_pack(&fetcher.q, FRAME_CHECKPOINT, run.ck.min, run.ck.max))
-		fatalx("cannot queue CHECKPOINT");
+	log_debug("Checkpoint of %s %s: min %s, max %s", r->table, r->key,
+		  r->ck.min, r->ck.max);
+	if (frame_pack(&ch->p.q, FRAME_CHECKPOINT, r->ck.min, r->ck.max))
+		fatalx("cannot queue CHECKPOINT for the %s", ch->name);
+}
+
+static void
+hello(struct chan *ch, struct frame *f)
+{
+	struct run *r = &ch->run;
+	struct chan *other;
+
+	if (r->hello) {
+		chan_fail(ch, "protocol error from the %s: second HELLO",
+			  ch->name);
+		return;
+	}
+	r->hello = 1;
+	r->table = frame_strdup(f, 0);
+	r->key = frame_strdup(f, 1);
+	r->query = frame_strdup(f, 2);
+	r->offset = frame_int(f, 3);
+	r->reparse = frame_bool(f, 4);
+	r->fallback = frame_strdup(f, 5);
+	r->overlap = frame_int(f, 6);
+	if (!db_table_ok(r->table) || strlen(r->key) != 32 ||
+	    strspn(r->key, "0123456789abcdef") != 32 || r->overlap < 0 ||
+	    r->overlap > 3660LL * 86400) {
+		chan_fail(ch, "protocol error from the %s: bad HELLO",
+			  ch->name);
+		return;
+	}
+	if ((other = key_holder(ch)) != NULL) {
+		/* Its CHECKPOINT comes once that window is finished: it
+		 * starts where that one left the row. */
+		ch->waiting = 1;
+		log_debug("the %s waits for the %s to finish its window of "
+			  "%s %s",
+			  ch->name, other->name, r->table, r->key);
+		return;
+	}
+	open_window(ch);
 }
 
 /* BLOBQ -> BLOBSTATE: what was delivered of a blob (storage windows). */
 static void
-blob_query(struct frame *f)
+blob_query(struct chan *ch, struct frame *f)
 {
-	char *container = frame_strdup(f, 0), *blob = frame_strdup(f, 1);
-	char ctime[128] = "", err[512];
+	struct run *r = &ch->run;
+	char *container, *blob, ctime[128] = "", err[512];
 	int64_t bytes = -1;
 	int found;
 
-	if (!run.hello || run.done || *run.fallback == '\0')
-		fatalx("protocol error from the fetcher: BLOBQ out of order");
-	found = db_blob_get(&db, run.fallback, container, blob, ctime,
+	if (!r->hello || r->done || *r->fallback == '\0') {
+		chan_fail(ch, "protocol error from the %s: BLOBQ out of order",
+			  ch->name);
+		return;
+	}
+	container = frame_strdup(f, 0);
+	blob = frame_strdup(f, 1);
+	found = db_blob_get(&db, r->fallback, container, blob, ctime,
 			    sizeof(ctime), &bytes, err, sizeof(err));
 	if (found == -1)
 		fatalx("%s", err);
-	if (frame_pack(&fetcher.q, FRAME_BLOBSTATE, found ? ctime : "",
+	if (frame_pack(&ch->p.q, FRAME_BLOBSTATE, found ? ctime : "",
 		       found ? bytes : (int64_t)-1) == -1)
-		fatalx("cannot queue BLOBSTATE");
+		fatalx("cannot queue BLOBSTATE for the %s", ch->name);
 	free(container);
 	free(blob);
 }
 
 /* BLOB: the fetcher finished a blob; stored at the end of the window. */
 static void
-blob_done(struct frame *f)
+blob_done(struct chan *ch, struct frame *f)
 {
+	struct run *r = &ch->run;
 	struct blobrec *b;
 
-	if (!run.hello || run.done || *run.fallback == '\0')
-		fatalx("protocol error from the fetcher: BLOB out of order");
-	if (run.nblobs == run.capblobs) {
-		run.capblobs = run.capblobs ? run.capblobs * 2 : 64;
-		run.blobs =
-		    reallocarray(run.blobs, run.capblobs, sizeof(*run.blobs));
-		if (run.blobs == NULL)
+	if (!r->hello || r->done || *r->fallback == '\0') {
+		chan_fail(ch, "protocol error from the %s: BLOB out of order",
+			  ch->name);
+		return;
+	}
+	if (r->nblobs == r->capblobs) {
+		r->capblobs = r->capblobs ? r->capblobs * 2 : 64;
+		r->blobs =
+		    reallocarray(r->blobs, r->capblobs, sizeof(*r->blobs));
+		if (r->blobs == NULL)
 			fatal("reallocarray");
 	}
-	b = &run.blobs[run.nblobs++];
+	b = &r->blobs[r->nblobs++];
 	b->container = frame_strdup(f, 0);
 	b->blob = frame_strdup(f, 1);
 	b->ctime = frame_strdup(f, 2);
@@ -257,13 +374,18 @@ blob_done(struct frame *f)
 /* PRUNE: forget, at the end of the window, the blobs of a container under
  * a prefix that the fetcher did not report. */
 static void
-prune(struct frame *f)
+prune(struct chan *ch, struct frame *f)
 {
-	if (!run.hello || run.done || *run.fallback == '\0' ||
-	    run.prune_container != NULL)
-		fatalx("protocol error from the fetcher: PRUNE out of order");
-	run.prune_container = frame_strdup(f, 0);
-	run.prune_prefix = frame_strdup(f, 1);
+	struct run *r = &ch->run;
+
+	if (!r->hello || r->done || *r->fallback == '\0' ||
+	    r->prune_container != NULL) {
+		chan_fail(ch, "protocol error from the %s: PRUNE out of order",
+			  ch->name);
+		return;
+	}
+	r->prune_container = frame_strdup(f, 0);
+	r->prune_prefix = frame_strdup(f, 1);
 }
 
 /*
@@ -272,7 +394,7 @@ prune(struct frame *f)
  * remembered for at least the overlap from now) with *timed = 0.
  */
 static int64_t
-note_time(const char *s, size_t len, int *timed)
+note_time(struct run *r, const char *s, size_t len, int *timed)
 {
 	char tmp[DATE_STRLEN * 2];
 	int64_t t;
@@ -289,15 +411,15 @@ note_time(const char *s, size_t len, int *timed)
 		return date_now();
 	}
 	*timed = 1;
-	if (!run.have_time || t < run.tmin) {
-		run.tmin = t;
-		strlcpy(run.smin, tmp, sizeof(run.smin));
+	if (!r->have_time || t < r->tmin) {
+		r->tmin = t;
+		strlcpy(r->smin, tmp, sizeof(r->smin));
 	}
-	if (!run.have_time || t > run.tmax) {
-		run.tmax = t;
-		strlcpy(run.smax, tmp, sizeof(run.smax));
+	if (!r->have_time || t > r->tmax) {
+		r->tmax = t;
+		strlcpy(r->smax, tmp, sizeof(r->smax));
 	}
-	run.have_time = 1;
+	r->have_time = 1;
 	return t;
 }
 
@@ -307,8 +429,8 @@ note_time(const char *s, size_t len, int *timed)
  * line, and synced before it counts as handled: never cut, never dropped.
  */
 static void
-dead_letter(const struct frame *f, const char *body, size_t len,
-	    const uint8_t *h, int64_t sk, int64_t t)
+dead_letter(struct chan *ch, const struct frame *f, const char *body,
+	    size_t len, const uint8_t *h, int64_t sk, int64_t t)
 {
 	static int fd = -1;
 	char *id = frame_strdup(f, 1), err[512];
@@ -329,9 +451,9 @@ dead_letter(const struct frame *f, const char *body, size_t len,
 		  "written whole to %s",
 		  *id ? id : "(no id)", len, WAZUH_EVENT_MAX, dead_letter_name);
 	free(id);
-	run.dead++;
+	ch->run.dead++;
 	if (h != NULL &&
-	    (seen_record(&seen, h, sk, t, err, sizeof(err)) == -1 ||
+	    (seen_record(ch->seen, h, sk, t, err, sizeof(err)) == -1 ||
 	     db_commit(&db, err, sizeof(err)) == -1))
 		fatalx("%s", err);
 }
@@ -342,9 +464,10 @@ dead_letter(const struct frame *f, const char *body, size_t len,
  * numbered and queued for the forwarder.
  */
 static void
-event(struct frame *f)
+event(struct chan *ch, struct frame *f)
 {
 	const msgpack_object_str *id = &f->field[1].via.str;
+	struct run *r = &ch->run;
 	uint8_t h[SEEN_IDLEN];
 	const char *body;
 	char err[512];
@@ -352,84 +475,125 @@ event(struct frame *f)
 	int64_t t, sk = 0;
 	int known = 0, timed;
 
-	if (!run.hello || run.done)
-		fatalx("protocol error from the fetcher: EVENT out of order");
-	t = note_time(f->field[0].via.str.ptr, f->field[0].via.str.size,
+	if (!r->hello || r->done || ch->waiting) {
+		chan_fail(ch, "protocol error from the %s: EVENT out of order",
+			  ch->name);
+		return;
+	}
+	t = note_time(r, f->field[0].via.str.ptr, f->field[0].via.str.size,
 		      &timed);
 	body = frame_bin(f, 2, &len);
-	run.events++;
+	r->events++;
 	if (id->size > 0) {
 		md5_raw(id->ptr, id->size, h);
 		sk = seen_sort_key(id->ptr, id->size, t, timed);
-		if (!run.reparse &&
-		    (known = seen_known(&seen, h, sk, err, sizeof(err))) == -1)
+		if (!r->reparse && (known = seen_known(ch->seen, h, sk, err,
+						       sizeof(err))) == -1)
 			fatalx("%s", err);
 	}
 	if (known) {
-		run.duplicates++;
+		r->duplicates++;
 		log_debug("event %.*s was delivered before: dropped",
 			  (int)id->size, id->ptr);
 		return;
 	}
 	if (len > WAZUH_EVENT_MAX - strlen(WAZUH_HEADER)) {
-		dead_letter(f, body, len, id->size > 0 ? h : NULL, sk, t);
+		dead_letter(ch, f, body, len, id->size > 0 ? h : NULL, sk, t);
 		return;
 	}
 	if (frame_pack(&fwd.q, FRAME_FWD, next_seq + 1, body, len) == -1)
 		fatalx("cannot queue an event for the forwarder");
 	next_seq++;
-	seen_sent(&seen, next_seq, id->size > 0 ? h : NULL, sk, t);
+	ch->last_seq = next_seq;
+	seen_sent(ch->seen, next_seq, id->size > 0 ? h : NULL, sk, t);
+}
+
+static void
+done(struct chan *ch, struct frame *f)
+{
+	struct run *r = &ch->run;
+
+	if (!r->hello || r->done || ch->waiting) {
+		chan_fail(ch, "protocol error from the %s: DONE out of order",
+			  ch->name);
+		return;
+	}
+	if (frame_int(f, 1) != r->events) {
+		chan_fail(ch, "the %s counted %lld events, %lld arrived",
+			  ch->name, (long long)frame_int(f, 1),
+			  (long long)r->events);
+		return;
+	}
+	r->done = 1;
+	r->ok = frame_bool(f, 0);
 }
 
 /*
- * Handle the frames the fetcher sent, while the forwarder has room and the
- * current window is not waiting to be finished.
+ * Handle up to max frames the channel's fetcher sent, while the forwarder
+ * has room and its window is neither waiting to be finished nor waiting
+ * for its checkpoint row. Returns 1 when it may have more.
  */
-static void
-fetcher_frames(void)
+static int
+chan_frames(struct chan *ch, int max)
 {
 	const char *errstr = NULL;
 	struct frame f;
 	int rc;
 
-	while (!run.done && peer_pending(&fwd) < FWD_QUEUE_MAX &&
-	       (rc = frame_next(&fetcher.fr, &f, &errstr)) != 0) {
-		if (rc == -1)
-			fatalx("protocol error from the fetcher: %s", errstr);
+	while (!ch->ended && !ch->broken && !ch->run.done && !ch->waiting &&
+	       peer_pending(&fwd) < FWD_QUEUE_MAX) {
+		if (max-- == 0)
+			return 1;
+		if ((rc = frame_next(&ch->p.fr, &f, &errstr)) == 0)
+			return 0;
+		if (rc == -1) {
+			chan_fail(ch, "protocol error from the %s: %s",
+				  ch->name, errstr);
+			return 0;
+		}
 		switch (f.type) {
 		case FRAME_HELLO:
-			hello(&f);
+			hello(ch, &f);
 			break;
 		case FRAME_EVENT:
-			event(&f);
+			event(ch, &f);
 			break;
 		case FRAME_BLOBQ:
-			blob_query(&f);
+			blob_query(ch, &f);
 			break;
 		case FRAME_BLOB:
-			blob_done(&f);
+			blob_done(ch, &f);
 			break;
 		case FRAME_PRUNE:
-			prune(&f);
+			prune(ch, &f);
 			break;
 		case FRAME_DONE:
-			if (!run.hello || run.done)
-				fatalx("protocol error from the fetcher: DONE "
-				       "out of order");
-			run.done = 1;
-			run.ok = frame_bool(&f, 0);
-			if (frame_int(&f, 1) != run.events)
-				fatalx("the fetcher counted %lld events, "
-				       "%lld arrived",
-				       (long long)frame_int(&f, 1),
-				       (long long)run.events);
+			done(ch, &f);
 			break;
 		default:
-			fatalx("protocol error from the fetcher: unexpected %s",
-			       frame_type_name(f.type));
+			chan_fail(ch,
+				  "protocol error from the %s: unexpected %s",
+				  ch->name, frame_type_name(f.type));
 		}
 		frame_free(&f);
 	}
+	return 0;
+}
+
+/* The fetchers' frames, TURN_FRAMES of each in turn, starting with a
+ * different channel each time, while the forwarder has room. */
+static void
+fetcher_frames(void)
+{
+	int i, more;
+
+	do {
+		more = 0;
+		for (i = 0; i < nchans; i++)
+			more |= chan_frames(&chans[(turn + i) % nchans],
+					    TURN_FRAMES);
+	} while (more && peer_pending(&fwd) < FWD_QUEUE_MAX);
+	turn = (turn + 1) % nchans;
 }
 
 static void
@@ -438,7 +602,7 @@ forwarder_frames(void)
 	const char *errstr = NULL;
 	char err[512];
 	struct frame f;
-	int rc;
+	int rc, i;
 	int64_t seq;
 
 	while ((rc = frame_next(&fwd.fr, &f, &errstr)) != 0) {
@@ -454,20 +618,24 @@ forwarder_frames(void)
 			       "out of range",
 			       (long long)seq);
 		acked = seq;
-		if (seen_acked(&seen, seq, err, sizeof(err)) == -1)
-			fatalx("%s", err);
+		/* Every channel's events up to seq. */
+		for (i = 0; i < nchans; i++)
+			if (chans[i].seen != NULL && chans[i].seen->n > 0 &&
+			    seen_acked(chans[i].seen, seq, err, sizeof(err)) ==
+				-1)
+				fatalx("%s", err);
 		frame_free(&f);
 	}
 }
 
 /* No window will reach back past max - overlap: forget older ids. */
 static void
-prune_seen(int64_t max)
+prune_seen(struct chan *ch, int64_t max)
 {
 	char err[512];
 
-	if (seen_prune(&seen, max - run.overlap * DATE_TICKS_PER_SEC, err,
-		       sizeof(err)) == -1)
+	if (seen_prune(ch->seen, max - ch->run.overlap * DATE_TICKS_PER_SEC,
+		       err, sizeof(err)) == -1)
 		fatalx("%s", err);
 }
 
@@ -476,58 +644,59 @@ prune_seen(int64_t max)
  * and newest event times, as Wazuh's update_row_object() does.
  */
 static void
-commit_checkpoint(void)
+commit_checkpoint(struct chan *ch)
 {
-	struct ckpt c = run.ck;
+	struct run *r = &ch->run;
+	struct ckpt c = r->ck;
 	char err[512];
 	int64_t omin, omax;
 
 	if (date_parse(c.min, &omin) == -1 || date_parse(c.max, &omax) == -1)
 		fatalx("invalid checkpoint in memory");
-	if (!run.have_time) {
-		log_info("No event moved the checkpoint of %s %s", run.table,
-			 run.key);
-		prune_seen(omax);
+	if (!r->have_time) {
+		log_info("No event moved the checkpoint of %s %s", r->table,
+			 r->key);
+		prune_seen(ch, omax);
 		return;
 	}
-	if (run.tmin < omin)
-		strlcpy(c.min, run.smin, sizeof(c.min));
-	if (run.tmax > omax)
-		strlcpy(c.max, run.smax, sizeof(c.max));
-	prune_seen(run.tmax > omax ? run.tmax : omax);
-	if (strcmp(c.min, run.ck.min) == 0 && strcmp(c.max, run.ck.max) == 0)
+	if (r->tmin < omin)
+		strlcpy(c.min, r->smin, sizeof(c.min));
+	if (r->tmax > omax)
+		strlcpy(c.max, r->smax, sizeof(c.max));
+	prune_seen(ch, r->tmax > omax ? r->tmax : omax);
+	if (strcmp(c.min, r->ck.min) == 0 && strcmp(c.max, r->ck.max) == 0)
 		return;
 	log_debug("Attempting to update a %s row object. MD5: \"%s\", "
 		  "min_date: \"%s\", max_date: \"%s\"",
-		  run.table, run.key, c.min, c.max);
-	if (db_put(&db, run.table, run.key, run.query, &c, 0, err,
-		   sizeof(err)) == -1)
+		  r->table, r->key, c.min, c.max);
+	if (db_put(&db, r->table, r->key, r->query, &c, 0, err, sizeof(err)) ==
+	    -1)
 		fatalx("%s", err);
 }
 
 /* What was delivered of each blob, and the blobs no longer listed. */
 static void
-commit_blobs(void)
+commit_blobs(struct run *r)
 {
 	char err[512], **keep;
 	struct blobrec *b;
 	size_t i, n = 0;
 
-	for (i = 0; i < run.nblobs; i++) {
-		b = &run.blobs[i];
+	for (i = 0; i < r->nblobs; i++) {
+		b = &r->blobs[i];
 		if (b->bytes >= 0 &&
-		    db_blob_put(&db, run.fallback, b->container, b->blob,
+		    db_blob_put(&db, r->fallback, b->container, b->blob,
 				b->ctime, b->bytes, err, sizeof(err)) == -1)
 			fatalx("%s", err);
 	}
-	if (run.prune_container == NULL)
+	if (r->prune_container == NULL)
 		return;
-	keep = xcalloc(run.nblobs, sizeof(*keep));
-	for (i = 0; i < run.nblobs; i++)
-		if (strcmp(run.blobs[i].container, run.prune_container) == 0)
-			keep[n++] = run.blobs[i].blob;
-	if (db_blob_prune(&db, run.fallback, run.prune_container,
-			  run.prune_prefix, keep, n, err, sizeof(err)) == -1)
+	keep = xcalloc(r->nblobs, sizeof(*keep));
+	for (i = 0; i < r->nblobs; i++)
+		if (strcmp(r->blobs[i].container, r->prune_container) == 0)
+			keep[n++] = r->blobs[i].blob;
+	if (db_blob_prune(&db, r->fallback, r->prune_container, r->prune_prefix,
+			  keep, n, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	free(keep);
 }
@@ -538,20 +707,21 @@ commit_blobs(void)
  * it. Returns 0, or -1 when the window was not complete.
  */
 static int
-finish_window(void)
+finish_window(struct chan *ch)
 {
+	struct run *r = &ch->run;
 	char err[512];
 	int rc = 0;
 
 	log_info("%s %s: %lld events fetched, %lld delivered, %lld "
 		 "duplicates dropped, %lld dead-lettered",
-		 run.table, run.key, (long long)run.events,
-		 (long long)(run.events - run.duplicates - run.dead),
-		 (long long)run.duplicates, (long long)run.dead);
-	if (!run.ok) {
-		log_warnx("the fetcher did not complete its window; the "
+		 r->table, r->key, (long long)r->events,
+		 (long long)(r->events - r->duplicates - r->dead),
+		 (long long)r->duplicates, (long long)r->dead);
+	if (!r->ok) {
+		log_warnx("the %s did not complete its window; the "
 			  "checkpoint of %s %s stays where it was",
-			  run.table, run.key);
+			  ch->name, r->table, r->key);
 		rc = -1;
 	} else {
 		/* The ids first, then the checkpoint and the offsets in a
@@ -560,34 +730,83 @@ finish_window(void)
 		    db_begin(&db, err, sizeof(err)) == -1)
 			fatalx("%s", err);
 		window_tx = 1;
-		commit_checkpoint();
-		commit_blobs();
+		commit_checkpoint(ch);
+		commit_blobs(r);
 	}
 	if (db_commit(&db, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	window_tx = 0;
-	windows++;
 	return rc;
 }
 
 static void
-reset_window(void)
+reset_window(struct run *r)
 {
 	size_t i;
 
-	for (i = 0; i < run.nblobs; i++) {
-		free(run.blobs[i].container);
-		free(run.blobs[i].blob);
-		free(run.blobs[i].ctime);
+	for (i = 0; i < r->nblobs; i++) {
+		free(r->blobs[i].container);
+		free(r->blobs[i].blob);
+		free(r->blobs[i].ctime);
 	}
-	free(run.blobs);
-	free(run.table);
-	free(run.key);
-	free(run.query);
-	free(run.fallback);
-	free(run.prune_container);
-	free(run.prune_prefix);
-	memset(&run, 0, sizeof(run));
+	free(r->blobs);
+	free(r->table);
+	free(r->key);
+	free(r->query);
+	free(r->fallback);
+	free(r->prune_container);
+	free(r->prune_prefix);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * The channel's window is over (finished, or its fetcher gone and its
+ * events acknowledged): the key lock passes to the first channel waiting
+ * for that checkpoint row, which gets its CHECKPOINT now.
+ */
+static void
+close_window(struct chan *ch)
+{
+	struct run *r = &ch->run;
+	char *table = r->table, *key = r->key;
+	int held = r->hello && !ch->waiting, i;
+
+	r->table = r->key = NULL;
+	reset_window(r);
+	ch->waiting = 0;
+	for (i = 0; held && i < nchans; i++) {
+		struct chan *c = &chans[i];
+
+		if (c->waiting && !c->ended &&
+		    strcmp(c->run.table, table) == 0 &&
+		    strcmp(c->run.key, key) == 0) {
+			log_debug("the %s may start its window of %s %s",
+				  c->name, table, key);
+			open_window(c);
+			break;
+		}
+	}
+	free(table);
+	free(key);
+}
+
+/* DONE, and every event of the window acknowledged: finish it, tell the
+ * fetcher (RESULT), and let the next window come. */
+static void
+end_window(struct chan *ch)
+{
+	struct run *r = &ch->run;
+	int ok = finish_window(ch) == 0;
+
+	if (!ok)
+		ch->failed = 1;
+	ch->windows++;
+	if (ch->p.out != -1 &&
+	    frame_pack(&ch->p.q, FRAME_RESULT, ok,
+		       (int64_t)(r->events - r->duplicates - r->dead),
+		       r->duplicates, r->dead) == -1)
+		fatalx("cannot queue RESULT for the %s", ch->name);
+	close_window(ch);
 }
 
 static void
@@ -595,8 +814,109 @@ read_peer(struct peer *p)
 {
 	if (frame_reader_fill(&p->fr, p->in) == -1 && errno != EAGAIN)
 		fatal("read from the %s", p->name);
-	if (p->fr.eof && frame_pending(&p->fr) && p == &fwd)
+	if (p->fr.eof && frame_pending(&p->fr))
 		fatalx("the forwarder sent a truncated frame");
+}
+
+static void
+read_chan(struct chan *ch)
+{
+	if (frame_reader_fill(&ch->p.fr, ch->p.in) == -1 && errno != EAGAIN &&
+	    errno != EINTR)
+		chan_fail(ch, "cannot read from the %s: %s", ch->name,
+			  strerror(errno));
+}
+
+/* Is what the reader holds (at end of file) an incomplete frame? */
+static int
+frame_cut(const struct frame_reader *fr)
+{
+	const uint8_t *p = (const uint8_t *)fr->b.data + fr->pos;
+	size_t avail = fr->b.len - fr->pos;
+
+	return avail < 4 ||
+	       avail - 4 < ((size_t)p[0] << 24 | (size_t)p[1] << 16 |
+			    (size_t)p[2] << 8 | p[3]);
+}
+
+/*
+ * Is the channel over? Its fetcher closed its pipe (or broke the
+ * protocol), no window of it waits to be finished, and every event it
+ * sent was acknowledged. A frame cut by a kill is dropped first: what
+ * came before is still delivered and remembered; the window stays open.
+ */
+static int
+chan_over(struct chan *ch)
+{
+	if (ch->ended)
+		return 0;
+	if (!ch->broken) {
+		if (!ch->p.fr.eof || ch->run.done)
+			return 0;
+		if (!ch->waiting && frame_pending(&ch->p.fr)) {
+			if (!frame_cut(&ch->p.fr))
+				return 0; /* whole frames, still to handle */
+			log_errorx("the %s's last frame was cut short: "
+				   "dropped",
+				   ch->name);
+			buf_reset(&ch->p.fr.b);
+			ch->p.fr.pos = 0;
+		}
+	}
+	return ch->last_seq <= acked;
+}
+
+static void free_chan(struct chan *);
+
+/* The channel is over: say how, let its checkpoint row go, free it. */
+static void
+end_chan(struct chan *ch)
+{
+	struct run *r = &ch->run;
+
+	if (ch->waiting) {
+		log_errorx("the %s ended while its window of %s %s waited for "
+			   "another; the checkpoint stays where it was",
+			   ch->name, r->table, r->key);
+		ch->failed = 1;
+	} else if (r->hello) {
+		log_errorx("the %s ended before finishing its window; %lld "
+			   "events were delivered, the checkpoint stays where "
+			   "it was",
+			   ch->name,
+			   (long long)(r->events - r->duplicates - r->dead));
+		ch->failed = 1;
+	} else if (ch->windows == 0 && !ch->broken) /* its own status says
+						      why (or: nothing to
+						      read) */
+		log_debug("the %s ended without asking for a checkpoint",
+			  ch->name);
+	close_window(ch);
+	free_chan(ch);
+}
+
+/* Close the channel's descriptors and free its memory. */
+static void
+free_chan(struct chan *ch)
+{
+	reset_window(&ch->run);
+	if (ch->p.out != -1 && peer_pending(&ch->p) > 0)
+		(void)peer_write(&ch->p); /* a last RESULT, if it fits */
+	/* Fds 0 and 1 stay open (unread): SQLite must not get them for a
+	 * file. The fetcher sees our end when we exit. */
+	if (ch->p.in > 2)
+		close(ch->p.in);
+	if (ch->p.out > 2)
+		close(ch->p.out);
+	ch->p.in = ch->p.out = -1;
+	frame_reader_free(&ch->p.fr);
+	buf_free(&ch->p.q);
+	if (ch->seen != NULL) {
+		seen_free(ch->seen);
+		free(ch->seen);
+		ch->seen = NULL;
+	}
+	ch->ended = 1;
 }
 
 /*
@@ -656,91 +976,102 @@ stop_forwarder(void)
 }
 
 /*
- * The loop. Returns the exit status: 0 when every window the fetcher
+ * The loop. Returns the exit status: 0 when every window the fetchers
  * opened (perhaps none: an account without containers) was complete and
  * delivered, its checkpoint committed; 1 otherwise.
  */
 static int
 loop(void)
 {
-	struct pollfd pfd[4];
+	struct pollfd *pfd = xcalloc(2 + 2 * (size_t)nchans, sizeof(*pfd));
 	char err[512];
-	int failed = 0;
+	int failed = 0, over, moved, i;
+	struct chan *ch;
 
 	for (;;) {
 		fetcher_frames();
 		forwarder_frames();
-		if (seen_commit_due(&seen, date_now(), acked == next_seq) &&
+		if (seen_commit_due(&store, date_now(), acked == next_seq) &&
 		    db_commit(&db, err, sizeof(err)) == -1)
 			fatalx("%s", err);
-		if (terminated)
+		if (terminated) {
+			free(pfd);
 			return stop_forwarder();
-		if (fwd.fr.eof) /* it ends only after we close its pipe */
+		}
+		if (fwd.fr.eof) { /* it ends only after we close its pipe */
+			free(pfd);
 			return forwarder_gone();
-		if (run.done && acked == next_seq && peer_pending(&fwd) == 0) {
-			if (finish_window() == -1)
-				failed = 1;
-			reset_window();
-			continue; /* the next window may be buffered already */
 		}
-		if (fetcher.fr.eof && !frame_pending(&fetcher.fr) &&
-		    acked == next_seq && peer_pending(&fwd) == 0)
+		for (i = 0, over = 1, moved = 0; i < nchans; i++) {
+			ch = &chans[i];
+			if (!ch->ended && ch->run.done && !ch->broken &&
+			    ch->last_seq <= acked) {
+				end_window(ch);
+				moved = 1;
+			}
+			if (chan_over(ch)) {
+				end_chan(ch);
+				moved = 1;
+			}
+			over &= ch->ended;
+		}
+		if (over && acked == next_seq)
 			break;
-		if (fetcher.fr.eof && !run.done && frame_pending(&fetcher.fr) &&
-		    peer_pending(&fwd) < FWD_QUEUE_MAX) {
-			/* Killed while writing: what came before is still
-			 * delivered and remembered; the window stays open. */
-			log_errorx("the fetcher's last frame was cut short: "
-				   "dropped");
-			buf_reset(&fetcher.fr.b);
-			fetcher.fr.pos = 0;
-			continue;
-		}
-		pfd[0] = (struct pollfd){.fd = -1};
+		if (moved)
+			continue; /* the next window may be buffered already */
+		pfd[0] = (struct pollfd){.fd = fwd.in, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = -1};
-		pfd[2] = (struct pollfd){.fd = -1};
-		pfd[3] = (struct pollfd){.fd = fwd.in, .events = POLLIN};
-		if (!fetcher.fr.eof && !run.done &&
-		    peer_pending(&fwd) < FWD_QUEUE_MAX)
-			pfd[0] =
-			    (struct pollfd){.fd = fetcher.in, .events = POLLIN};
-		if (peer_pending(&fetcher))
-			pfd[1] = (struct pollfd){.fd = fetcher.out,
-						 .events = POLLOUT};
 		if (peer_pending(&fwd))
-			pfd[2] =
+			pfd[1] =
 			    (struct pollfd){.fd = fwd.out, .events = POLLOUT};
-		if (poll(pfd, 4,
-			 seen_commit_wait(&seen, date_now(),
+		for (i = 0; i < nchans; i++) {
+			ch = &chans[i];
+			pfd[2 + 2 * i] = (struct pollfd){.fd = -1};
+			pfd[3 + 2 * i] = (struct pollfd){.fd = -1};
+			if (ch->ended)
+				continue;
+			/* A window waiting for its checkpoint row is read
+			 * on: its fetcher's end is seen at once. */
+			if (!ch->broken && !ch->p.fr.eof && !ch->run.done &&
+			    peer_pending(&fwd) < FWD_QUEUE_MAX)
+				pfd[2 + 2 * i] = (struct pollfd){
+				    .fd = ch->p.in, .events = POLLIN};
+			if (peer_pending(&ch->p))
+				pfd[3 + 2 * i] = (struct pollfd){
+				    .fd = ch->p.out, .events = POLLOUT};
+		}
+		if (poll(pfd, 2 + 2 * (nfds_t)nchans,
+			 seen_commit_wait(&store, date_now(),
 					  acked == next_seq)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
-			read_peer(&fetcher);
-		if (pfd[1].revents & (POLLOUT | POLLERR | POLLHUP) &&
-		    peer_write(&fetcher) == -1) {
-			/* It is gone: its end of the pipe tells the rest. */
-			buf_reset(&fetcher.q);
-			fetcher.qoff = 0;
+		for (i = 0; i < nchans; i++) {
+			ch = &chans[i];
+			if (pfd[2 + 2 * i].revents &
+			    (POLLIN | POLLHUP | POLLERR))
+				read_chan(ch);
+			if (pfd[3 + 2 * i].revents &
+				(POLLOUT | POLLERR | POLLHUP) &&
+			    peer_write(&ch->p) == -1) {
+				/* It is gone: its end of the pipe tells the
+				 * rest. */
+				buf_reset(&ch->p.q);
+				ch->p.qoff = 0;
+			}
 		}
-		if (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP) &&
-		    peer_write(&fwd) == -1)
+		if (pfd[1].revents & (POLLOUT | POLLERR | POLLHUP) &&
+		    peer_write(&fwd) == -1) {
+			free(pfd);
 			return forwarder_gone();
-		if (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			read_peer(&fwd);
 	}
-	if (run.hello) {
-		log_errorx(
-		    "the fetcher ended before finishing its window; %lld "
-		    "events were delivered, the checkpoint stays where "
-		    "it was",
-		    (long long)(run.events - run.duplicates - run.dead));
-		return 1;
-	}
-	if (windows == 0) /* its own status says why (or: nothing to read) */
-		log_debug("the fetcher ended without asking for a checkpoint");
+	free(pfd);
+	for (i = 0; i < nchans; i++)
+		failed |= chans[i].failed;
 	return failed;
 }
 
@@ -872,6 +1203,71 @@ drop_and_enter(const char *user, const char *dbpath, const char *dead,
 	sandbox_enter(SANDBOX_STATEKEEPER, p, n, no_sandbox);
 }
 
+/*
+ * The channels: fds 0/1 (fifos NULL), or channel i of 1..n on the FIFOs
+ * DIR/f2s.i (frames from its fetcher; opened O_NONBLOCK, so that the open
+ * does not wait for a writer and a FIFO that never had one reports
+ * nothing) and DIR/s2f.i (replies; O_RDWR, so that the open does not wait
+ * for a reader either).
+ */
+static void
+open_chans(const char *fifos, int n)
+{
+	char path[PATH_MAX];
+	struct rlimit rl;
+	struct stat st;
+	struct chan *ch;
+	rlim_t want;
+	int i;
+
+	nchans = fifos == NULL ? 1 : n;
+	chans = xcalloc((size_t)nchans, sizeof(*chans));
+	want = 2 * (rlim_t)n + 64; /* and a few of our own */
+	if (fifos != NULL && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (i = 0; i < nchans; i++) {
+		ch = &chans[i];
+		ch->no = i + 1;
+		if (nchans > 1)
+			snprintf(ch->name, sizeof(ch->name), "fetcher %d",
+				 ch->no);
+		else
+			strlcpy(ch->name, "fetcher", sizeof(ch->name));
+		ch->p.name = ch->name;
+		frame_reader_init(&ch->p.fr);
+		buf_init(&ch->p.q, 1u << 20);
+		if (fifos == NULL) {
+			ch->p.in = 0;
+			ch->p.out = 1;
+			pipe_grow(0);
+			continue;
+		}
+		if (snprintf(path, sizeof(path), "%s/f2s.%d", fifos, ch->no) >=
+		    (int)sizeof(path))
+			usage_error("--fifos %s: path too long", fifos);
+		ch->p.in =
+		    open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+		if (ch->p.in == -1)
+			fatal("cannot open the FIFO %s", path);
+		if (fstat(ch->p.in, &st) == -1 || !S_ISFIFO(st.st_mode))
+			fatalx("%s is not a FIFO", path);
+		snprintf(path, sizeof(path), "%s/s2f.%d", fifos, ch->no);
+		ch->p.out =
+		    open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+		if (ch->p.out == -1)
+			fatal("cannot open the FIFO %s", path);
+		if (fstat(ch->p.out, &st) == -1 || !S_ISFIFO(st.st_mode))
+			fatalx("%s is not a FIFO", path);
+		/* 1 MiB each counts against the user's pipe pages (64 MiB
+		 * soft): a few channels only. */
+		if (nchans <= 16)
+			pipe_grow(ch->p.in);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -884,11 +1280,13 @@ main(int argc, char **argv)
 	    {"check", no_argument, NULL, 'c'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"no-sandbox", no_argument, NULL, 'S'},
+	    {"fifos", required_argument, NULL, 'F'},
+	    {"requests", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	const char *dbpath = NULL, *last_dates = NULL, *dead_dir = NULL;
-	const char *user = NULL, *shown;
-	int check = 0, no_sandbox = 0;
+	const char *user = NULL, *shown, *fifos = NULL;
+	int check = 0, no_sandbox = 0, requests = 0;
 	const char *errstr, *slash;
 	char err[1024];
 	int c, debug = 0, status;
@@ -920,6 +1318,16 @@ main(int argc, char **argv)
 		case 'S':
 			no_sandbox = 1;
 			break;
+		case 'F':
+			fifos = optarg;
+			break;
+		case 'M':
+			requests =
+			    (int)strtonum(optarg, 1, REQUESTS_MAX, &errstr);
+			if (errstr)
+				usage_error("--requests %s: must be 1 to %d",
+					    optarg, REQUESTS_MAX);
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -928,6 +1336,8 @@ main(int argc, char **argv)
 	}
 	if (optind != argc || dbpath == NULL)
 		usage(EXIT_USAGE);
+	if ((fifos == NULL) != (requests == 0))
+		usage_error("--fifos and --requests go together");
 	if (check) { /* nothing is created or changed */
 		log_init("azure-statekeeper", debug);
 		shown = last_dates;
@@ -966,9 +1376,9 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	/* Larger pipes: fewer reads and writes per event, and a fetcher
 	 * (storage: the next blobs) goes on while we work through a burst. */
-	pipe_grow(fetcher.in);
 	pipe_grow(fwd.out);
 	pipe_grow(fwd.in);
+	open_chans(fifos, requests); /* before the paths change */
 	shown = last_dates;
 	enter_db_folder(&dbpath, &last_dates);
 	drop_and_enter(user, dbpath, dead_letter_path, last_dates, no_sandbox);
@@ -986,29 +1396,31 @@ main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	log_info("Database integrity check finished");
-	if (seen_open(&seen, &db, err, sizeof(err)) == -1)
+	if (seen_store_open(&store, &db, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	atexit(commit_at_exit);
 
-	frame_reader_init(&fetcher.fr);
 	frame_reader_init(&fwd.fr);
-	buf_init(&fetcher.q, 1u << 20);
 	/* Room for a full queue, a largest frame and the written bytes
 	 * peer_write() keeps until they pass 1 MiB. */
 	buf_init(&fwd.q, FWD_QUEUE_MAX + FRAME_MAX + (1u << 20) + 64);
-	if (set_nonblock(fetcher.in) == -1 || set_nonblock(fetcher.out) == -1 ||
+	if ((fifos == NULL &&
+	     (set_nonblock(0) == -1 || set_nonblock(1) == -1)) ||
 	    set_nonblock(fwd.in) == -1 || set_nonblock(fwd.out) == -1)
-		fatal("the statekeeper's descriptors 0, 1, 3 and 4 must be "
-		      "open");
+		fatal(fifos == NULL ? "the statekeeper's descriptors 0, 1, 3 "
+				      "and 4 must be open"
+				    : "the statekeeper's descriptors 3 and 4 "
+				      "must be open");
 	status = loop();
 	close(fwd.out); /* the forwarder sees the end and exits */
 	commit_at_exit();
-	seen_close(&seen);
+	for (c = 0; c < nchans; c++)
+		if (!chans[c].ended)
+			free_chan(&chans[c]);
+	free(chans);
+	seen_store_close(&store);
 	db_close(&db);
-	frame_reader_free(&fetcher.fr);
 	frame_reader_free(&fwd.fr);
-	buf_free(&fetcher.q);
 	buf_free(&fwd.q);
-	reset_window();
 	return status;
 }

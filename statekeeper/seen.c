@@ -17,9 +17,9 @@
  * "blob#ctime#from" and the rank.
  *
  * Rows are first appended to azure_logs_seen_recent (a rowid table: a
- * commit writes its last page) and kept in memory in a hash set; every
- * SEEN_MERGE rows, when the checkpoint row changes, before pruning and at
- * start they are moved into azure_logs_seen in one statement: the pages of
+ * commit writes its last page) and kept in memory in a hash set of (kid,
+ * md5); every SEEN_MERGE rows, before pruning and at start they are moved
+ * into azure_logs_seen in one statement, those of every kid: the pages of
  * the window's range are written once per merge, whatever the order the
  * events came in. A lookup checks the ids in flight, the recent set, a
  * Bloom filter of the checkpoint row's ids, and only then SQLite. The
@@ -36,6 +36,14 @@
  * the end of every window and when it exits: a kill -9 re-sends at most
  * what was acknowledged since the last commit, and never loses anything.
  * (In WAL mode with synchronous=NORMAL a commit is a write, not a sync.)
+ *
+ * Several channels (fetchers) may run windows at once, each with its own
+ * struct seen (its kid, Bloom filter and ring); they share a struct
+ * seen_store (the statements, the recent set) and the sequence numbers:
+ * a channel's events in flight have rising but not contiguous numbers,
+ * and an ACK of S acknowledges, in every ring, the events up to S. Two
+ * channels never hold the same kid at once (the statekeeper's key lock),
+ * so the ids in flight of a kid are all in one ring.
  *
  * A database of schema 2 keeps its rows in azure_logs_seen_v2
  * (migrate_schema()): they are looked up there too, pruned the same way,
@@ -55,112 +63,119 @@
 #define SEEN_IDLE_TICKS	  (2 * (DATE_TICKS_PER_SEC / 1000))  /* 2 ms */
 
 static int
-seen_err(struct seen *s, const char *what, char *err, size_t errlen)
+seen_err(const struct db *db, const char *what, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s: %s azure_logs_seen: %s", s->db->path, what,
-		 sqlite3_errmsg(s->db->h));
+	snprintf(err, errlen, "%s: %s azure_logs_seen: %s", db->path, what,
+		 sqlite3_errmsg(db->h));
 	return -1;
 }
 
 /* Does sql give a row? 1, 0, or -1 with why (what: "reading"). */
 static int
-any_row(struct seen *s, const char *sql, const char *what, char *err,
+any_row(struct db *db, const char *sql, const char *what, char *err,
 	size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db->h, sql, -1, &st, NULL) != SQLITE_OK)
-		return seen_err(s, what, err, errlen);
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return seen_err(db, what, err, errlen);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return seen_err(s, what, err, errlen);
+		return seen_err(db, what, err, errlen);
 	return rc == SQLITE_ROW;
 }
 
 /* Does the table of schema 2 exist (and has rows)? 1, 0 or -1. */
 static int
-legacy_rows(struct seen *s, char *err, size_t errlen)
+legacy_rows(struct db *db, char *err, size_t errlen)
 {
 	int rc;
 
-	if ((rc = any_row(s,
+	if ((rc = any_row(db,
 			  "SELECT 1 FROM sqlite_master WHERE type = 'table' "
 			  "AND name = 'azure_logs_seen_v2'",
 			  "looking for", err, errlen)) != 1)
 		return rc;
-	if ((rc = any_row(s, "SELECT 1 FROM azure_logs_seen_v2 LIMIT 1",
+	if ((rc = any_row(db, "SELECT 1 FROM azure_logs_seen_v2 LIMIT 1",
 			  "reading", err, errlen)) != 0)
 		return rc;
 	/* Every id of schema 2 was pruned: the table goes. */
-	if (db_exec(s->db, "DROP TABLE azure_logs_seen_v2", err, errlen) == -1)
+	if (db_exec(db, "DROP TABLE azure_logs_seen_v2", err, errlen) == -1)
 		return -1;
 	log_debug("the delivered ids of schema 2 are all forgotten: "
 		  "azure_logs_seen_v2 dropped");
 	return 0;
 }
 
-/* The recent ids: a set over SEEN_RECENT_SLOTS (an md5: spread). */
+/* The recent ids: a set of (kid, md5) over SEEN_RECENT_SLOTS (an md5:
+ * spread). */
 static size_t
-recent_slot(const struct seen *s, const uint8_t h[SEEN_IDLEN])
+recent_slot(const struct seen_store *st, int64_t kid,
+	    const uint8_t h[SEEN_IDLEN])
 {
 	size_t i;
 
 	memcpy(&i, h, sizeof(i));
-	for (i &= SEEN_RECENT_SLOTS - 1; s->used[i];
+	for (i &= SEEN_RECENT_SLOTS - 1; st->used[i];
 	     i = (i + 1) & (SEEN_RECENT_SLOTS - 1))
-		if (memcmp(s->recent[i], h, SEEN_IDLEN) == 0)
+		if (st->rkid[i] == kid &&
+		    memcmp(st->recent[i], h, SEEN_IDLEN) == 0)
 			break;
 	return i;
 }
 
 static void
-recent_add(struct seen *s, const uint8_t h[SEEN_IDLEN])
+recent_add(struct seen_store *st, int64_t kid, const uint8_t h[SEEN_IDLEN])
 {
-	size_t i = recent_slot(s, h);
+	size_t i = recent_slot(st, kid, h);
 
-	if (!s->used[i]) {
-		s->used[i] = 1;
-		memcpy(s->recent[i], h, SEEN_IDLEN);
+	if (!st->used[i]) {
+		st->used[i] = 1;
+		st->rkid[i] = kid;
+		memcpy(st->recent[i], h, SEEN_IDLEN);
 	}
-	s->nrecent++; /* rows, counted as written */
+	st->nrecent++; /* rows, counted as written */
 }
 
 /*
- * Move the rows of azure_logs_seen_recent into azure_logs_seen, in key
- * order (each B-tree page is written once per merge, not once per commit),
- * in the open transaction. Returns 0 or -1.
+ * Move the rows of azure_logs_seen_recent, of every kid, into
+ * azure_logs_seen, in key order (each B-tree page is written once per
+ * merge, not once per commit), in the open transaction. The recent set is
+ * emptied with them: every id it held is in azure_logs_seen now (and in
+ * the Bloom filter of its row, or below its floor). Returns 0 or -1.
  */
 int
-seen_merge(struct seen *s, char *err, size_t errlen)
+seen_merge(struct seen_store *st, char *err, size_t errlen)
 {
 	int rc;
 
-	if (db_begin(s->db, err, errlen) == -1)
+	if (db_begin(st->db, err, errlen) == -1)
 		return -1;
-	rc = sqlite3_step(s->merge);
-	sqlite3_reset(s->merge);
+	rc = sqlite3_step(st->merge);
+	sqlite3_reset(st->merge);
 	if (rc != SQLITE_DONE)
-		return seen_err(s, "merging", err, errlen);
-	if (db_exec(s->db, "DELETE FROM azure_logs_seen_recent", err, errlen) ==
-	    -1)
+		return seen_err(st->db, "merging", err, errlen);
+	if (db_exec(st->db, "DELETE FROM azure_logs_seen_recent", err,
+		    errlen) == -1)
 		return -1;
-	memset(s->used, 0, SEEN_RECENT_SLOTS);
-	s->nrecent = 0;
+	memset(st->used, 0, SEEN_RECENT_SLOTS);
+	st->nrecent = 0;
 	return 0;
 }
 
+/* The statements, the recent set, and the rows a killed run left. */
 int
-seen_open(struct seen *s, struct db *db, char *err, size_t errlen)
+seen_store_open(struct seen_store *st, struct db *db, char *err, size_t errlen)
 {
 	char sql[80 + SEEN_BATCH * 16];
 	size_t i, len;
 	int legacy;
 
-	memset(s, 0, sizeof(*s));
-	s->db = db;
-	if ((legacy = legacy_rows(s, err, errlen)) == -1)
+	memset(st, 0, sizeof(*st));
+	st->db = db;
+	if ((legacy = legacy_rows(db, err, errlen)) == -1)
 		return -1;
 	len = (size_t)snprintf(sql, sizeof(sql),
 			       "INSERT INTO azure_logs_seen_recent (kid, "
@@ -169,51 +184,69 @@ seen_open(struct seen *s, struct db *db, char *err, size_t errlen)
 		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
 					"%s(?,?,?,?)", i ? "," : "");
 	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
-			       &s->ins_many, NULL) != SQLITE_OK)
-		return seen_err(s, "preparing", err, errlen);
+			       &st->ins_many, NULL) != SQLITE_OK)
+		return seen_err(db, "preparing", err, errlen);
 	if (sqlite3_prepare_v3(db->h,
 			       "SELECT 1 FROM azure_logs_seen WHERE kid = ?1 "
 			       "AND sort_key = ?2 AND id = ?3",
-			       -1, SQLITE_PREPARE_PERSISTENT, &s->look,
+			       -1, SQLITE_PREPARE_PERSISTENT, &st->look,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(db->h,
 			       "INSERT INTO azure_logs_seen_recent (kid, "
 			       "sort_key, id, event_time) VALUES (?1, ?2, ?3, "
 			       "?4)",
-			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins,
+			       -1, SQLITE_PREPARE_PERSISTENT, &st->ins,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(db->h,
 			       "INSERT OR IGNORE INTO azure_logs_seen (kid, "
 			       "sort_key, id, event_time) SELECT kid, "
 			       "sort_key, id, event_time FROM "
 			       "azure_logs_seen_recent",
-			       -1, SQLITE_PREPARE_PERSISTENT, &s->merge,
+			       -1, SQLITE_PREPARE_PERSISTENT, &st->merge,
 			       NULL) != SQLITE_OK ||
 	    (legacy && sqlite3_prepare_v3(db->h,
 					  "SELECT 1 FROM azure_logs_seen_v2 "
 					  "WHERE kid = ?1 AND id = ?2",
 					  -1, SQLITE_PREPARE_PERSISTENT,
-					  &s->look_v2, NULL) != SQLITE_OK))
-		return seen_err(s, "preparing", err, errlen);
-	s->recent = xcalloc(SEEN_RECENT_SLOTS, sizeof(*s->recent));
-	s->used = xcalloc(SEEN_RECENT_SLOTS, 1);
+					  &st->look_v2, NULL) != SQLITE_OK))
+		return seen_err(db, "preparing", err, errlen);
+	st->recent = xcalloc(SEEN_RECENT_SLOTS, sizeof(*st->recent));
+	st->rkid = xcalloc(SEEN_RECENT_SLOTS, sizeof(*st->rkid));
+	st->used = xcalloc(SEEN_RECENT_SLOTS, 1);
 	/* Rows a previous run wrote and did not merge (it was killed). */
-	if (seen_merge(s, err, errlen) == -1 ||
-	    db_commit(s->db, err, errlen) == -1)
+	if (seen_merge(st, err, errlen) == -1 ||
+	    db_commit(st->db, err, errlen) == -1)
 		return -1;
 	return 0;
 }
 
 void
-seen_close(struct seen *s)
+seen_store_close(struct seen_store *st)
 {
-	sqlite3_finalize(s->look);
-	sqlite3_finalize(s->ins);
-	sqlite3_finalize(s->look_v2);
-	sqlite3_finalize(s->ins_many);
-	sqlite3_finalize(s->merge);
-	free(s->recent);
-	free(s->used);
+	sqlite3_finalize(st->look);
+	sqlite3_finalize(st->ins);
+	sqlite3_finalize(st->look_v2);
+	sqlite3_finalize(st->ins_many);
+	sqlite3_finalize(st->merge);
+	free(st->recent);
+	free(st->rkid);
+	free(st->used);
+	memset(st, 0, sizeof(*st));
+}
+
+/* A channel's state, empty until seen_key() (its memory comes then). */
+void
+seen_init(struct seen *s, struct seen_store *st)
+{
+	memset(s, 0, sizeof(*s));
+	s->st = st;
+	s->db = st->db;
+	s->first = 1; /* entry numbers start at 1: 0 is an empty slot */
+}
+
+void
+seen_free(struct seen *s)
+{
 	free(s->bloom);
 	free(s->ring);
 	free(s->slot);
@@ -284,14 +317,14 @@ bloom_load(struct seen *s, const char *sql, char *err, size_t errlen)
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db->h, sql, -1, &st, NULL) != SQLITE_OK)
-		return seen_err(s, "reading", err, errlen);
+		return seen_err(s->db, "reading", err, errlen);
 	sqlite3_bind_int64(st, 1, s->kid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if ((id = sqlite3_column_blob(st, 0)) != NULL &&
 		    sqlite3_column_bytes(st, 0) == SEEN_IDLEN)
 			bloom_add(s, id, sqlite3_column_int64(st, 1));
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : seen_err(s, "reading", err, errlen);
+	return rc == SQLITE_DONE ? 0 : seen_err(s->db, "reading", err, errlen);
 }
 
 /*
@@ -340,8 +373,6 @@ seen_key(struct seen *s, const char *service, const char *md5, char *err,
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (s->nrecent > 0 && seen_merge(s, err, errlen) == -1)
-		return -1; /* the recent ids are those of one kid */
 	if (sqlite3_prepare_v2(s->db->h,
 			       "INSERT INTO azure_logs_key (service, md5) "
 			       "VALUES (?1, ?2) ON CONFLICT DO UPDATE SET md5 "
@@ -356,9 +387,10 @@ seen_key(struct seen *s, const char *service, const char *md5, char *err,
 	}
 out:
 	if (rc == -1)
-		seen_err(s, "numbering a checkpoint for", err, errlen);
+		seen_err(s->db, "numbering a checkpoint for", err, errlen);
 	sqlite3_finalize(st);
-	if (rc == 0 && s->look_v2 != NULL) {
+	s->legacy = 0;
+	if (rc == 0 && s->st->look_v2 != NULL) {
 		/* Has this row ids of schema 2 still? */
 		st = NULL;
 		if (sqlite3_prepare_v2(s->db->h,
@@ -371,7 +403,7 @@ out:
 			rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 		}
 		if (st == NULL || rc == -1)
-			rc = seen_err(s, "reading", err, errlen);
+			rc = seen_err(s->db, "reading", err, errlen);
 		sqlite3_finalize(st);
 	}
 	if (rc == 0)
@@ -431,29 +463,30 @@ hash(const uint8_t h[SEEN_IDLEN])
 	return v;
 }
 
+/* Entry e of the ring (first <= e < first + n). */
 static struct seen_ev *
-ring_at(struct seen *s, int64_t seq)
+ring_at(struct seen *s, int64_t e)
 {
-	return &s->ring[(s->head + (size_t)(seq - s->first)) % s->cap];
+	return &s->ring[(s->head + (size_t)(e - s->first)) % s->cap];
 }
 
 static void
-index_add(struct seen *s, int64_t seq)
+index_add(struct seen *s, int64_t e)
 {
-	size_t mask = s->nslot - 1, i = hash(ring_at(s, seq)->h) & mask;
+	size_t mask = s->nslot - 1, i = hash(ring_at(s, e)->h) & mask;
 
 	while (s->slot[i] != 0)
 		i = (i + 1) & mask;
-	s->slot[i] = seq;
+	s->slot[i] = e;
 }
 
-/* Remove seq, shifting back the entries of its probe run. */
+/* Remove entry e, shifting back the entries of its probe run. */
 static void
-index_del(struct seen *s, int64_t seq)
+index_del(struct seen *s, int64_t e)
 {
-	size_t mask = s->nslot - 1, i = hash(ring_at(s, seq)->h) & mask, j, k;
+	size_t mask = s->nslot - 1, i = hash(ring_at(s, e)->h) & mask, j, k;
 
-	while (s->slot[i] != seq)
+	while (s->slot[i] != e)
 		i = (i + 1) & mask;
 	for (j = i;;) {
 		j = (j + 1) & mask;
@@ -496,6 +529,7 @@ int
 seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk, char *err,
 	   size_t errlen)
 {
+	struct seen_store *st = s->st;
 	size_t mask, i;
 	int rc;
 
@@ -506,49 +540,53 @@ seen_known(struct seen *s, const uint8_t h[SEEN_IDLEN], int64_t sk, char *err,
 			    0)
 				return 1;
 	}
-	if (s->used[recent_slot(s, h)])
+	if (st->used[recent_slot(st, s->kid, h)])
 		return 1;
 	if (s->bloom != NULL && sk > s->floor && !bloom_has(s, h))
 		return 0; /* in neither table */
-	sqlite3_bind_int64(s->look, 1, s->kid);
-	sqlite3_bind_int64(s->look, 2, sk);
-	sqlite3_bind_blob(s->look, 3, h, SEEN_IDLEN, SQLITE_STATIC);
-	rc = sqlite3_step(s->look);
-	sqlite3_reset(s->look);
+	sqlite3_bind_int64(st->look, 1, s->kid);
+	sqlite3_bind_int64(st->look, 2, sk);
+	sqlite3_bind_blob(st->look, 3, h, SEEN_IDLEN, SQLITE_STATIC);
+	rc = sqlite3_step(st->look);
+	sqlite3_reset(st->look);
 	if (rc == SQLITE_DONE && s->legacy) {
-		sqlite3_bind_int64(s->look_v2, 1, s->kid);
-		sqlite3_bind_blob(s->look_v2, 2, h, SEEN_IDLEN, SQLITE_STATIC);
-		rc = sqlite3_step(s->look_v2);
-		sqlite3_reset(s->look_v2);
+		sqlite3_bind_int64(st->look_v2, 1, s->kid);
+		sqlite3_bind_blob(st->look_v2, 2, h, SEEN_IDLEN, SQLITE_STATIC);
+		rc = sqlite3_step(st->look_v2);
+		sqlite3_reset(st->look_v2);
 	}
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	return seen_err(s, "reading", err, errlen);
+	return seen_err(s->db, "reading", err, errlen);
 }
 
-/* Event seq (the next one) went to the forwarder; h is NULL without id. */
+/*
+ * Event seq went to the forwarder; h is NULL without id. Its number is
+ * above those of the events in flight (other channels may have numbered
+ * the ones between).
+ */
 void
 seen_sent(struct seen *s, int64_t seq, const uint8_t *h, int64_t sk, int64_t t)
 {
 	struct seen_ev *e;
+	int64_t last = s->first + (int64_t)s->n;
 
-	if (s->n == 0)
-		s->first = seq;
-	if (seq != s->first + (int64_t)s->n)
+	if (s->n > 0 && seq <= ring_at(s, last - 1)->seq)
 		fatalx("internal error: event %lld sent out of order",
 		       (long long)seq);
 	if (s->n == s->cap)
 		grow(s);
 	s->n++;
-	e = ring_at(s, seq);
+	e = ring_at(s, last);
 	e->has_id = h != NULL;
 	e->sk = sk;
 	e->t = t;
+	e->seq = seq;
 	if (h != NULL) {
 		memcpy(e->h, h, SEEN_IDLEN);
-		index_add(s, seq);
+		index_add(s, last);
 	}
 }
 
@@ -562,9 +600,10 @@ inserted(struct seen *s, struct seen_ev *const *ev, size_t n, char *err,
 	s->db->tx_rows += (int64_t)n;
 	for (i = 0; i < n; i++) {
 		bloom_add(s, ev[i]->h, ev[i]->sk);
-		recent_add(s, ev[i]->h);
+		recent_add(s->st, s->kid, ev[i]->h);
 	}
-	if (s->nrecent >= SEEN_MERGE && seen_merge(s, err, errlen) == -1)
+	if (s->st->nrecent >= SEEN_MERGE &&
+	    seen_merge(s->st, err, errlen) == -1)
 		return -1;
 	if (s->nin > s->cap_in && s->cap_in < SEEN_BLOOM_IDS)
 		return bloom_build(s, s->nin * 2, err, errlen);
@@ -578,7 +617,7 @@ static int
 insert(struct seen *s, struct seen_ev *const *ev, size_t n, char *err,
        size_t errlen)
 {
-	sqlite3_stmt *st = n == SEEN_BATCH ? s->ins_many : s->ins;
+	sqlite3_stmt *st = n == SEEN_BATCH ? s->st->ins_many : s->st->ins;
 	size_t i, j;
 	int rc, p;
 
@@ -587,7 +626,8 @@ insert(struct seen *s, struct seen_ev *const *ev, size_t n, char *err,
 	if (db_begin(s->db, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < n; i += j) {
-		for (j = 0, p = 1; j < (st == s->ins ? 1 : n); j++, p += 4) {
+		for (j = 0, p = 1; j < (st == s->st->ins ? 1 : n);
+		     j++, p += 4) {
 			sqlite3_bind_int64(st, p, s->kid);
 			sqlite3_bind_int64(st, p + 1, ev[i + j]->sk);
 			sqlite3_bind_blob(st, p + 2, ev[i + j]->h, SEEN_IDLEN,
@@ -597,12 +637,13 @@ insert(struct seen *s, struct seen_ev *const *ev, size_t n, char *err,
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
-			return seen_err(s, "writing", err, errlen);
+			return seen_err(s->db, "writing", err, errlen);
 	}
 	return inserted(s, ev, n, err, errlen);
 }
 
-/* The forwarder acknowledged every event up to seq: remember their ids. */
+/* The forwarder acknowledged every event up to seq (of every channel):
+ * remember the ids of ours. */
 int
 seen_acked(struct seen *s, int64_t seq, char *err, size_t errlen)
 {
@@ -610,7 +651,7 @@ seen_acked(struct seen *s, int64_t seq, char *err, size_t errlen)
 	size_t n = 0;
 
 	/* The entries stay in the ring until seen_sent() reuses them. */
-	while (s->n > 0 && s->first <= seq) {
+	while (s->n > 0 && ring_at(s, s->first)->seq <= seq) {
 		if (ring_at(s, s->first)->has_id) {
 			batch[n++] = ring_at(s, s->first);
 			index_del(s, s->first);
@@ -655,7 +696,7 @@ prune_sql(struct seen *s, const char *sql, int64_t before, char *err,
 			rc = sqlite3_changes(s->db->h);
 	}
 	if (rc == -1)
-		seen_err(s, "pruning", err, errlen);
+		seen_err(s->db, "pruning", err, errlen);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -671,7 +712,7 @@ seen_prune(struct seen *s, int64_t before, char *err, size_t errlen)
 {
 	int n, old = 0;
 
-	if (s->nrecent > 0 && seen_merge(s, err, errlen) == -1)
+	if (s->st->nrecent > 0 && seen_merge(s->st, err, errlen) == -1)
 		return -1;
 	n = prune_sql(s,
 		      "DELETE FROM azure_logs_seen WHERE kid = ?1 AND sort_key "
@@ -696,7 +737,7 @@ seen_prune(struct seen *s, int64_t before, char *err, size_t errlen)
  * nothing is in flight (idle: the forwarder acknowledged everything).
  */
 int
-seen_commit_due(const struct seen *s, int64_t now, int idle)
+seen_commit_due(const struct seen_store *s, int64_t now, int idle)
 {
 	return s->db->tx &&
 	       (s->db->tx_rows >= SEEN_COMMIT_ROWS ||
@@ -706,7 +747,7 @@ seen_commit_due(const struct seen *s, int64_t now, int idle)
 
 /* Milliseconds poll() may sleep before a commit is due (-1: none). */
 int
-seen_commit_wait(const struct seen *s, int64_t now, int idle)
+seen_commit_wait(const struct seen_store *s, int64_t now, int idle)
 {
 	int64_t left;
 

@@ -77,17 +77,34 @@ int db_blob_prune(struct db *, const char *md5, const char *container,
 
 struct seen_ev {
 	uint8_t h[SEEN_IDLEN];
-	int64_t sk; /* sort key (seen_sort_key) */
-	int64_t t;  /* event time, 100 ns ticks */
+	int64_t sk;  /* sort key (seen_sort_key) */
+	int64_t t;   /* event time, 100 ns ticks */
+	int64_t seq; /* the forwarder's sequence number */
 	int has_id;
 };
 
-struct seen {
+/* What the checkpoint rows share: the statements, and the ids appended to
+ * azure_logs_seen_recent since the last merge (of every kid). */
+struct seen_store {
 	struct db *db;
 	sqlite3_stmt *look, *ins;
 	sqlite3_stmt *ins_many; /* SEEN_BATCH rows at once */
 	sqlite3_stmt *look_v2;	/* azure_logs_seen_v2, while it has rows */
-	int legacy;		/* the window's kid has rows there */
+	sqlite3_stmt *merge;
+	/* The ids in azure_logs_seen_recent with their kids: open
+	 * addressing over SEEN_RECENT_SLOTS, used[] says which slots are
+	 * taken. */
+	uint8_t (*recent)[SEEN_IDLEN];
+	int64_t *rkid;
+	uint8_t *used;
+	size_t nrecent;
+};
+
+/* One checkpoint row at a time (a channel's window). */
+struct seen {
+	struct seen_store *st;
+	struct db *db;
+	int legacy; /* the window's kid has rows in azure_logs_seen_v2 */
 	/* A Bloom filter of the ids of kid in the tables of sort key above
 	 * floor: such an id it does not hold needs no lookup. nbits a power
 	 * of 2; rebuilt bigger when more than cap_in ids went in, up to
@@ -97,24 +114,25 @@ struct seen {
 	uint64_t *bloom;
 	size_t nbits, nin, cap_in;
 	int64_t floor, sk_max;
-	/* The ids in azure_logs_seen_recent (all of kid): open addressing
-	 * over SEEN_RECENT_SLOTS, used[] says which slots are taken. */
-	uint8_t (*recent)[SEEN_IDLEN];
-	uint8_t *used;
-	size_t nrecent;
-	sqlite3_stmt *merge;
 	int64_t kid; /* the checkpoint row of the window (azure_logs_key) */
-	/* events sent to the forwarder, not yet acknowledged: seq first ..
-	 * first + n - 1, in ring[head ...] */
+	/* events sent to the forwarder, not yet acknowledged, in rising
+	 * sequence numbers (not contiguous: other channels number theirs
+	 * too): entries first .. first + n - 1 (numbers of this ring), in
+	 * ring[head ...] */
 	struct seen_ev *ring;
 	size_t cap, head, n;
 	int64_t first;
-	int64_t *slot; /* open addressing over their ids: seq, 0 empty */
+	int64_t *slot; /* open addressing over their ids: entry, 0 empty */
 	size_t nslot;
 };
 
-int seen_open(struct seen *, struct db *, char *err, size_t errlen);
-void seen_close(struct seen *);
+int seen_store_open(struct seen_store *, struct db *, char *err, size_t errlen);
+void seen_store_close(struct seen_store *);
+int seen_merge(struct seen_store *, char *err, size_t errlen);
+int seen_commit_due(const struct seen_store *, int64_t now, int idle);
+int seen_commit_wait(const struct seen_store *, int64_t now, int idle);
+void seen_init(struct seen *, struct seen_store *);
+void seen_free(struct seen *);
 int seen_key(struct seen *, const char *service, const char *md5, char *err,
 	     size_t errlen);
 int64_t seen_sort_key(const char *id, size_t len, int64_t t, int timed);
@@ -125,10 +143,7 @@ void seen_sent(struct seen *, int64_t seq, const uint8_t *h, int64_t sk,
 int seen_acked(struct seen *, int64_t seq, char *err, size_t errlen);
 int seen_record(struct seen *, const uint8_t h[SEEN_IDLEN], int64_t sk,
 		int64_t t, char *err, size_t errlen);
-int seen_merge(struct seen *, char *err, size_t errlen);
 int seen_prune(struct seen *, int64_t before, char *err, size_t errlen);
-int seen_commit_due(const struct seen *, int64_t now, int idle);
-int seen_commit_wait(const struct seen *, int64_t now, int idle);
 
 int migrate_schema(struct db *, char *err, size_t errlen);
 int migrate_last_dates(struct db *, const char *path, int64_t now, char *err,

@@ -480,3 +480,166 @@ class StorageTest(unittest.TestCase):
         while time.time() < lm + 1.05:
             time.sleep(0.05)
 
+
+
+# ------------------------------------------------------- credentials (issue 8)
+
+def make_certificate(workdir, name, algorithm="rsa:2048"):
+    """A private key and self-signed certificate made by the openssl CLI in
+    workdir (never committed): (key PEM, certificate PEM, the mock's
+    {"certificate": {"n", "e", "x5t"}} entry for it). algorithm is
+    openssl req's -newkey (rsa:2048, ec -pkeyopt ...: see callers)."""
+    import base64
+    key = os.path.join(workdir, name + ".key")
+    crt = os.path.join(workdir, name + ".crt")
+    argv = ["openssl", "req", "-x509", "-nodes", "-days", "2",
+            "-subj", "/CN=azure-logs-test-" + name,
+            "-keyout", key, "-out", crt]
+    if algorithm.startswith("ec"):
+        argv[3:3] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    else:
+        argv[3:3] = ["-newkey", algorithm]
+    old = os.umask(0o077)
+    try:
+        subprocess.run(argv, check=True, capture_output=True)
+    finally:
+        os.umask(old)
+    with open(key) as f:
+        key_pem = f.read()
+    with open(crt) as f:
+        crt_pem = f.read()
+    der = subprocess.run(["openssl", "x509", "-in", crt, "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    x5t = base64.urlsafe_b64encode(hashlib.sha1(der).digest()).decode().rstrip("=")
+    entry = {"certificate": {"n": "0", "e": 65537, "x5t": x5t}}
+    if not algorithm.startswith("ec"):
+        mod = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-modulus"],
+                             check=True, capture_output=True, text=True).stdout
+        entry["certificate"]["n"] = mod.strip().split("=", 1)[1]
+    os.unlink(key)
+    return key_pem, crt_pem, entry
+
+
+def write_file_private(path, text):
+    """A file only its owner may read (as auth files must be)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def fetcher_argv(prog, auth, mock_url, query=None, since="2000-01-01T00:00:00Z",
+                 extra=(), debug="2"):
+    """A stand-alone fetcher (--since --json: no other process) against the
+    mock: its whole command line."""
+    bindir = os.environ.get("AZURE_LOGS_BINDIR", os.path.join(TOP, "bin"))
+    argv = [os.path.join(bindir, prog), "--tenant", TENANT, "--auth-file", auth,
+            "--login-url", mock_url, "-d", debug, "--since", since, "--json"]
+    if prog == "azure-graph":
+        argv += ["--query", query or "auditLogs/signIns", "--graph-url", mock_url]
+    elif prog == "azure-la":
+        argv += ["--query", query or "T", "--la-url", mock_url]
+    return argv + list(extra)
+
+
+class LoopbackProxy:
+    """A forward HTTP proxy on 127.0.0.1 (threaded): absolute-form requests
+    (GET/POST http://HOST:PORT/...) are forwarded when HOST is loopback,
+    CONNECT is refused (403) unless tunnel is true and the target loopback.
+    Records every request: self.seen = [(method, target, proxy
+    authorization header or None)]."""
+
+    HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
+           "te", "trailer", "transfer-encoding", "upgrade", "content-length"}
+
+    def __init__(self, tunnel=False):
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.seen = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 60
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def record(self):
+                with proxy.lock:
+                    proxy.seen.append((self.command, self.path,
+                                       self.headers.get("Proxy-Authorization")))
+
+            def do_CONNECT(self):
+                self.record()
+                host, _, port = self.path.rpartition(":")
+                if not tunnel or host != "127.0.0.1":
+                    self.send_response(403, "Forbidden by the test proxy")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                up = socket.create_connection((host, int(port)))
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.close_connection = True
+                self._pipe(self.connection, up)
+
+            @staticmethod
+            def _pipe(a, b):
+                import select
+                socks = [a, b]
+                while True:
+                    r, _, _ = select.select(socks, [], [], 30)
+                    if not r:
+                        break
+                    for s in r:
+                        d = s.recv(65536)
+                        if not d:
+                            b.close()
+                            return
+                        (b if s is a else a).sendall(d)
+
+            def do_any(self):
+                self.record()
+                u = urllib.parse.urlsplit(self.path)
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                if u.scheme != "http" or u.hostname not in ("127.0.0.1", "localhost"):
+                    self.send_response(502, "Not forwarded by the test proxy")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+                hdrs = {k: v for k, v in self.headers.items()
+                        if k.lower() not in proxy.HOP}
+                c.request(self.command, u.path + ("?" + u.query if u.query else ""),
+                          body=body, headers=hdrs)
+                r = c.getresponse()
+                data = r.read()
+                self.send_response(r.status, r.reason)
+                for k, v in r.getheaders():
+                    if k.lower() not in proxy.HOP and k.lower() != "date":
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                c.close()
+
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_any
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def targets(self):
+        with self.lock:
+            return [t for _, t, _ in self.seen]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

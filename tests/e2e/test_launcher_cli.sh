@@ -1112,5 +1112,205 @@ if command -v setsid >/dev/null 2>&1; then
 	check "... nothing left" nothing_left
 fi
 
+# --- --config, --jobs, --stats-json, --cloud, --proxy, --identity-url -----
+
+# A fake azure-config: records its argv, prints $FAKE_CONFIG_OUT (the
+# azure_global / azure_request lines of the real one), writes
+# $FAKE_CONFIG_ERR on stderr and exits $FAKE_CONFIG_RC.
+cat >"$bin/azure-config" <<'EOF'
+#!/bin/sh
+printf '%s\0' "$@" >"$FAKE_LOG/config.argv"
+[ -z "${FAKE_CONFIG_ERR:-}" ] || printf '%s\n' "$FAKE_CONFIG_ERR" >&2
+cat "$FAKE_CONFIG_OUT"
+exit "${FAKE_CONFIG_RC:-0}"
+EOF
+chmod 0755 "$bin/azure-config"
+conf="$base/ossec conf.xml"
+printf '<ossec_config/>\n' >"$conf"
+FAKE_CONFIG_OUT="$base/config.out"
+export FAKE_CONFIG_OUT
+
+# config_is LINE...: what the fake azure-config prints.
+config_is() {
+	printf '%s\n' "$@" >"$FAKE_CONFIG_OUT"
+}
+
+# graph_words QUERY TAG: a Graph request's words as azure-config quotes them.
+graph_words() {
+	printf "'--graph' '--graph_auth_path' '%s' '--graph_tenant_domain' 'd'" "$auth"
+	printf " '--graph_tag' '%s' '--graph_query' '%s'" "$2" "$1"
+}
+
+not_grep() {
+	! grep -qF -e "$1" "$2"
+}
+
+modes pipe pipe pipe
+config_is "azure_request 5 $(graph_words q t)"
+run --config "$conf" --graph --wazuh-home "$home"
+check "--config with --graph: not allowed (2)" \
+    usage_is 'argument --graph: not allowed with argument --config'
+run --config "$conf" --storage --wazuh-home "$home"
+check "--config with --storage: not allowed (2)" \
+    usage_is 'argument --storage: not allowed with argument --config'
+run --config
+check "--config without a value: expected one argument (2)" \
+    usage_is 'argument --config: expected one argument'
+for bad in 0 65 x 1.5 ''; do
+	run --config "$conf" "--jobs=$bad" --wazuh-home "$home"
+	check "--jobs '$bad' is refused (2)" \
+	    usage_is "argument --jobs: invalid value: '$bad' (1 to 64)"
+done
+run_graph --graph_query q --cloud mars
+check "--cloud mars: invalid choice (2)" usage_is \
+    "argument --cloud: invalid choice: 'mars' (choose from 'public', 'usgov', 'usgov-dod', 'china')"
+run --config "$base/missing.conf" --wazuh-home "$home"
+check "a missing configuration file (1)" \
+    error_is "Cannot read the configuration file $base/missing.conf."
+run --config "$base" --wazuh-home "$home"
+check "a directory as configuration file (1)" \
+    error_is "Cannot read the configuration file $base."
+
+FAKE_CONFIG_RC=1
+FAKE_CONFIG_ERR='2026/01/01 00:00:00 azure: ERROR: x:3: not well-formed XML'
+export FAKE_CONFIG_RC FAKE_CONFIG_ERR
+run --config "$conf" --wazuh-home "$home"
+unset FAKE_CONFIG_RC FAKE_CONFIG_ERR
+check "azure-config failing: its message as it is, exit 1, no role" \
+    error_is 'x:3: not well-formed XML'
+
+config_is "azure_global '--jobs' '2'"
+run --config "$conf" --wazuh-home "$home"
+check "no request in the configuration (1)" \
+    error_is "No request to run in $conf."
+
+config_is "azure_request 9 $(graph_words q t) '--overlap' 'soon'"
+run --config "$conf" --wazuh-home "$home"
+failed_before_roles() {
+	[ "$rc" = 1 ] && no_role_started
+}
+check "the only request invalid: exit 1, no role" failed_before_roles
+check "... its error names its line" logged ERROR \
+    "$conf:9: argument --overlap: invalid value: 'soon' (a duration: N seconds, or Ns, Nm, Nh, Nd); the request is skipped"
+check "... then no request to run" logged ERROR "No request to run in $conf."
+
+# One request: the fetcher and the statekeeper keep fds 0 and 1.  The
+# configuration's text is intact (no cleaning of Wazuh's command line).
+q="'it''s' a \\\$filter \\!x${nl}  | take 1"
+config_is "azure_global '--output' '$base/out file'" \
+    "azure_request 12 '--graph' '--graph_auth_path' '$auth' '--graph_tenant_domain' 'd' '--graph_tag' 'request_12' '--graph_query' ''\\''it'\\'''\\''s'\\'' a \\\$filter \\!x
+  | take 1' '--cloud' 'usgov' '--proxy' 'http://proxy.example:3128' '--identity-url' 'http://127.0.0.1:9/id'" \
+    "azure_request 30 '--graph' '--graph_query' 'no auth'"
+run --config "$conf" --wazuh-home "$home"
+check "--config: the valid request runs (0)" status_is 0
+check "... the invalid one named by its line" logged ERROR \
+    "$conf:30: Graph: No parameters have been provided for authentication; the request is skipped"
+check "... azure-config gets -d and the file" argv_is config -d 0 -- "$conf"
+check "... the query intact; --cloud, --proxy, --identity-url reach the fetcher" \
+    argv_is graph --tenant d --query "$q" --auth-fd 7 --auth-file "$auth" \
+    --tag request_12 --timeout 1h --cloud usgov \
+    --proxy http://proxy.example:3128 --identity-url http://127.0.0.1:9/id -d 0
+check "... one request: fds 0 s2f, 1 f2s as without --config" fds_are graph \
+    "0 $(rundir)/s2f" "1 $(rundir)/f2s" "2 $work/err" "7 $auth"
+check "... a global word: --output for the forwarder" argv_is forwarder \
+    --output "$base/out file" -d 0
+
+run --config "$conf" --wazuh-home "$home" --socket "$base/sock" -d 1
+check "the command line overrides the configuration's global words" \
+    argv_is forwarder --socket "$base/sock" -d 1
+check "... and -d reaches azure-config" argv_is config -d 1 -- "$conf"
+
+config_is "azure_request 3 $(graph_words q t) '--proxy' 'http://user:pa55word@proxy.example:3128'"
+run --config "$conf" --wazuh-home "$home" -d 2
+check "a proxy with a password: not on the fetcher's command line" \
+    argv_is graph --tenant d --query q --auth-fd 7 --auth-file "$auth" \
+    --tag t --timeout 1h -d 2
+check "... nor in the log" not_grep pa55word "$work/err"
+
+# --stats-json: a fetcher that wrote nothing gets an entry of the
+# launcher's, every text escaped for JSON.
+stats="$base/stats dir/s.json"
+mkdir -p "$base/stats dir"
+tab=$(printf '\t')
+tag="t \"q\" \\ b${tab}x${nl}y"
+config_is "azure_request 4 '--log_analytics' '--la_auth_path' '$auth' '--la_tenant_domain' 'd' '--la_tag' '$tag' '--la_query' 'T | where a == \"1\"' '--workspace' 'w s'"
+modes exit:3 pipe pipe
+run --config "$conf" --wazuh-home "$home" --stats-json "$stats"
+check "--stats-json: a failing fetcher's status (3)" status_is 3
+check "... --stats-fd 8 reaches the fetcher" argv_is la --tenant d \
+    --workspace 'w s' --query 'T | where a == "1"' --auth-fd 7 \
+    --auth-file "$auth" --tag "$tag" --timeout 1h --stats-fd 8 -d 0
+
+stats_are() {
+	python3 - "$stats" "$1" <<'PY'
+import json, os, stat, sys
+path, tag = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    data = json.load(f)
+assert stat.S_IMODE(os.stat(path).st_mode) == 0o640, oct(os.stat(path).st_mode)
+assert os.listdir(os.path.dirname(path)) == ["s.json"], os.listdir(os.path.dirname(path))
+want = {"service": "log_analytics", "query": 'T | where a == "1"',
+        "workspace": "w s", "container": None, "tag": tag, "fetched": 0,
+        "delivered": 0, "duplicates": 0, "dead_lettered": 0, "pages": 0,
+        "retries": 0, "bytes": 0, "newest_event": None, "lag_seconds": None,
+        "duration_seconds": 0, "status": "error",
+        "error": "azure-la exited with status 3"}
+assert data == {"requests": [want]}, data
+PY
+}
+check "... the launcher's entry: every field, texts escaped, mode 0640" \
+    stats_are "$tag"
+
+# Several requests, --jobs 1, stopped by SIGTERM while the first waits
+# for the statekeeper: the others never start, yet each has its entry.
+config_is "azure_request 3 $(graph_words q1 t1)" \
+    "azure_request 4 $(graph_words q2 t2)" "azure_request 5 $(graph_words q3 t3)"
+modes pipe block block
+launch --config "$conf" --wazuh-home "$home" --jobs 1 --stats-json "$stats"
+
+sk_fwd_recorded() {
+	_i=0
+	until [ -f "$log/statekeeper.pid" ] && [ -f "$log/forwarder.pid" ]; do
+		_i=$((_i + 1))
+		[ "$_i" -lt 200 ] || return 1
+		sleep 0.05
+	done
+}
+
+check "several requests: the statekeeper and the forwarder run" sk_fwd_recorded
+rd=$(sed -n 's/^4 //p' "$log/statekeeper.fds")
+rd=${rd%/*}
+check "... the statekeeper gets --fifos DIR --requests 3" argv_is statekeeper \
+    --db "$home/wodles/azure/azure.db" \
+    --last-dates "$home/wodles/azure/last_dates.json" \
+    --fifos "$rd" --requests 3 -d 0
+check "... its fds 0 and 1 are /dev/null" fds_are statekeeper \
+    "0 /dev/null" "1 /dev/null" "2 $work/err" "3 $rd/s2w" "4 $rd/w2s"
+fifo_pairs() {
+	[ -p "$rd/f2s.1" ] && [ -p "$rd/s2f.1" ] && [ -p "$rd/f2s.3" ] &&
+	    [ -p "$rd/s2f.3" ]
+}
+check "... a FIFO pair per request" fifo_pairs
+kill -TERM "$lpid"
+finish 20
+check "... SIGTERM: exit 1" status_is 1
+check "... with an ERROR line" logged ERROR "Received SIGTERM: stopping azure-logs."
+
+stats_stopped() {
+	python3 - "$stats" <<'PY'
+import json, sys
+reqs = json.load(open(sys.argv[1]))["requests"]
+assert [r["query"] for r in reqs] == ["q1", "q2", "q3"], reqs
+assert [r["status"] for r in reqs] == ["error"] * 3, reqs
+assert reqs[0]["error"].startswith("azure-graph exited with status "), reqs[0]
+assert reqs[1]["error"] == reqs[2]["error"] == "not run: azure-logs was stopped first", reqs
+PY
+}
+
+check "... the stats: the first exited, the others not run" stats_stopped
+check "... private directory removed" [ ! -e "$rd" ]
+check "... nothing left" nothing_left
+rm -f "$bin/azure-config"
+
 unset FAKE_SYNC
 printf '1..%d\n' "$n"

@@ -31,6 +31,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				(void)frame_bin(&f, 2, &len);
 			} else if (f.type == FRAME_ACK)
 				(void)frame_int(&f, 0);
+			else if (f.type == FRAME_RESULT) {
+				(void)frame_bool(&f, 0);
+				(void)frame_int(&f, 3);
+			}
 			frame_free(&f);
 		}
 		frame_reader_feed(&fr, data + size / 2, size - size / 2);

@@ -11,7 +11,17 @@ serves until SIGTERM/SIGINT and exits 0.  Logs to stderr only with
 --verbose, and never logs request bodies or headers (they hold secrets).
 
 Served endpoints
-  POST /{tenant}/oauth2/v2.0/token   client-credentials token (form body)
+  POST /{tenant}/oauth2/v2.0/token   client-credentials token (form body):
+                                     client_secret, or client_assertion_type
+                                     jwt-bearer + client_assertion (RS256,
+                                     verified against the client's
+                                     certificate: signature, x5t, aud, iss,
+                                     sub, nbf/exp (at most 10 min), jti
+                                     never reused)
+  GET  /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R
+                                     [&client_id=C]  instance metadata
+                                     service (managed identity): needs
+                                     "Metadata: true"; a token for R
   GET  /v1.0/<resource>              Graph list with $filter/$top/$skiptoken
                                      ($select too); resources: auditLogs/
                                      signIns, directoryAudits, provisioning,
@@ -73,13 +83,22 @@ Control API (no auth, JSON in and out; never recorded in the request log)
   POST /_mock/reset-log     clear the request log
   POST /_mock/expire-tokens revoke every token issued so far
   GET  /_mock/tokens        [{tenant, client_id, scope, expired}] (no values)
+  GET  /_mock/assertions    [{header, claims}] of the client assertions
+                            accepted (no signatures)
   POST /_mock/config        merge run-time options (same keys as the file)
   GET  /_mock/health        {"ok": true}
   (Action endpoints also accept GET, for body-less calls.)
 
 Config file keys (all optional):
   tenants         {"wazuh.example": {"clients": {"<id>": "<secret>" |
-                   {"secret_file": "PATH"} | [several of those]}}}
+                   {"secret_file": "PATH"} | {"certificate": {"n": HEX,
+                   "e": INT, "x5t": BASE64URL}} | [several of those]}}}
+                   (a certificate: the modulus and exponent of its RSA
+                   public key, e.g. from openssl x509 -noout -modulus, and
+                   its thumbprint: base64url SHA-1 of its DER)
+  identities      {"system": true | false, "user": ["<client id>", ...]}
+                  managed identities of the "VM" (IMDS): the system-assigned
+                  one answers requests without client_id (default: true)
   token_ttl       seconds (3599)
   page_size       default $top (100)
   events          {"auditLogs/signIns": [items] | {"file": "PATH"} |
@@ -145,6 +164,20 @@ import kql  # noqa: E402
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 LA_SCOPE = "https://api.loganalytics.io/.default"
 SCOPES = (GRAPH_SCOPE, LA_SCOPE)
+# Managed identities ask the instance metadata service for a resource.
+IMDS_RESOURCES = {"https://graph.microsoft.com/": GRAPH_SCOPE,
+                  "https://graph.microsoft.com": GRAPH_SCOPE,
+                  "https://api.loganalytics.io/": LA_SCOPE,
+                  "https://api.loganalytics.io": LA_SCOPE}
+# National clouds: tokens this mock issues but never accepts (its APIs are
+# the public cloud's).
+for _host in ("graph.microsoft.us", "dod-graph.microsoft.us",
+              "microsoftgraph.chinacloudapi.cn", "api.loganalytics.us",
+              "api.loganalytics.azure.cn"):
+    IMDS_RESOURCES["https://%s/" % _host] = "https://%s/.default" % _host
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# PKCS#1 v1.5 DigestInfo prefix of a SHA-256 digest (RFC 8017 9.2).
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 
 GRAPH_CT = ("application/json; odata.metadata=minimal; odata.streaming=true; "
             "IEEE754Compatible=false; charset=utf-8")
@@ -629,8 +662,16 @@ class Workspace:
 
 
 def _read_secret(spec, base):
+    """The credentials of a client: secrets (str) and certificates
+    ({"n": int, "e": int, "x5t": str})."""
     if isinstance(spec, str):
         return [spec]
+    if isinstance(spec, dict) and "certificate" in spec:
+        c = spec["certificate"]
+        n = c["n"]
+        if isinstance(n, str):
+            n = int(n.split("=")[-1].strip(), 16)  # "Modulus=..." or hex
+        return [{"n": n, "e": int(c.get("e", 65537)), "x5t": c["x5t"]}]
     if isinstance(spec, dict) and "secret_file" in spec:
         path = spec["secret_file"]
         if not os.path.isabs(path):
@@ -667,6 +708,9 @@ class State:
         self.log = []
         self.throttle_hits = collections.defaultdict(collections.deque)
         self.workspaces = {}        # lower id -> Workspace
+        self.jtis = set()           # client assertions already used
+        self.assertions = []        # [{header, claims}] accepted
+        self.identities = {"system": True, "user": []}
         self.opts = {"token_ttl": 3599, "page_size": 100,
                      "old_tenant_error": False, "empty_pages": False,
                      "empty_last_page": False, "retention_days": None,
@@ -695,6 +739,10 @@ class State:
                 self.apply_workspace(wid, wcfg or {}, base)
             for path, field in (cfg.get("time_fields") or {}).items():
                 self.resource(path, create=True, time_field=field)
+            if "identities" in cfg:
+                idc = cfg["identities"] or {}
+                self.identities = {"system": bool(idc.get("system", True)),
+                                   "user": list(idc.get("user") or [])}
             for tenant, tcfg in (cfg.get("tenants") or {}).items():
                 clients = self.tenants.setdefault(tenant.lower(), {})
                 for cid, spec in ((tcfg or {}).get("clients") or {}).items():
@@ -1008,18 +1056,37 @@ def handle_token(method, tenant, headers, body):
         return aad_error(400, "invalid_request", 900144,
                          "The request body must contain the following "
                          "parameter: 'scope'.")
-    if scope not in SCOPES:
+    if scope not in SCOPES and scope not in IMDS_RESOURCES.values():
         return aad_error(400, "invalid_scope", 70011,
                          "The provided request must include a 'scope' input "
                          "parameter. The provided value for the input "
                          "parameter 'scope' is not valid. The scope %s is not "
                          "valid." % scope)
     secret = form.get("client_secret")
+    if secret is None and "client_assertion" in form:
+        if form.get("client_assertion_type") != JWT_BEARER:
+            return aad_error(400, "invalid_request", 700023,
+                             "Client assertion type is invalid or missing.")
+        urls = ["http://%s%s" % (headers.get("Host"), path)
+                for path in ("/%s/oauth2/v2.0/token" % tenant,)]
+        urls.append("http://127.0.0.1:%d/%s/oauth2/v2.0/token"
+                    % (STATE.port, tenant))
+        err = check_assertion(form["client_assertion"], cid,
+                              [c for c in clients[cid] if isinstance(c, dict)],
+                              urls)
+        if err is not None:
+            return err
+        token, ttl = STATE.issue_token(tenant, cid, scope)
+        return Response(200, {"token_type": "Bearer", "expires_in": ttl,
+                              "ext_expires_in": ttl, "access_token": token},
+                        headers=[("Cache-Control", "no-store, no-cache"),
+                                 ("Pragma", "no-cache")])
     if secret is None:
         return aad_error(401, "invalid_client", 7000218,
                          "The request body must contain the following "
                          "parameter: 'client_assertion' or 'client_secret'.")
-    if not any(secrets.compare_digest(secret.encode(), s.encode())
+    if not any(isinstance(s, str) and
+               secrets.compare_digest(secret.encode(), s.encode())
                for s in clients[cid]):
         return aad_error(401, "invalid_client", 7000215,
                          "Invalid client secret provided. Ensure the secret "
@@ -1031,6 +1098,130 @@ def handle_token(method, tenant, headers, body):
                           "ext_expires_in": ttl, "access_token": token},
                     headers=[("Cache-Control", "no-store, no-cache"),
                              ("Pragma", "no-cache")])
+
+
+def _b64url_decode(text):
+    import base64
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def rs256_verify(n, e, signing_input, sig):
+    """PKCS#1 v1.5 RSA signature with SHA-256 (RFC 8017 8.2.2)."""
+    import hashlib
+    k = (n.bit_length() + 7) // 8
+    if len(sig) != k:
+        return False
+    m = pow(int.from_bytes(sig, "big"), e, n)
+    t = SHA256_DIGEST_INFO + hashlib.sha256(signing_input).digest()
+    em = b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
+    return m.to_bytes(k, "big") == em
+
+
+def check_assertion(jwt, cid, certs, urls):
+    """None if the client assertion is good, else Azure's error answer."""
+    def bad(code, text):
+        return aad_error(401, "invalid_client", code, text)
+    try:
+        h64, c64, s64 = jwt.split(".")
+        header = json.loads(_b64url_decode(h64))
+        claims = json.loads(_b64url_decode(c64))
+        sig = _b64url_decode(s64)
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            raise ValueError("not objects")
+    except (ValueError, UnicodeDecodeError):
+        return aad_error(400, "invalid_request", 50027,
+                         "JWT token is invalid or malformed.")
+    if header.get("alg") != "RS256":
+        return bad(5002738, "Invalid JWT token. '%s' is not a supported "
+                   "signature algorithm." % header.get("alg"))
+    cert = next((c for c in certs if c["x5t"] == header.get("x5t")), None)
+    if cert is None:
+        return bad(700027, "Client assertion failed signature validation. "
+                   "[Reason - The key was not found., Thumbprint of key "
+                   "used by client: '%s']" % header.get("x5t"))
+    if not rs256_verify(cert["n"], cert["e"], (h64 + "." + c64).encode(),
+                        sig):
+        return bad(700027, "Client assertion failed signature validation.")
+    if claims.get("iss") != cid or claims.get("sub") != cid:
+        return bad(700021, "Client assertion application identifier "
+                   "doesn't match 'client_id' parameter.")
+    if claims.get("aud") not in urls:
+        return bad(700027, "Client assertion contains an invalid audience "
+                   "claim: '%s'." % claims.get("aud"))
+    now = time.time()
+    nbf, exp = claims.get("nbf"), claims.get("exp")
+    if not isinstance(nbf, int) or not isinstance(exp, int) \
+            or exp <= now or nbf > now + 300:
+        return bad(700024, "Client assertion is not within its valid time "
+                   "range.")
+    if exp - nbf > 600:
+        return bad(700024, "Client assertion is not within its valid time "
+                   "range: its lifetime exceeds 10 minutes.")
+    jti = claims.get("jti")
+    with STATE.lock:
+        if not isinstance(jti, str) or not jti:
+            return bad(700027, "Client assertion contains no jti claim.")
+        if jti in STATE.jtis:
+            return bad(700027, "Client assertion was already used (jti "
+                       "'%s' replayed)." % jti)
+        STATE.jtis.add(jti)
+        STATE.assertions.append({"header": header, "claims": claims})
+    return None
+
+
+# ---------------------------------------------------------------- IMDS
+
+def imds_error(status, error, description):
+    return Response(status, {"error": error,
+                             "error_description": description})
+
+
+def handle_imds(method, rawquery, headers):
+    """The instance metadata service's token endpoint (api-version
+    2018-02-01): a token for a managed identity of the "VM"."""
+    if method != "GET":
+        return imds_error(405, "invalid_request",
+                          "Method not allowed: use GET")
+    if headers.get("X-Forwarded-For") is not None:
+        return imds_error(400, "invalid_request",
+                          "Request with X-Forwarded-For header is not "
+                          "allowed")
+    if headers.get("Metadata") != "true":
+        return imds_error(400, "invalid_request",
+                          "Required metadata header not specified")
+    q = {}
+    for part in rawquery.split("&"):
+        k, _, v = part.partition("=")
+        if k:
+            q[unquote_plus(k)] = unquote_plus(v)
+    for name in ("api-version", "resource"):
+        if not q.get(name):
+            return imds_error(400, "invalid_request",
+                              "Required query variable '%s' is missing"
+                              % name)
+    scope = IMDS_RESOURCES.get(q["resource"])
+    if scope is None:
+        return imds_error(400, "invalid_resource",
+                          "AADSTS500011: The resource principal named %s "
+                          "was not found in the tenant." % q["resource"])
+    cid = q.get("client_id")
+    with STATE.lock:
+        ids = STATE.identities
+        known = cid in ids["user"] if cid else ids["system"]
+    if not known:
+        return imds_error(400, "invalid_request", "Identity not found")
+    token, ttl = STATE.issue_token("imds", cid or "system", scope)
+    now = int(time.time())
+    return Response(200, {"access_token": token,
+                          "client_id": cid or "system-assigned",
+                          "expires_in": str(ttl),
+                          "expires_on": str(now + ttl),
+                          "ext_expires_in": str(ttl),
+                          "not_before": str(now),
+                          "resource": q["resource"],
+                          "token_type": "Bearer"})
 
 
 # ---------------------------------------------------------------- graph
@@ -1455,6 +1646,9 @@ def handle_control(method, path, body):
                  "scope": t["scope"],
                  "expired": t["revoked"] or now >= t["expires"]}
                 for t in STATE.tokens.values()])
+    if method == "GET" and name == "assertions":
+        with STATE.lock:
+            return Response(200, list(STATE.assertions))
     if method == "GET" and name == "health":
         return Response(200, {"ok": True})
     # Actions are meant for POST; GET is tolerated (harnesses often send a
@@ -1718,6 +1912,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(resp, method)
 
     def _route(self, method, rawpath, rawquery, body):
+        if rawpath == "/metadata/identity/oauth2/token":
+            return handle_imds(method, rawquery, self.headers)
         m = _TOKEN_PATH.match(rawpath)
         if m:
             return handle_token(method, unquote(m.group(1)), self.headers,

@@ -1266,5 +1266,182 @@ class LaGeneratorTests(unittest.TestCase):
             4))
 
 
+# ------------------------------------------- certificate credentials, IMDS
+
+CERT_CLIENT = "c1c1c1c1-0000-4000-8000-00000000c0de"
+MI_CLIENT = "d2d2d2d2-0000-4000-8000-00000000c0de"
+
+
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+class AssertionTests(unittest.TestCase):
+    """client_assertion: RS256 signatures made with the openssl CLI, checked
+    by the mock with the certificate's modulus and exponent."""
+
+    @classmethod
+    def setUpClass(cls):
+        import hashlib
+        cls.dir = tempfile.mkdtemp(prefix="azure-mock-keys-")
+        cls.key = os.path.join(cls.dir, "k.pem")
+        crt = os.path.join(cls.dir, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-nodes", "-newkey",
+                        "rsa:2048", "-days", "1", "-subj", "/CN=mock-test",
+                        "-keyout", cls.key, "-out", crt], check=True,
+                       capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", crt, "-outform",
+                              "DER"], check=True, capture_output=True).stdout
+        mod = subprocess.run(["openssl", "x509", "-in", crt, "-noout",
+                              "-modulus"], check=True, capture_output=True,
+                             text=True).stdout
+        cls.x5t = b64url(hashlib.sha1(der).digest())
+        ctl("config", {"tenants": {TENANT: {"clients": {CERT_CLIENT: {
+            "certificate": {"n": mod.strip(), "e": 65537,
+                            "x5t": cls.x5t}}}}}})
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def jwt(self, header=None, claims=None, key=None):
+        now = int(time.time())
+        h = {"alg": "RS256", "typ": "JWT", "x5t": self.x5t}
+        h.update(header or {})
+        c = {"aud": SRV["base"] + "/%s/oauth2/v2.0/token" % TENANT,
+             "iss": CERT_CLIENT, "sub": CERT_CLIENT,
+             "jti": secrets.token_hex(16), "nbf": now, "iat": now,
+             "exp": now + 600}
+        c.update(claims or {})
+        data = (b64url(json.dumps(h).encode()) + "." +
+                b64url(json.dumps(c).encode()))
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign",
+                              key or self.key], input=data.encode(),
+                             check=True, capture_output=True).stdout
+        return data + "." + b64url(sig)
+
+    def post(self, jwt, client=CERT_CLIENT,
+             atype="urn:ietf:params:oauth:client-assertion-type:jwt-bearer"):
+        raw = urllib.parse.urlencode({
+            "client_id": client, "scope": GRAPH,
+            "client_assertion_type": atype, "client_assertion": jwt,
+            "grant_type": "client_credentials"}).encode()
+        return token_req(raw=raw)
+
+    def assertRefused(self, answer, code, text):
+        st, data = answer
+        self.assertEqual(st, 401, data)
+        self.assertEqual(data["error"], "invalid_client")
+        self.assertEqual(data["error_codes"], [code])
+        self.assertIn("AADSTS%d: %s" % (code, text), data["error_description"])
+
+    def test_granted(self):
+        st, data = self.post(self.jwt())
+        self.assertEqual(st, 200, data)
+        st, _, _ = graph("auditLogs/signIns", data["access_token"])
+        self.assertEqual(st, 200)
+        self.assertTrue(any(a["claims"]["iss"] == CERT_CLIENT
+                            for a in ctl("assertions", method="GET")))
+
+    def test_jti_replayed(self):
+        jwt = self.jwt()
+        self.assertEqual(self.post(jwt)[0], 200)
+        self.assertRefused(self.post(jwt), 700027,
+                           "Client assertion was already used")
+
+    def test_bad_signature(self):
+        other = os.path.join(self.dir, "other.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-out",
+                        other], check=True, capture_output=True)
+        self.assertRefused(self.post(self.jwt(key=other)), 700027,
+                           "Client assertion failed signature validation.")
+        jwt = self.jwt()
+        h, c, sig = jwt.split(".")
+        forged = b64url(json.dumps({"aud": "x", "iss": CERT_CLIENT}).encode())
+        self.assertRefused(self.post(h + "." + forged + "." + sig), 700027,
+                           "Client assertion failed signature validation.")
+
+    def test_unknown_thumbprint(self):
+        self.assertRefused(self.post(self.jwt({"x5t": "AAAA"})), 700027,
+                           "Client assertion failed signature validation. "
+                           "[Reason - The key was not found.")
+
+    def test_claims(self):
+        now = int(time.time())
+        self.assertRefused(self.post(self.jwt(claims={"aud": "https://x/"})),
+                           700027, "Client assertion contains an invalid "
+                           "audience claim")
+        self.assertRefused(self.post(self.jwt(claims={"sub": "other"})),
+                           700021, "Client assertion application identifier")
+        self.assertRefused(self.post(self.jwt(claims={
+            "nbf": now - 900, "exp": now - 300})), 700024,
+            "Client assertion is not within its valid time range.")
+        self.assertRefused(self.post(self.jwt(claims={"exp": now + 3600})),
+                           700024, "Client assertion is not within its "
+                           "valid time range: its lifetime exceeds")
+        self.assertRefused(self.post(self.jwt(claims={"jti": ""})), 700027,
+                           "Client assertion contains no jti claim.")
+        self.assertRefused(self.post(self.jwt({"alg": "HS256"})), 5002738,
+                           "Invalid JWT token. 'HS256' is not a supported")
+
+    def test_malformed(self):
+        st, data = self.post("not.a-jwt")
+        self.assertEqual((st, data["error_codes"]), (400, [50027]))
+        st, data = self.post(self.jwt(), atype="urn:other")
+        self.assertEqual((st, data["error_codes"]), (400, [700023]))
+
+
+class ImdsTests(unittest.TestCase):
+    PATH = "/metadata/identity/oauth2/token"
+
+    @classmethod
+    def setUpClass(cls):
+        ctl("config", {"identities": {"system": True, "user": [MI_CLIENT]}})
+
+    def get(self, query, metadata=True):
+        st, _, data = req("GET", self.PATH + "?" + query, None,
+                          {"Metadata": "true"} if metadata else {})
+        return st, json.loads(data)
+
+    def test_system_assigned(self):
+        st, data = self.get("api-version=2018-02-01&resource="
+                            "https%3A%2F%2Fgraph.microsoft.com%2F")
+        self.assertEqual(st, 200, data)
+        self.assertEqual(data["token_type"], "Bearer")
+        self.assertEqual(data["resource"], "https://graph.microsoft.com/")
+        self.assertIsInstance(data["expires_in"], str)  # IMDS sends strings
+        self.assertTrue(int(data["expires_on"]) > time.time())
+        st, _, _ = graph("auditLogs/signIns", data["access_token"])
+        self.assertEqual(st, 200)
+
+    def test_user_assigned_la(self):
+        st, data = self.get("api-version=2018-02-01&resource="
+                            "https://api.loganalytics.io/&client_id="
+                            + MI_CLIENT)
+        self.assertEqual(st, 200, data)
+        st, _, _ = graph("auditLogs/signIns", data["access_token"])
+        self.assertEqual(st, 401)  # an LA token is not for Graph
+
+    def test_errors(self):
+        self.assertEqual(self.get("api-version=2018-02-01&resource=https://"
+                                  "graph.microsoft.com/", metadata=False),
+                         (400, {"error": "invalid_request",
+                                "error_description": "Required metadata "
+                                "header not specified"}))
+        self.assertEqual(self.get("api-version=2018-02-01&resource=https://"
+                                  "graph.microsoft.com/&client_id=nope"),
+                         (400, {"error": "invalid_request",
+                                "error_description": "Identity not found"}))
+        st, data = self.get("resource=https://graph.microsoft.com/")
+        self.assertEqual((st, data["error"]), (400, "invalid_request"))
+        st, data = self.get("api-version=2018-02-01&resource=https://x/")
+        self.assertEqual((st, data["error"]), (400, "invalid_resource"))
+        st, _, data = req("GET", self.PATH + "?api-version=2018-02-01&"
+                          "resource=https://graph.microsoft.com/", None,
+                          {"Metadata": "true", "X-Forwarded-For": "1.2.3.4"})
+        self.assertEqual(st, 400)
+
+
 if __name__ == "__main__":
     unittest.main()

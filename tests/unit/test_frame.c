@@ -146,6 +146,38 @@ test_roundtrip_storage(void **state)
 	buf_free(&b);
 }
 
+/* RESULT: what became of a window (statekeeper -> fetcher). */
+static void
+test_roundtrip_result(void **state)
+{
+	struct frame_reader fr;
+	struct frame f;
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, FRAME_MAX + 4);
+	assert_int_equal(frame_pack(&b, FRAME_RESULT, 1, (int64_t)350,
+				    (int64_t)12, (int64_t)0),
+			 0);
+	read_one(&b, &fr, &f, FRAME_RESULT);
+	assert_int_equal(f.nfield, 4);
+	assert_true(frame_bool(&f, 0));
+	assert_int_equal(frame_int(&f, 1), 350);
+	assert_int_equal(frame_int(&f, 2), 12);
+	assert_int_equal(frame_int(&f, 3), 0);
+	finish(&fr, &f);
+	buf_reset(&b);
+	assert_int_equal(
+	    frame_pack(&b, FRAME_RESULT, 0, (int64_t)0, (int64_t)0, (int64_t)4),
+	    0);
+	read_one(&b, &fr, &f, FRAME_RESULT);
+	assert_false(frame_bool(&f, 0));
+	assert_int_equal(frame_int(&f, 3), 4);
+	assert_string_equal(frame_type_name(FRAME_RESULT), "RESULT");
+	finish(&fr, &f);
+	buf_free(&b);
+}
+
 static void
 test_roundtrip_hello_no_offset(void **state)
 {
@@ -1000,6 +1032,7 @@ main(void)
 	    cmocka_unit_test(test_roundtrip_hello),
 	    cmocka_unit_test(test_roundtrip_hello_no_offset),
 	    cmocka_unit_test(test_roundtrip_storage),
+	    cmocka_unit_test(test_roundtrip_result),
 	    cmocka_unit_test(test_roundtrip_checkpoint),
 	    cmocka_unit_test(test_roundtrip_event_with_nul_bytes),
 	    cmocka_unit_test(test_roundtrip_event_empty),

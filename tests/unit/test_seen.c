@@ -4,7 +4,8 @@
  * written to azure_logs_seen only once it did, survive a reopen only once
  * committed, and are pruned by event time. The in-flight index is checked
  * with colliding ids, where deleting from the middle of a probe run must
- * keep the others findable.
+ * keep the others findable. Two channels' states share the sequence
+ * numbers and the recent ids, and keep their checkpoint rows apart.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +23,8 @@
 struct fixture {
 	char dir[64], path[128];
 	struct db db;
-	struct seen s;
+	struct seen_store st;
+	struct seen s, t; /* two channels; t only where a test keys it */
 };
 
 static void
@@ -31,7 +33,9 @@ open_all(struct fixture *x)
 	char err[512];
 
 	assert_int_equal(db_open(&x->db, x->path, err, sizeof(err)), 0);
-	assert_int_equal(seen_open(&x->s, &x->db, err, sizeof(err)), 0);
+	assert_int_equal(seen_store_open(&x->st, &x->db, err, sizeof(err)), 0);
+	seen_init(&x->s, &x->st);
+	seen_init(&x->t, &x->st);
 	assert_int_equal(seen_key(&x->s, "graph",
 				  "2012f3812bfc764b6a927f00ddcd7c16", err,
 				  sizeof(err)),
@@ -41,7 +45,9 @@ open_all(struct fixture *x)
 static void
 close_all(struct fixture *x)
 {
-	seen_close(&x->s);
+	seen_free(&x->s);
+	seen_free(&x->t);
+	seen_store_close(&x->st);
 	db_close(&x->db);
 }
 
@@ -230,9 +236,9 @@ test_sort_key_is_part_of_the_key(void **state)
 			 0);
 	/* Recent ids are known by their md5 alone. */
 	assert_int_equal(seen_known(&x->s, a, 0, err, sizeof(err)), 1);
-	assert_int_equal(x->s.nrecent, 1);
-	assert_int_equal(seen_merge(&x->s, err, sizeof(err)), 0);
-	assert_int_equal(x->s.nrecent, 0);
+	assert_int_equal(x->st.nrecent, 1);
+	assert_int_equal(seen_merge(&x->st, err, sizeof(err)), 0);
+	assert_int_equal(x->st.nrecent, 0);
 	assert_int_equal(seen_known(&x->s, a, 1234, err, sizeof(err)), 1);
 	assert_int_equal(seen_known(&x->s, a, 0, err, sizeof(err)), 0);
 }
@@ -392,6 +398,99 @@ test_schema_2_upgrade(void **state)
 			 3);
 }
 
+static int
+in(const int64_t *v, size_t n, int64_t k)
+{
+	while (n-- > 0)
+		if (v[n] == k)
+			return 1;
+	return 0;
+}
+
+static int
+known_t(struct fixture *x, const uint8_t h[SEEN_IDLEN])
+{
+	char err[512];
+	int rc = seen_known(&x->t, h, 0, err, sizeof(err));
+
+	assert_int_not_equal(rc, -1);
+	return rc;
+}
+
+/*
+ * Two channels number their events from one sequence: each ring holds
+ * rising, not contiguous numbers, and an ACK of S takes, in both, the
+ * events up to S and no other. Each knows its own ids only (another
+ * checkpoint row), in flight, recent or merged.
+ */
+static void
+test_interleaved_channels(void **state)
+{
+	struct fixture *x = *state;
+	static const int64_t mine[] = {1, 3, 4, 7, 8, 12};
+	static const int64_t theirs[] = {2, 5, 6, 9, 10, 11};
+	uint8_t h[SEEN_IDLEN];
+	char err[512];
+	size_t i;
+
+	assert_int_equal(seen_key(&x->t, "log_analytics",
+				  "2012f3812bfc764b6a927f00ddcd7c16", err,
+				  sizeof(err)),
+			 0);
+	assert_int_not_equal(x->s.kid, x->t.kid);
+	for (i = 0; i < 6; i++) {
+		mkid(h, 100, (uint64_t)mine[i]);
+		seen_sent(&x->s, mine[i], i == 4 ? NULL : h, 0, 100);
+		mkid(h, 100, (uint64_t)theirs[i]);
+		seen_sent(&x->t, theirs[i], h, 0, 100);
+	}
+	/* The same md5 in both rows: each has its own. */
+	mkid(h, 100, 1);
+	assert_true(known(x, h));
+	assert_false(known_t(x, h));
+	mkid(h, 100, 2);
+	assert_false(known(x, h));
+	assert_true(known_t(x, h));
+
+	assert_int_equal(seen_acked(&x->s, 5, err, sizeof(err)), 0);
+	assert_int_equal(seen_acked(&x->t, 5, err, sizeof(err)), 0);
+	assert_int_equal(x->s.n, 3);	    /* 7, 8 and 12 */
+	assert_int_equal(x->t.n, 4);	    /* 6, 9, 10 and 11 */
+	assert_int_equal(x->st.nrecent, 5); /* 1 3 4, 2 5 */
+	assert_int_equal(count(x, "SELECT count(*) FROM azure_logs_seen_recent "
+				  "WHERE kid = (SELECT kid FROM azure_logs_key "
+				  "WHERE service = 'graph')"),
+			 3);
+	assert_int_equal(seen_acked(&x->s, 10, err, sizeof(err)), 0);
+	assert_int_equal(seen_acked(&x->t, 10, err, sizeof(err)), 0);
+	assert_int_equal(x->s.n, 1);
+	assert_int_equal(x->t.n, 1);
+	/* More of ours after theirs: still rising, still apart. */
+	mkid(h, 100, 13);
+	seen_sent(&x->s, 13, h, 0, 100);
+	assert_int_equal(seen_acked(&x->s, 13, err, sizeof(err)), 0);
+	assert_int_equal(seen_acked(&x->t, 13, err, sizeof(err)), 0);
+	assert_int_equal(x->s.n + x->t.n, 0);
+	/* Ours: 1 3 4 7 12 13 (8 had no id); theirs: 2 5 6 9 10 11. */
+	for (i = 1; i <= 14; i++) {
+		mkid(h, 100, (uint64_t)i);
+		assert_int_equal(known(x, h),
+				 (in(mine, 6, (int64_t)i) && i != 8) ||
+				     i == 13);
+		assert_int_equal(known_t(x, h), in(theirs, 6, (int64_t)i));
+	}
+	/* Merged (every row's), then pruned (ours only): theirs stay. */
+	assert_int_equal(seen_prune(&x->s, 1000, err, sizeof(err)), 0);
+	assert_int_equal(x->st.nrecent, 0);
+	assert_int_equal(
+	    count(x, "SELECT count(*) FROM azure_logs_seen_recent"), 0);
+	for (i = 1; i <= 14; i++) {
+		mkid(h, 100, (uint64_t)i);
+		assert_false(known(x, h));
+		assert_int_equal(known_t(x, h), in(theirs, 6, (int64_t)i));
+	}
+}
+
 /* Many ids: the Bloom filter grows and never hides one. */
 static void
 test_many_ids(void **state)
@@ -489,6 +588,8 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_sort_key_is_part_of_the_key,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interleaved_channels, setup,
+					    teardown),
 	    cmocka_unit_test(test_sort_key),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup,
 					    teardown),
