@@ -35,10 +35,10 @@ struct http {
 	 * every attempt anew); -1 stops. */
 	int (*before)(void *arg);
 	void *before_arg;
-	long timeout;	  /* seconds per request */
-	int64_t deadline; /* of the whole run (100 ns ticks); 0: none */
-	int64_t retries;  /* attempts again after 429/5xx/transport errors */
-	int64_t bytes;	  /* of the bodies received */
+	long timeout;	   /* seconds per request */
+	int64_t deadline;  /* of the whole run (100 ns ticks); 0: none */
+	int64_t retries;   /* attempts again after 429/5xx/transport errors */
+	int64_t bytes;	   /* of the bodies received */
 	const char *proxy; /* --proxy (a secret if it holds a password), or
 			      NULL: libcurl's https_proxy etc. environment */
 };
