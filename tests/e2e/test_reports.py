@@ -208,6 +208,21 @@ class GraphReports(Reports, PipelineTest):
         self.assertEqual((s["pages"], s["retries"], s["delivered"]), ("4", "2", "340"))
         self.assert_same(s, self.take_stats())
 
+    def test_token_retries_counted(self):
+        # token_get retries on its own (one attempt per http request): its
+        # retries count like the pages' ones
+        for status, count in ((503, 2), (429, 3)):
+            with self.subTest(status=status):
+                self.mock.control("fail", {"match": "/oauth2/", "status": status,
+                                           "retry_after": "0", "count": count})
+                rc, _ = self.run_launcher(debug="0")
+                self.assertEqual(rc, 0, self.last_stderr)
+                s = self.one_summary()
+                self.assertGreaterEqual(int(s["retries"]), count, self.last_stderr)
+                st = self.take_stats()
+                self.assert_same(s, st)
+                self.assertGreaterEqual(st["retries"], count)
+
     def test_progress_lines_at_debug_1(self):
         os.environ["AZURE_LOGS_PROGRESS_SECONDS"] = "0"  # every page
         rc, _ = self.run_launcher(debug="1")
