@@ -127,7 +127,11 @@ auth_take_alt(const char *key, const char *want, const char *value,
 	}
 }
 
-/* The label of a "-----BEGIN LABEL-----" line (len in *n), or NULL. */
+/*
+ * The label of a "-----BEGIN LABEL-----" line (len in *n), or NULL. The
+ * closing dashes are looked for on this line only: never in the lines
+ * after it, which may be a private key's.
+ */
 static const char *
 pem_begin(const char *line, size_t *n)
 {
@@ -138,10 +142,26 @@ pem_begin(const char *line, size_t *n)
 	if (strncmp(line, "-----BEGIN ", 11) != 0)
 		return NULL;
 	line += 11;
-	if ((end = strstr(line, "-----")) == NULL)
+	end = memmem(line, strcspn(line, "\n"), "-----", 5);
+	if (end == NULL)
 		return NULL;
 	*n = (size_t)(end - line);
 	return line;
+}
+
+/* A label fit for a message: letters and spaces only, at most 64. */
+static int
+label_plain(const char *label, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(label[i] == ' ' || (label[i] >= 'A' && label[i] <= 'Z') ||
+		      (label[i] >= 'a' && label[i] <= 'z')))
+			return 0;
+	return 1;
 }
 
 static int
@@ -187,11 +207,13 @@ pem_take(char *line, char **next, const char *label, size_t n,
 	for (l = line; l != NULL && !done; l = nl) {
 		if ((nl = strchr(l, '\n')) != NULL)
 			*nl++ = '\0';
-		for (e = l + strlen(l); e > l && strchr(" \t\r", e[-1]); e--)
-			;
 		while (*l == ' ' || *l == '\t')
 			l++;
+		for (e = l + strlen(l); e > l && strchr(" \t\r", e[-1]); e--)
+			;
 		done = l != line && strncmp(l, "-----END ", 9) == 0;
+		if (e == l)
+			continue; /* a blank line: nothing for the key */
 		if (to != NULL && (buf_append(to, l, (size_t)(e - l)) == -1 ||
 				   buf_append(to, "\n", 1) == -1)) {
 			snprintf(err, errlen,
@@ -200,11 +222,17 @@ pem_take(char *line, char **next, const char *label, size_t n,
 			return -1;
 		}
 	}
-	if (!done) {
+	if (!done && label_plain(label, n)) {
 		snprintf(err, errlen,
 			 "Error: The authentication file has a \"-----BEGIN "
 			 "%.*s-----\" line and no END line.",
-			 (int)(n < 64 ? n : 64), label);
+			 (int)n, label);
+		return -1;
+	}
+	if (!done) {
+		snprintf(err, errlen,
+			 "Error: The authentication file has a \"-----BEGIN\" "
+			 "line and no END line.");
 		return -1;
 	}
 	*next = l;

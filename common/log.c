@@ -28,6 +28,22 @@ log_level(void)
 	return log_verbosity;
 }
 
+/* Cut s, n bytes long, before a UTF-8 character its end splits. */
+static void
+utf8_cut(char *s, size_t n)
+{
+	size_t i = n, need;
+	unsigned char c;
+
+	while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0 || (c = (unsigned char)s[i - 1]) < 0xc0)
+		return;
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
 /*
  * Write one line. The whole line goes out in a single write so lines of
  * concurrent roles sharing stderr never interleave.
@@ -55,9 +71,10 @@ log_vemit(const char *level, const char *fmt, va_list ap, int errnum)
 	if (errnum)
 		n += snprintf(line + n, sizeof(line) - n, ": %s",
 			      strerror(errnum));
-	if (level[0] == 'E' || level[0] == 'C') /* ERROR, CRITICAL */
-		snprintf(log_error_text, sizeof(log_error_text), "%.*s",
-			 n - start, line + start);
+	if ((level[0] == 'E' || level[0] == 'C') && /* ERROR, CRITICAL */
+	    snprintf(log_error_text, sizeof(log_error_text), "%.*s", n - start,
+		     line + start) >= (int)sizeof(log_error_text))
+		utf8_cut(log_error_text, sizeof(log_error_text) - 1);
 	line[n++] = '\n';
 	if (log_live)
 		fputs("\r\033[K", stderr);

@@ -290,10 +290,75 @@ collect_results(struct fetcher *f, char *why, size_t whylen)
 	return 0;
 }
 
+/* The length of the valid UTF-8 character at p (RFC 3629), or 0. */
+static size_t
+utf8_char(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (p[0] == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (p[0] == 0xf4)
+			hi = 0x8f; /* past U+10FFFF */
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string of s whatever its bytes: json_string() refuses text that
+ * is not UTF-8 and json_object_set_new() would then leave the key out.
+ * Each byte that does not start a valid character becomes U+FFFD.
+ */
+static json_t *
+lossy_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, o = 0;
+	json_t *j;
+	char *t;
+
+	if ((t = malloc(strlen(s) * 3 + 1)) == NULL)
+		return NULL;
+	while (*p != '\0') {
+		if ((n = utf8_char(p)) == 0) {
+			memcpy(t + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+			continue;
+		}
+		memcpy(t + o, p, n);
+		o += n;
+		p += n;
+	}
+	t[o] = '\0';
+	j = json_string(t);
+	free(t);
+	return j;
+}
+
 static json_t *
 str_or_null(const char *s)
 {
-	return s != NULL ? json_string(s) : json_null();
+	return s != NULL ? lossy_string(s) : json_null();
 }
 
 static json_t *
@@ -309,7 +374,7 @@ write_stats(struct fetcher *f, int known, int64_t lag, double secs,
 	struct report *r = &f->rep;
 	const struct fopts *o = &f->o;
 	char newest[DATE_STRLEN];
-	json_t *j, *e;
+	json_t *j;
 	char *s;
 
 	if (o->stats_fd < 0)
@@ -317,7 +382,7 @@ write_stats(struct fetcher *f, int known, int64_t lag, double secs,
 	if (r->newest != INT64_MIN)
 		date_format_iso(r->newest, newest);
 	j = json_object();
-	json_object_set_new(j, "service", json_string(f->ops->table));
+	json_object_set_new(j, "service", lossy_string(f->ops->table));
 	json_object_set_new(j, "query",
 			    str_or_null(f->ops->storage ? NULL : o->query));
 	json_object_set_new(j, "workspace",
@@ -342,10 +407,7 @@ write_stats(struct fetcher *f, int known, int64_t lag, double secs,
 	    json_real((double)(int64_t)(secs * 1000 + 0.5) / 1000));
 	json_object_set_new(j, "status",
 			    json_string(error != NULL ? "error" : "ok"));
-	/* a message that is not UTF-8 would make json_string() fail */
-	if ((e = json_string(error != NULL ? error : "")) == NULL)
-		e = json_string("(the message is not UTF-8)");
-	json_object_set_new(j, "error", e);
+	json_object_set_new(j, "error", lossy_string(error ? error : ""));
 	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
 			      JSON_REAL_PRECISION(15));
 	json_decref(j);

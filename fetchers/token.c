@@ -241,6 +241,7 @@ token_get(struct http *h, const struct token_req *tr, char **token, char *err,
 				  "%.1f s (attempt %d of %d)",
 				  h->service, r.curl_err, wait, attempt + 1,
 				  max);
+		h->retries++; /* for the run's summary, as http.c counts */
 		sleep_seconds(wait);
 	}
 	if (identity && r.status != 200) {

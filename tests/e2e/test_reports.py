@@ -208,6 +208,21 @@ class GraphReports(Reports, PipelineTest):
         self.assertEqual((s["pages"], s["retries"], s["delivered"]), ("4", "2", "340"))
         self.assert_same(s, self.take_stats())
 
+    def test_token_retries_counted(self):
+        # token_get retries on its own (one attempt per http request): its
+        # retries count like the pages' ones
+        for status, count in ((503, 2), (429, 3)):
+            with self.subTest(status=status):
+                self.mock.control("fail", {"match": "/oauth2/", "status": status,
+                                           "retry_after": "0", "count": count})
+                rc, _ = self.run_launcher(debug="0")
+                self.assertEqual(rc, 0, self.last_stderr)
+                s = self.one_summary()
+                self.assertGreaterEqual(int(s["retries"]), count, self.last_stderr)
+                st = self.take_stats()
+                self.assert_same(s, st)
+                self.assertGreaterEqual(st["retries"], count)
+
     def test_progress_lines_at_debug_1(self):
         os.environ["AZURE_LOGS_PROGRESS_SECONDS"] = "0"  # every page
         rc, _ = self.run_launcher(debug="1")
@@ -283,6 +298,48 @@ class GraphFailures(Reports, PipelineTest):
         self.assert_same(s, st)
         self.assertEqual(st["dead_lettered"], 1)
         self.assertGreater(st["bytes"], 70000)
+
+    def read_stats_bytes(self):
+        """The stats line as bytes: it must be UTF-8 and JSON all the same."""
+        with open(self.stats_file, "rb") as f:
+            raw = f.read()
+        raw.decode("utf-8")  # strict: raises on a byte that is not UTF-8
+        return raw
+
+    def test_tag_not_utf8(self):
+        # a tag with a byte 0xe9 (Latin-1 "e acute"), which the fetcher
+        # refuses: its stats still hold every key, the byte a U+FFFD
+        self.add_events(SIGNINS, signins(3, utcnow() - 3 * H, utcnow() - H, 7))
+        tag = os.fsdecode(b"caf\xe9-prod")
+        rc, got = self.run_launcher(debug="0", extra=["--graph_tag", tag])
+        self.assertEqual((rc, got), (1, []), self.last_stderr)
+        self.read_stats_bytes()
+        st = self.take_stats()  # the keys, all of them, in order
+        self.assertEqual(st["tag"], "caf\ufffd-prod")
+        self.assertEqual(st["query"], SIGNINS)
+        self.assertEqual((st["status"], st["error"]),
+                         ("error", "Graph: the tag is not valid UTF-8"))
+        s = self.one_summary()
+        self.assert_same(s, st)
+
+    def test_long_error_cut_at_a_character(self):
+        # a token error long enough to be cut: the cut falls between two
+        # characters whatever the length of what comes before
+        for pad in ("", "a"):
+            with self.subTest(pad=pad):
+                self.mock.control("fail", {
+                    "match": "/oauth2/", "status": 400, "count": 1,
+                    "body": {"error": pad + "\u00e9" * 400}})
+                rc, got = self.run_launcher(debug="0")
+                self.assertEqual((rc, got), (1, []))
+                self.read_stats_bytes()
+                st = self.take_stats()
+                self.assertEqual(st["status"], "error")
+                self.assertTrue(st["error"].startswith(
+                    "Error: Couldn't get the token for authentication (HTTP "
+                    "400, " + pad + "\u00e9\u00e9"), st["error"])
+                self.assertNotIn("\ufffd", st["error"])
+                self.assertGreater(len(st["error"].encode()), 400)
 
     def test_page_error(self):
         self.add_events(SIGNINS, signins(3, utcnow() - 3 * H, utcnow() - H, 5))

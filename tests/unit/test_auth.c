@@ -611,6 +611,76 @@ test_app_certificate_errors(void **state)
 	    "is encrypted: store it without a passphrase");
 }
 
+/* An indented blank line inside a key block is no "too large" file. */
+static void
+test_app_pem_blank_line(void **state)
+{
+	struct auth_pair a;
+	char err[1024], *t, *u, *mid;
+
+	(void)state;
+	t = cat3("application_id = I\n", key_a, cert_a);
+	/* after the second line of the key: a line of blanks only */
+	mid = strchr(strchr(strchr(t, '\n') + 1, '\n') + 1, '\n') + 1;
+	*(mid - 1) = '\0';
+	u = cat3(t, "\n   \n\t\r\n\n", mid);
+	if (app_read(u, &a, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(a.kind, AUTH_CERT);
+	auth_wipe(&a);
+	free(t);
+	free(u);
+}
+
+/* No message holds anything from inside a key block. */
+static void
+test_app_pem_malformed_begin(void **state)
+{
+	struct auth_pair a;
+	char err[1024], *t, *body, *end, *line;
+	size_t n;
+	static const char *begins[] = {
+	    "-----BEGIN PRIVATE KEY\n",		 "-----BEGIN PRIVATE KEY----\n",
+	    "  -----BEGIN PRIVATE KEY -- x\n",	 "-----BEGIN PRIVATE KEY=\n",
+	    "-----BEGIN PRIV\x01ATE KEY-----\n", "-----BEGIN ",
+	};
+	size_t i;
+
+	(void)state;
+	body = strchr(key_a, '\n') + 1; /* the base64, and the END line */
+	end = strstr(body, "-----END");
+	assert_non_null(end);
+	for (i = 0; i < sizeof(begins) / sizeof(begins[0]); i++) {
+		/* the key's lines, with a bare "-----" for its END line */
+		t = cat3("application_id = I\n", begins[i], body);
+		memcpy(strstr(t, "-----END"), "-----\n", 7);
+		assert_int_equal(app_read(t, &a, err, sizeof(err)), -1);
+		assert_null(strchr(err, '\n'));
+		/* no 8 characters of any of the key's lines */
+		for (line = body; line < end; line += n + 1) {
+			n = strcspn(line, "\n");
+			for (size_t k = 0; k + 8 <= n; k++) {
+				char piece[9];
+
+				memcpy(piece, line + k, 8);
+				piece[8] = '\0';
+				if (strstr(err, piece) != NULL)
+					fail_msg("key text \"%s\" in \"%s\"",
+						 piece, err);
+			}
+		}
+		free(t);
+	}
+	/* a plain label is named; any other is not */
+	expect_app_error(
+	    "application_id = I\n-----BEGIN PRIVATE KEY-----\n"
+	    "AAAA\n",
+	    "has a \"-----BEGIN PRIVATE KEY-----\" line and no END "
+	    "line");
+	expect_app_error("application_id = I\n-----BEGIN A\x01B-----\nAAAA\n",
+			 "has a \"-----BEGIN\" line and no END line");
+}
+
 static void
 test_base64url(void **state)
 {
@@ -852,6 +922,8 @@ main(void)
 	    cmocka_unit_test(test_app_identity),
 	    cmocka_unit_test(test_app_certificate),
 	    cmocka_unit_test(test_app_certificate_errors),
+	    cmocka_unit_test(test_app_pem_blank_line),
+	    cmocka_unit_test(test_app_pem_malformed_begin),
 	    cmocka_unit_test(test_base64url),
 	    cmocka_unit_test(test_assertion),
 	    cmocka_unit_test(test_clouds),
