@@ -225,6 +225,35 @@ class ConfigRun(PipelineTest):
         with open(other) as f:
             self.assertEqual(json.load(f)["requests"][0]["delivered"], len(self.audits))
 
+    def test_values_starting_with_a_dash(self):
+        """azure-config's words are (option, value) pairs: a <tag> or a
+        <query> starting with '-' is the value, not an option (argparse
+        would take it for one and skip the request)."""
+        body = '''  <wodle name="azure-logs" %s>
+    <graph>
+      <auth_path>%s</auth_path>
+      <tenantdomain>%s</tenantdomain>
+      <request><tag>-prod</tag><query>%s</query><time_offset>1d</time_offset></request>
+      <request><tag>--x</tag><query>-x</query><time_offset>1d</time_offset></request>
+    </graph>
+  </wodle>
+''' % (self.wodle_attrs(), escape(self.auth), TENANT, AUDITS)
+        conf, _ = self.write_conf(body)
+        rc, got = self.run_config(conf)
+        self.assertNotIn("expected one argument", self.last_stderr)
+        self.assertIn("2 request(s) from 1 azure-logs wodle(s), 0 skipped", self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)),
+                         sorted(wazuh_payload(i, "-prod") for i in self.audits))
+        # The query '-x' reached the service (which has no such resource).
+        paths = [r["path"] for r in self.mock.requests()]
+        self.assertIn("/v1.0/-x", paths)
+        self.assertEqual(rc, 1, self.last_stderr)
+        prod, dash = self.read_stats()
+        self.assertEqual((prod["tag"], prod["query"], prod["status"]),
+                         ("-prod", AUDITS, "ok"))
+        self.assertEqual((dash["tag"], dash["query"], dash["status"]),
+                         ("--x", "-x", "error"))
+
     def test_failing_request_is_reported_in_stats(self):
         """A request whose fetcher fails (an unknown application) fails the
         run (exit 1) while the other is delivered; the stats say which."""
