@@ -35,10 +35,10 @@ struct http {
 	 * every attempt anew); -1 stops. */
 	int (*before)(void *arg);
 	void *before_arg;
-	long timeout;	  /* seconds per request */
-	int64_t deadline; /* of the whole run (100 ns ticks); 0: none */
-	int64_t retries;  /* attempts again after 429/5xx/transport errors */
-	int64_t bytes;	  /* of the bodies received */
+	long timeout;	   /* seconds per request */
+	int64_t deadline;  /* of the whole run (100 ns ticks); 0: none */
+	int64_t retries;   /* attempts again after 429/5xx/transport errors */
+	int64_t bytes;	   /* of the bodies received */
 	const char *proxy; /* --proxy (a secret if it holds a password), or
 			      NULL: libcurl's https_proxy etc. environment */
 };
@@ -209,8 +209,9 @@ int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 	"--cloud public|usgov|usgov-dod|china picks the login, API and blob "  \
 	"endpoints\nand token audiences (default public; explicit --*-url "    \
 	"options win).\n--proxy URL sends every request through URL "          \
-	"(user:password@ allowed,\nnever logged); without it the "             \
-	"https_proxy, "                                                        \
+	"(user:password@ allowed,\nnever logged); without it "                 \
+	"$AZURE_LOGS_PROXY (the way to give a\nproxy with a password off the " \
+	"command line), else the https_proxy,\n"                               \
 	"http_proxy, all_proxy and\nno_proxy environment applies. A Graph or " \
 	"Log Analytics auth file may\nhold application_id with a PEM private " \
 	"key and certificate (RS256 client\nassertion), or managed_identity "  \

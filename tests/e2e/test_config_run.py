@@ -330,6 +330,34 @@ tag</tag><query>%s</query><time_offset>1d</time_offset></request>
         self.assertEqual(argvs.count("azure-graph "), 2, argvs)
         self.assertNotIn("Pr0xy-pa55word", argvs)
 
+    def test_bad_proxy_with_a_password(self):
+        """A proxy the fetcher cannot use (a bad scheme), with a password
+        (holding a '/'): the request fails, and the password is in no
+        message nor in the stats, the error saying what is wrong."""
+        body = '''  <wodle name="azure-logs" %s>
+    <graph proxy="htp://user:S3CRET/PW@proxy.example:3128">
+      <auth_path>%s</auth_path>
+      <tenantdomain>%s</tenantdomain>
+      <request><tag>a</tag><query>%s</query><time_offset>1d</time_offset></request>
+    </graph>
+  </wodle>
+''' % (self.wodle_attrs(), escape(self.auth), TENANT, AUDITS)
+        conf, _ = self.write_conf(body)
+        env = {k: v for k, v in os.environ.items()
+               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+        with unittest.mock.patch.dict(os.environ, env, clear=True):
+            rc, got = self.run_config(conf, debug="2")
+        self.assertEqual((rc, got), (1, []), self.last_stderr)
+        self.assertNotIn("S3CRET", self.last_stderr)
+        self.assertIn('"htp://user:***@proxy.example:3128" must start with http://',
+                      self.last_stderr)
+        with open(self.stats) as f:
+            stats = f.read()
+        self.assertNotIn("S3CRET", stats)
+        req, = json.loads(stats)["requests"]
+        self.assertEqual(req["status"], "error")
+        self.assertIn("must start with http://", req["error"])
+
     def test_config_errors(self):
         # Not well-formed: azure-config's error (with the file and line)
         # as it is, exit 1, nothing started.
