@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from harness import (LAUNCHER, PRIVSEP_OFF, TENANT, TOP, LoopbackProxy, PipelineTest,
                      StorageTest,
-                     add_system_user, gen_graph, iso, md5, storage_payload,
+                     add_system_user, fetcher_argv, gen_graph, iso, md5, storage_payload,
                      user_exists, utcnow, wazuh_payload, without_privsep_warning)
 
 import gen_la  # tests/mock, on the path through harness
@@ -357,6 +357,20 @@ tag</tag><query>%s</query><time_offset>1d</time_offset></request>
         req, = json.loads(stats)["requests"]
         self.assertEqual(req["status"], "error")
         self.assertIn("must start with http://", req["error"])
+
+    def test_overlap_over_the_statekeepers_limit(self):
+        """An overlap over 3660 days (which the statekeeper would refuse as
+        a protocol error): the fetcher refuses it as a usage error (exit
+        100) with a clear message; 3660 days is accepted."""
+        argv = fetcher_argv("azure-graph", self.auth, self.mock.url,
+                            extra=["--overlap", "3661d"])
+        p = subprocess.run(argv, capture_output=True, timeout=60)
+        self.assertEqual((p.returncode, p.stdout), (100, b""))
+        self.assertIn(b"--overlap 3661d: more than 3660 days", p.stderr)
+        self.assertEqual(self.mock.requests(), [])
+        argv[-1] = "3660d"
+        p = subprocess.run(argv, capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_config_errors(self):
         # Not well-formed: azure-config's error (with the file and line)
