@@ -1227,6 +1227,34 @@ check "a proxy with a password: not on the fetcher's command line" \
     --tag t --timeout 1h -d 2
 check "... nor in the log" not_grep pa55word "$work/err"
 
+# azure-config's output is evaluated (as root under Wazuh, while
+# azure-config parsed as the fetcher's user): only azure_global and
+# azure_request lines of single-quoted words are; words may span lines
+# and hold '\''.
+config_refused() {
+	[ "$rc" = 1 ] && no_role_started && ! [ -e "$base/pwned" ] &&
+	    logged ERROR "azure-config's output is not lines of azure_global or azure_request with single-quoted words: not evaluated."
+}
+for bad in "azure_request 3 $(graph_words q t)${nl}touch '$base/pwned'" \
+    "azure_request 3 $(graph_words q t); touch '$base/pwned'" \
+    "azure_request 3 $(graph_words q t) \$(touch '$base/pwned')" \
+    "azure_request 3 $(graph_words q t) 'a'b'${nl}touch '$base/pwned''" \
+    "azure_global '--db' 'x
+'; touch '$base/pwned'; '" \
+    "azure_request \$(touch '$base/pwned') $(graph_words q t)"; do
+	config_is "$bad"
+	run --config "$conf" --wazuh-home "$home"
+	check "azure-config's output with a command: refused, not evaluated" \
+	    config_refused
+done
+config_is "azure_global '--db' '$base/a'\''b
+c.db'" "azure_request 3 $(graph_words q "x'\''\$(touch '\''$base/pwned'\'')${nl}y")"
+run --config "$conf" --wazuh-home "$home" -d 0
+check "... words with '\\'' and newlines: evaluated as words" argv_is graph \
+    --tenant d --query q --auth-fd 7 --auth-file "$auth" \
+    --tag "x'\$(touch '$base/pwned')${nl}y" --timeout 1h -d 0
+check "... nothing run" absent "$base/pwned"
+
 # --stats-json: a fetcher that wrote nothing gets an entry of the
 # launcher's, every text escaped for JSON.
 stats="$base/stats dir/s.json"
