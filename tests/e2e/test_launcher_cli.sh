@@ -88,6 +88,9 @@ for fd in 0 1 2 3 4 7 9; do
 	fi
 done
 printf '%s' "$fds" >"$log/$name.fds"
+# The signals ignored by the role and by its parent (the wrapper).
+sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$$/status" "/proc/$PPID/status" \
+    >"$log/$name.sigign"
 [ ! -L "/proc/$$/fd/7" ] || cat <&7 >"$log/$name.fd7"
 if [ -L "/proc/$$/fd/0" ]; then
 	dir=$(readlink "/proc/$$/fd/0")
@@ -1053,6 +1056,19 @@ check "fetcher fails while the others block: exit 1" status_is 1
 check "... SIGTERM was enough (no SIGKILL warning)" not_logged WARNING
 check "... the blocked roles were killed" fakes_gone statekeeper forwarder
 check "... no process and no directory left" nothing_left
+
+# wrappers_ignore_term ROLE...: each role has TERM and HUP at their
+# default while its wrapper ignores them (from before the role's fork: a
+# TERM can never end a wrapper before it reports its role's exit).
+wrappers_ignore_term() {
+	for _r in "$@"; do
+		{ read -r _own && read -r _wrapper; } <"$log/$_r.sigign" || return 1
+		[ $((0x$_own & 0x4001)) -eq 0 ] || return 1
+		[ $((0x$_wrapper & 0x4001)) -eq $((0x4001)) ] || return 1
+	done
+}
+check "... each role gets TERM/HUP, its wrapper ignores them" \
+    wrappers_ignore_term graph statekeeper forwarder
 
 modes block exit:7 block
 run_graph --graph_query q
