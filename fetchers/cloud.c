@@ -76,23 +76,21 @@ userinfo_end(const char *url, const char **host)
 
 /*
  * A proxy URL fit for logs: its password (anything after "user:" before
- * the host) becomes "***".
+ * the last "@": a password may hold an unencoded "/") becomes "***".
  */
 void
 proxy_redact(const char *url, char *out, size_t outlen)
 {
-	const char *host, *p = strstr(url, "://"), *colon;
-	size_t n = userinfo_end(url, &host);
+	const char *p = strstr(url, "://"), *at, *colon;
 
-	if (n == 0) {
+	p = p ? p + 3 : url;
+	if ((at = strrchr(p, '@')) == NULL) {
 		strlcpy(out, url, outlen);
 		return;
 	}
-	p = p ? p + 3 : url;
-	colon = memchr(p, ':', (size_t)(host - 1 - p));
-	snprintf(out, outlen, "%.*s%s@%s",
-		 (int)((colon ? colon : host - 1) - url), url,
-		 colon ? ":***" : "", host);
+	colon = memchr(p, ':', (size_t)(at - p));
+	snprintf(out, outlen, "%.*s%s@%s", (int)((colon ? colon : at) - url),
+		 url, colon ? ":***" : "", at + 1);
 }
 
 /*

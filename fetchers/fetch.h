@@ -209,8 +209,9 @@ int la_partial_error(const char *, size_t, char *msg, size_t msglen);
 	"--cloud public|usgov|usgov-dod|china picks the login, API and blob "  \
 	"endpoints\nand token audiences (default public; explicit --*-url "    \
 	"options win).\n--proxy URL sends every request through URL "          \
-	"(user:password@ allowed,\nnever logged); without it the "             \
-	"https_proxy, "                                                        \
+	"(user:password@ allowed,\nnever logged); without it "                 \
+	"$AZURE_LOGS_PROXY (the way to give a\nproxy with a password off the " \
+	"command line), else the https_proxy,\n"                               \
 	"http_proxy, all_proxy and\nno_proxy environment applies. A Graph or " \
 	"Log Analytics auth file may\nhold application_id with a PEM private " \
 	"key and certificate (RS256 client\nassertion), or managed_identity "  \

@@ -73,6 +73,13 @@ enum {
 	O_IDENTITY_URL
 };
 
+/* The proxy's URL when it holds a password (see parse_opts). */
+#define PROXY_ENV "AZURE_LOGS_PROXY"
+/* The statekeeper refuses a longer overlap (a protocol error). */
+#define OVERLAP_MAX_DAYS 3660
+
+static int proxy_from_env; /* o->proxy came from PROXY_ENV */
+
 /* The process holds a client secret and tokens: no core file, no ptrace by
  * other processes of the same user. */
 static void
@@ -158,6 +165,7 @@ static void
 parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	   struct fopts *o)
 {
+	const char *env;
 	struct option lopts[] = {
 	    {"tenant", required_argument, NULL, O_TENANT},
 	    {"query", required_argument, NULL, O_QUERY},
@@ -272,6 +280,11 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 			break;
 		case O_OVERLAP:
 			o->overlap_secs = parse_duration("--overlap", optarg);
+			if (o->overlap_secs > OVERLAP_MAX_DAYS * 86400)
+				usage_error(
+				    "--overlap %s: more than %d days (the "
+				    "statekeeper's limit)",
+				    optarg, OVERLAP_MAX_DAYS);
 			break;
 		case O_LAG:
 			o->lag_secs = parse_duration("--lag", optarg);
@@ -330,6 +343,17 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	}
 	if (optind != argc)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
+	/* A proxy whose URL holds a password, off the command line (which
+	 * every local user may read): what the launcher does. --proxy wins.
+	 * Not passed on to anything the fetcher may start. */
+	if ((env = getenv(PROXY_ENV)) != NULL) {
+		if (o->proxy == NULL && *env != '\0') {
+			o->proxy = xstrdup(env);
+			proxy_from_env = 1;
+		}
+		if (unsetenv(PROXY_ENV) == -1)
+			fatal("unsetenv");
+	}
 	if (!ops->la && (o->workspace || o->wait))
 		usage_error("--workspace and --wait are for azure-la");
 	if (!ops->storage && (o->container || o->blobs || o->format ||
@@ -406,9 +430,13 @@ check_opts(const struct fetcher_ops *ops, struct fopts *o)
 	     url_check_endpoint(o->api_url, err, sizeof(err)) == -1))
 		fatalx("%s: %s", ops->service, err);
 	/* clouds and credentials */
-	if ((o->proxy != NULL &&
-	     proxy_check(o->proxy, err, sizeof(err)) == -1) ||
-	    identity_url_check(o->identity_url, err, sizeof(err)) == -1)
+	if (o->proxy != NULL && proxy_check(o->proxy, err, sizeof(err)) == -1) {
+		/* err names --proxy, and shows the URL without its password */
+		if (proxy_from_env && strncmp(err, "--proxy ", 8) == 0)
+			fatalx("%s: %s %s", ops->service, PROXY_ENV, err + 8);
+		fatalx("%s: %s", ops->service, err);
+	}
+	if (identity_url_check(o->identity_url, err, sizeof(err)) == -1)
 		fatalx("%s: %s", ops->service, err);
 	if ((o->since && date_parse(o->since, &t) == -1) ||
 	    (o->until && date_parse(o->until, &t) == -1))

@@ -183,13 +183,16 @@ http_free_headers(struct curl_slist *l)
 }
 
 /*
- * libcurl's messages name hosts, not URLs; should one ever quote a URL,
- * a SAS signature in it ("sig=...") is masked before anyone logs it.
+ * libcurl's messages name hosts, not URLs; should one quote a URL, a SAS
+ * signature in it ("sig=...") is masked before anyone logs it, and so is
+ * the password of any "scheme://user:password@" (a proxy's, which libcurl
+ * quotes whole in "Unsupported proxy scheme for '...'"): it becomes "***".
+ * The password runs to the last '@' before a space (it may hold '/').
  */
 static void
 http_redact(char *msg)
 {
-	char *p = msg;
+	char *p = msg, *end, *at, *colon;
 	size_t n;
 
 	while ((p = strstr(p, "sig=")) != NULL) {
@@ -197,6 +200,32 @@ http_redact(char *msg)
 		n = strcspn(p, "& \t\r\n\"'");
 		memset(p, '*', n);
 		p += n;
+	}
+	for (p = msg; (p = strstr(p, "://")) != NULL;) {
+		p += 3;
+		end = p + strcspn(p, " \t\r\n");
+		at = NULL;
+		for (char *q = p; q < end; q++)
+			if (*q == '@')
+				at = q;
+		if (at == NULL)
+			continue;
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon == NULL)
+			continue;
+		/* ":password@" -> ":***@" (the message may only shrink or
+		 * grow into its buffer's room: CURL_ERROR_SIZE) */
+		if (colon + 4 >= msg + CURL_ERROR_SIZE) {
+			colon[1] = '\0';
+			break;
+		}
+		n = strlen(at) + 1;
+		if (colon + 4 + n > msg + CURL_ERROR_SIZE)
+			n = (size_t)(msg + CURL_ERROR_SIZE - (colon + 4));
+		memmove(colon + 4, at, n);
+		memcpy(colon + 1, "***", 3);
+		msg[CURL_ERROR_SIZE - 1] = '\0';
+		p = colon + 4;
 	}
 }
 

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from harness import (LAUNCHER, PRIVSEP_OFF, TENANT, TOP, LoopbackProxy, PipelineTest,
                      StorageTest,
-                     add_system_user, gen_graph, iso, md5, storage_payload,
+                     add_system_user, fetcher_argv, gen_graph, iso, md5, storage_payload,
                      user_exists, utcnow, wazuh_payload, without_privsep_warning)
 
 import gen_la  # tests/mock, on the path through harness
@@ -225,6 +225,35 @@ class ConfigRun(PipelineTest):
         with open(other) as f:
             self.assertEqual(json.load(f)["requests"][0]["delivered"], len(self.audits))
 
+    def test_values_starting_with_a_dash(self):
+        """azure-config's words are (option, value) pairs: a <tag> or a
+        <query> starting with '-' is the value, not an option (argparse
+        would take it for one and skip the request)."""
+        body = '''  <wodle name="azure-logs" %s>
+    <graph>
+      <auth_path>%s</auth_path>
+      <tenantdomain>%s</tenantdomain>
+      <request><tag>-prod</tag><query>%s</query><time_offset>1d</time_offset></request>
+      <request><tag>--x</tag><query>-x</query><time_offset>1d</time_offset></request>
+    </graph>
+  </wodle>
+''' % (self.wodle_attrs(), escape(self.auth), TENANT, AUDITS)
+        conf, _ = self.write_conf(body)
+        rc, got = self.run_config(conf)
+        self.assertNotIn("expected one argument", self.last_stderr)
+        self.assertIn("2 request(s) from 1 azure-logs wodle(s), 0 skipped", self.last_stderr)
+        self.assertEqual(sorted(self.payloads(got)),
+                         sorted(wazuh_payload(i, "-prod") for i in self.audits))
+        # The query '-x' reached the service (which has no such resource).
+        paths = [r["path"] for r in self.mock.requests()]
+        self.assertIn("/v1.0/-x", paths)
+        self.assertEqual(rc, 1, self.last_stderr)
+        prod, dash = self.read_stats()
+        self.assertEqual((prod["tag"], prod["query"], prod["status"]),
+                         ("-prod", AUDITS, "ok"))
+        self.assertEqual((dash["tag"], dash["query"], dash["status"]),
+                         ("--x", "-x", "error"))
+
     def test_failing_request_is_reported_in_stats(self):
         """A request whose fetcher fails (an unknown application) fails the
         run (exit 1) while the other is delivered; the stats say which."""
@@ -300,6 +329,48 @@ tag</tag><query>%s</query><time_offset>1d</time_offset></request>
             argvs = f.read()
         self.assertEqual(argvs.count("azure-graph "), 2, argvs)
         self.assertNotIn("Pr0xy-pa55word", argvs)
+
+    def test_bad_proxy_with_a_password(self):
+        """A proxy the fetcher cannot use (a bad scheme), with a password
+        (holding a '/'): the request fails, and the password is in no
+        message nor in the stats, the error saying what is wrong."""
+        body = '''  <wodle name="azure-logs" %s>
+    <graph proxy="htp://user:S3CRET/PW@proxy.example:3128">
+      <auth_path>%s</auth_path>
+      <tenantdomain>%s</tenantdomain>
+      <request><tag>a</tag><query>%s</query><time_offset>1d</time_offset></request>
+    </graph>
+  </wodle>
+''' % (self.wodle_attrs(), escape(self.auth), TENANT, AUDITS)
+        conf, _ = self.write_conf(body)
+        env = {k: v for k, v in os.environ.items()
+               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+        with unittest.mock.patch.dict(os.environ, env, clear=True):
+            rc, got = self.run_config(conf, debug="2")
+        self.assertEqual((rc, got), (1, []), self.last_stderr)
+        self.assertNotIn("S3CRET", self.last_stderr)
+        self.assertIn('"htp://user:***@proxy.example:3128" must start with http://',
+                      self.last_stderr)
+        with open(self.stats) as f:
+            stats = f.read()
+        self.assertNotIn("S3CRET", stats)
+        req, = json.loads(stats)["requests"]
+        self.assertEqual(req["status"], "error")
+        self.assertIn("must start with http://", req["error"])
+
+    def test_overlap_over_the_statekeepers_limit(self):
+        """An overlap over 3660 days (which the statekeeper would refuse as
+        a protocol error): the fetcher refuses it as a usage error (exit
+        100) with a clear message; 3660 days is accepted."""
+        argv = fetcher_argv("azure-graph", self.auth, self.mock.url,
+                            extra=["--overlap", "3661d"])
+        p = subprocess.run(argv, capture_output=True, timeout=60)
+        self.assertEqual((p.returncode, p.stdout), (100, b""))
+        self.assertIn(b"--overlap 3661d: more than 3660 days", p.stderr)
+        self.assertEqual(self.mock.requests(), [])
+        argv[-1] = "3660d"
+        p = subprocess.run(argv, capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_config_errors(self):
         # Not well-formed: azure-config's error (with the file and line)

@@ -88,6 +88,9 @@ for fd in 0 1 2 3 4 7 9; do
 	fi
 done
 printf '%s' "$fds" >"$log/$name.fds"
+# The signals ignored by the role and by its parent (the wrapper).
+sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$$/status" "/proc/$PPID/status" \
+    >"$log/$name.sigign"
 [ ! -L "/proc/$$/fd/7" ] || cat <&7 >"$log/$name.fd7"
 if [ -L "/proc/$$/fd/0" ]; then
 	dir=$(readlink "/proc/$$/fd/0")
@@ -1054,6 +1057,19 @@ check "... SIGTERM was enough (no SIGKILL warning)" not_logged WARNING
 check "... the blocked roles were killed" fakes_gone statekeeper forwarder
 check "... no process and no directory left" nothing_left
 
+# wrappers_ignore_term ROLE...: each role has TERM and HUP at their
+# default while its wrapper ignores them (from before the role's fork: a
+# TERM can never end a wrapper before it reports its role's exit).
+wrappers_ignore_term() {
+	for _r in "$@"; do
+		{ read -r _own && read -r _wrapper; } <"$log/$_r.sigign" || return 1
+		[ $((0x$_own & 0x4001)) -eq 0 ] || return 1
+		[ $((0x$_wrapper & 0x4001)) -eq $((0x4001)) ] || return 1
+	done
+}
+check "... each role gets TERM/HUP, its wrapper ignores them" \
+    wrappers_ignore_term graph statekeeper forwarder
+
 modes block exit:7 block
 run_graph --graph_query q
 check "statekeeper exits 7: the launcher exits 7" status_is 7
@@ -1226,6 +1242,34 @@ check "a proxy with a password: not on the fetcher's command line" \
     argv_is graph --tenant d --query q --auth-fd 7 --auth-file "$auth" \
     --tag t --timeout 1h -d 2
 check "... nor in the log" not_grep pa55word "$work/err"
+
+# azure-config's output is evaluated (as root under Wazuh, while
+# azure-config parsed as the fetcher's user): only azure_global and
+# azure_request lines of single-quoted words are; words may span lines
+# and hold '\''.
+config_refused() {
+	[ "$rc" = 1 ] && no_role_started && ! [ -e "$base/pwned" ] &&
+	    logged ERROR "azure-config's output is not lines of azure_global or azure_request with single-quoted words: not evaluated."
+}
+for bad in "azure_request 3 $(graph_words q t)${nl}touch '$base/pwned'" \
+    "azure_request 3 $(graph_words q t); touch '$base/pwned'" \
+    "azure_request 3 $(graph_words q t) \$(touch '$base/pwned')" \
+    "azure_request 3 $(graph_words q t) 'a'b'${nl}touch '$base/pwned''" \
+    "azure_global '--db' 'x
+'; touch '$base/pwned'; '" \
+    "azure_request \$(touch '$base/pwned') $(graph_words q t)"; do
+	config_is "$bad"
+	run --config "$conf" --wazuh-home "$home"
+	check "azure-config's output with a command: refused, not evaluated" \
+	    config_refused
+done
+config_is "azure_global '--db' '$base/a'\''b
+c.db'" "azure_request 3 $(graph_words q "x'\''\$(touch '\''$base/pwned'\'')${nl}y")"
+run --config "$conf" --wazuh-home "$home" -d 0
+check "... words with '\\'' and newlines: evaluated as words" argv_is graph \
+    --tenant d --query q --auth-fd 7 --auth-file "$auth" \
+    --tag "x'\$(touch '$base/pwned')${nl}y" --timeout 1h -d 0
+check "... nothing run" absent "$base/pwned"
 
 # --stats-json: a fetcher that wrote nothing gets an entry of the
 # launcher's, every text escaped for JSON.

@@ -127,6 +127,39 @@ class Proxy(PipelineTest):
                       self.last_stderr)
         self.assertNotIn("hidden", self.last_stderr)
 
+    def test_proxy_environment_variable(self):
+        """AZURE_LOGS_PROXY (what the launcher uses for a proxy with a
+        password): the fetcher's --proxy, off its command line; checked
+        like --proxy, its password never logged."""
+        url = "http://proxyuser:Pr0xy-pa55word@127.0.0.1:%d" % self.proxy.port
+        rc, out = self.run_fetcher(["-d", "2"], env=clean_env(AZURE_LOGS_PROXY=url))
+        self.assertEqual(rc, 0, self.last_stderr)
+        self.assertEqual(len(out), 3)
+        self.assertAllProxied()
+        self.assertNotIn("Pr0xy-pa55word", self.last_stderr)
+        want = "Basic " + base64.b64encode(b"proxyuser:Pr0xy-pa55word").decode()
+        self.assertEqual({a for _, _, a in self.proxy.seen}, {want})
+
+        rc, out = self.run_fetcher(env=clean_env(
+            AZURE_LOGS_PROXY="htp://u:S3CRET/PW@127.0.0.1:1"))
+        self.assertEqual((rc, out), (1, []))
+        self.assertIn('AZURE_LOGS_PROXY "htp://u:***@127.0.0.1:1" must start with http://',
+                      self.last_stderr)
+        self.assertNotIn("S3CRET", self.last_stderr)
+
+    def test_password_not_in_libcurl_errors(self):
+        """libcurl quotes a proxy it cannot use whole ("Unsupported proxy
+        scheme for '...'"): its password is masked in every message."""
+        for proxy in ("htp://user:S3CRETPW@127.0.0.1:1",
+                      "http://user:S3CRETPW@[::1:1"):
+            with self.subTest(proxy=proxy):
+                rc, out = self.run_fetcher(
+                    ["--timeout", "20s"],
+                    env=clean_env(http_proxy=proxy, https_proxy=proxy))
+                self.assertEqual((rc, out), (1, []))
+                self.assertIn("proxy", self.last_stderr)
+                self.assertNotIn("S3CRETPW", self.last_stderr)
+
     def test_unreachable_proxy(self):
         rc, out = self.run_fetcher(["--proxy", "http://127.0.0.1:1", "--timeout", "20s"])
         self.assertEqual((rc, out), (1, []))
