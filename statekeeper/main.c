@@ -93,6 +93,7 @@ struct chan {
 	struct seen *seen; /* from its first HELLO to its end */
 	int64_t last_seq;  /* the last event it numbered */
 	int waiting;	   /* its HELLO waits for the key lock */
+	int holds;	   /* it holds the key lock of run's row */
 	int broken;	   /* read no more (a protocol error) */
 	int ended;	   /* over: descriptors closed, memory freed */
 	int failed;	   /* a window of it was not complete */
@@ -209,7 +210,7 @@ key_holder(const struct chan *ch)
 	for (i = 0; i < nchans; i++) {
 		struct chan *c = &chans[i];
 
-		if (c != ch && !c->ended && c->run.hello && !c->waiting &&
+		if (c != ch && !c->ended && c->holds &&
 		    strcmp(c->run.table, r->table) == 0 &&
 		    strcmp(c->run.key, r->key) == 0)
 			return c;
@@ -227,6 +228,7 @@ open_window(struct chan *ch)
 	int found, dirty = 0;
 
 	ch->waiting = 0;
+	ch->holds = 1; /* until close_window() */
 	if (ch->seen == NULL) {
 		ch->seen = xcalloc(1, sizeof(*ch->seen));
 		seen_init(ch->seen, &store);
@@ -769,11 +771,11 @@ close_window(struct chan *ch)
 {
 	struct run *r = &ch->run;
 	char *table = r->table, *key = r->key;
-	int held = r->hello && !ch->waiting, i;
+	int held = ch->holds, i;
 
 	r->table = r->key = NULL;
 	reset_window(r);
-	ch->waiting = 0;
+	ch->waiting = ch->holds = 0;
 	for (i = 0; held && i < nchans; i++) {
 		struct chan *c = &chans[i];
 

@@ -407,6 +407,50 @@ class Channels(PipelineTest):
         self.assertEqual(sorted(self.output()), self.want(newest, self.audits))
         self.assertEqual(self.rows()[("graph", md5(SIGNINS))][1], top)
 
+    def test_bad_hello_does_not_release_the_key_lock(self):
+        """Channel 1 holds the window of SIGNINS (scripted, DONE not yet),
+        channel 3's azure-graph for SIGNINS waits for it, and channel 2
+        sends a HELLO of SIGNINS that fails the checks (a negative
+        overlap). Channel 2 ends as broken without ever holding the row:
+        channel 3 still gets its CHECKPOINT only once channel 1's window
+        is finished, from the moved checkpoint, and nothing is sent
+        twice."""
+        newest = sorted(self.signins, key=lambda i: i["createdDateTime"])[-5:]
+        events = [(i["createdDateTime"], i["id"], wazuh_payload(i))
+                  for i in newest]
+        self.start(3)
+        gate, result = threading.Event(), []
+        th = self.scripted(1, SIGNINS, events, gate=gate, result=result)
+        self.wait_log(r"Checkpoint of graph %s" % md5(SIGNINS))
+        waiting = self.fetcher(3, SIGNINS)
+        self.wait_log(r"the fetcher 3 waits for the fetcher 1 to finish "
+                      r"its window of graph %s" % md5(SIGNINS))
+        w, r = self.channel(2)
+        os.write(w, frame(HELLO, "graph", md5(SIGNINS), SIGNINS, 86400,
+                          False, "", -1))
+        self.wait_log(r"protocol error from the fetcher 2: bad HELLO")
+        os.close(w)
+        os.close(r)
+        self.wait_log(r"the fetcher 2 ended")
+        gate.set()
+        th.join(WAIT)
+        self.assertEqual(self.finish([waiting]), ([0], 1, 0), self.sk_text())
+        self.assertEqual(result, [1, RESULT, True, 5, 0, 0])
+        log = self.sk_text()
+        # The lock passed from channel 1's finished window, not from the
+        # broken channel 2 (whose end came first).
+        start3 = log.index("the fetcher 3 may start its window")
+        self.assertLess(log.index("the fetcher 2 ended"), start3)
+        self.assertLess(log.index("graph %s: 5 events fetched"
+                                  % md5(SIGNINS)), start3, log)
+        cps = re.findall(r"Checkpoint of graph %s: min (\S+), max (\S+)"
+                         % md5(SIGNINS), log)
+        self.assertEqual(len(cps), 2, log)
+        top = newest[-1]["createdDateTime"]
+        self.assertEqual(cps[1][1], top)
+        self.assertEqual(sorted(self.output()), self.want(newest))
+        self.assertEqual(self.rows()[("graph", md5(SIGNINS))][1], top)
+
     def test_one_fetcher_dies_the_others_complete(self):
         """Channel 2 sends three events and dies in the middle of a frame,
         channel 4 breaks the protocol: their checkpoints stay, what they
