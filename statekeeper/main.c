@@ -9,7 +9,9 @@
  * M channels instead of fds 0/1, channel i on the FIFOs DIR/f2s.i (frames
  * from its fetcher) and DIR/s2f.i (replies). One poll loop; POLLOUT is
  * asked only when a queue holds data, the fetchers are read in turn and
- * not at all while the forwarder's queue is full.
+ * not at all while the forwarder's queue is full; a fetcher is not read
+ * while its replies pile up unread (a fetcher whose queue still
+ * overflows ends as broken, the others go on).
  *
  * Channels share the database (one connection, one open transaction), the
  * forwarder and its sequence numbers; each has its window and its part of
@@ -52,6 +54,10 @@
 #define DEAD_LETTER	"azure-dead-letter.jsonl"
 #define REQUESTS_MAX	500 /* channels: two descriptors each */
 #define TURN_FRAMES	64  /* frames of a channel before the next one's */
+/* Replies waiting for a fetcher before its frames are read no further (it
+ * reads them in order: a storage fetcher asks 64 blobs ahead, a few KiB);
+ * its queue (1 MiB) stays below what frame_pack() refuses. */
+#define CHAN_QUEUE_MAX (256u * 1024)
 
 struct peer {
 	const char *name;
@@ -94,6 +100,7 @@ struct chan {
 	int64_t last_seq;  /* the last event it numbered */
 	int waiting;	   /* its HELLO waits for the key lock */
 	int holds;	   /* it holds the key lock of run's row */
+	int throttled;	   /* its replies pile up unread: not read */
 	int broken;	   /* read no more (a protocol error) */
 	int ended;	   /* over: descriptors closed, memory freed */
 	int failed;	   /* a window of it was not complete */
@@ -279,7 +286,10 @@ open_window(struct chan *ch)
 	log_debug("Checkpoint of %s %s: min %s, max %s", r->table, r->key,
 		  r->ck.min, r->ck.max);
 	if (frame_pack(&ch->p.q, FRAME_CHECKPOINT, r->ck.min, r->ck.max))
-		fatalx("cannot queue CHECKPOINT for the %s", ch->name);
+		chan_fail(ch,
+			  "cannot queue CHECKPOINT for the %s: it does "
+			  "not read its replies",
+			  ch->name);
 }
 
 static void
@@ -342,7 +352,10 @@ blob_query(struct chan *ch, struct frame *f)
 		fatalx("%s", err);
 	if (frame_pack(&ch->p.q, FRAME_BLOBSTATE, found ? ctime : "",
 		       found ? bytes : (int64_t)-1) == -1)
-		fatalx("cannot queue BLOBSTATE for the %s", ch->name);
+		chan_fail(ch,
+			  "cannot queue BLOBSTATE for the %s: it does "
+			  "not read its replies",
+			  ch->name);
 	free(container);
 	free(blob);
 }
@@ -532,8 +545,9 @@ done(struct chan *ch, struct frame *f)
 
 /*
  * Handle up to max frames the channel's fetcher sent, while the forwarder
- * has room and its window is neither waiting to be finished nor waiting
- * for its checkpoint row. Returns 1 when it may have more.
+ * has room, the fetcher reads its replies (CHAN_QUEUE_MAX) and its window
+ * is neither waiting to be finished nor waiting for its checkpoint row.
+ * Returns 1 when it may have more.
  */
 static int
 chan_frames(struct chan *ch, int max)
@@ -543,7 +557,8 @@ chan_frames(struct chan *ch, int max)
 	int rc;
 
 	while (!ch->ended && !ch->broken && !ch->run.done && !ch->waiting &&
-	       peer_pending(&fwd) < FWD_QUEUE_MAX) {
+	       peer_pending(&fwd) < FWD_QUEUE_MAX &&
+	       peer_pending(&ch->p) < CHAN_QUEUE_MAX) {
 		if (max-- == 0)
 			return 1;
 		if ((rc = frame_next(&ch->p.fr, &f, &errstr)) == 0)
@@ -807,7 +822,10 @@ end_window(struct chan *ch)
 	    frame_pack(&ch->p.q, FRAME_RESULT, ok,
 		       (int64_t)(r->events - r->duplicates - r->dead),
 		       r->duplicates, r->dead) == -1)
-		fatalx("cannot queue RESULT for the %s", ch->name);
+		chan_fail(ch,
+			  "cannot queue RESULT for the %s: it does not "
+			  "read its replies",
+			  ch->name);
 	close_window(ch);
 }
 
@@ -978,6 +996,24 @@ stop_forwarder(void)
 }
 
 /*
+ * A fetcher reads its replies in order: while CHAN_QUEUE_MAX bytes of them
+ * wait, its frames are not read (its pipe fills, it waits), so that its
+ * queue never overflows. Only a fetcher that does not read them gets
+ * there; its end (a hangup) still ends the channel.
+ */
+static void
+throttle(struct chan *ch)
+{
+	size_t n = peer_pending(&ch->p);
+
+	if (n >= CHAN_QUEUE_MAX && !ch->throttled)
+		log_warnx("the %s does not read its replies (%zu bytes "
+			  "wait): it is read no further until it does",
+			  ch->name, n);
+	ch->throttled = n >= CHAN_QUEUE_MAX;
+}
+
+/*
  * The loop. Returns the exit status: 0 when every window the fetchers
  * opened (perhaps none: an account without containers) was complete and
  * delivered, its checkpoint committed; 1 otherwise.
@@ -1034,10 +1070,12 @@ loop(void)
 				continue;
 			/* A window waiting for its checkpoint row is read
 			 * on: its fetcher's end is seen at once. */
+			throttle(ch);
 			if (!ch->broken && !ch->p.fr.eof && !ch->run.done &&
 			    peer_pending(&fwd) < FWD_QUEUE_MAX)
 				pfd[2 + 2 * i] = (struct pollfd){
-				    .fd = ch->p.in, .events = POLLIN};
+				    .fd = ch->p.in,
+				    .events = ch->throttled ? 0 : POLLIN};
 			if (peer_pending(&ch->p))
 				pfd[3 + 2 * i] = (struct pollfd){
 				    .fd = ch->p.out, .events = POLLOUT};
@@ -1051,8 +1089,14 @@ loop(void)
 		}
 		for (i = 0; i < nchans; i++) {
 			ch = &chans[i];
-			if (pfd[2 + 2 * i].revents &
-			    (POLLIN | POLLHUP | POLLERR))
+			if (ch->throttled &&
+			    pfd[2 + 2 * i].revents & (POLLHUP | POLLERR))
+				chan_fail(ch,
+					  "the %s stopped with %zu bytes of "
+					  "replies unread",
+					  ch->name, peer_pending(&ch->p));
+			else if (pfd[2 + 2 * i].revents &
+				 (POLLIN | POLLHUP | POLLERR))
 				read_chan(ch);
 			if (pfd[3 + 2 * i].revents &
 				(POLLOUT | POLLERR | POLLHUP) &&
