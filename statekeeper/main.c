@@ -101,6 +101,7 @@ struct chan {
 	int waiting;	   /* its HELLO waits for the key lock */
 	int holds;	   /* it holds the key lock of run's row */
 	int throttled;	   /* its replies pile up unread: not read */
+	int slow;	   /* that was said */
 	int broken;	   /* read no more (a protocol error) */
 	int ended;	   /* over: descriptors closed, memory freed */
 	int failed;	   /* a window of it was not complete */
@@ -1006,11 +1007,12 @@ throttle(struct chan *ch)
 {
 	size_t n = peer_pending(&ch->p);
 
-	if (n >= CHAN_QUEUE_MAX && !ch->throttled)
+	ch->throttled = n >= CHAN_QUEUE_MAX;
+	if (ch->throttled && !ch->slow) /* once: it may go on slowly */
 		log_warnx("the %s does not read its replies (%zu bytes "
 			  "wait): it is read no further until it does",
 			  ch->name, n);
-	ch->throttled = n >= CHAN_QUEUE_MAX;
+	ch->slow |= ch->throttled;
 }
 
 /*
@@ -1019,11 +1021,12 @@ throttle(struct chan *ch)
  * delivered, its checkpoint committed; 1 otherwise.
  */
 static int
-loop(void)
+loop(const sigset_t *wait_mask)
 {
 	struct pollfd *pfd = xcalloc(2 + 2 * (size_t)nchans, sizeof(*pfd));
+	struct timespec ts;
 	char err[512];
-	int failed = 0, over, moved, i;
+	int failed = 0, over, moved, i, ms;
 	struct chan *ch;
 
 	for (;;) {
@@ -1068,9 +1071,9 @@ loop(void)
 			pfd[3 + 2 * i] = (struct pollfd){.fd = -1};
 			if (ch->ended)
 				continue;
+			throttle(ch);
 			/* A window waiting for its checkpoint row is read
 			 * on: its fetcher's end is seen at once. */
-			throttle(ch);
 			if (!ch->broken && !ch->p.fr.eof && !ch->run.done &&
 			    peer_pending(&fwd) < FWD_QUEUE_MAX)
 				pfd[2 + 2 * i] = (struct pollfd){
@@ -1080,9 +1083,13 @@ loop(void)
 				pfd[3 + 2 * i] = (struct pollfd){
 				    .fd = ch->p.out, .events = POLLOUT};
 		}
-		if (poll(pfd, 2 + 2 * (nfds_t)nchans,
-			 seen_commit_wait(&store, date_now(),
-					  acked == next_seq)) == -1) {
+		/* The signals are blocked but in ppoll(): one that came
+		 * after the check of terminated above ends it at once. */
+		ms = seen_commit_wait(&store, date_now(), acked == next_seq);
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000;
+		if (ppoll(pfd, 2 + 2 * (nfds_t)nchans, ms < 0 ? NULL : &ts,
+			  wait_mask) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -1318,6 +1325,7 @@ int
 main(int argc, char **argv)
 {
 	struct sigaction sa;
+	sigset_t term, wait_mask;
 	static const struct option lopts[] = {
 	    {"db", required_argument, NULL, 'b'},
 	    {"last-dates", required_argument, NULL, 'l'},
@@ -1415,11 +1423,21 @@ main(int argc, char **argv)
 	log_init("azure-statekeeper", debug);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term; /* no SA_RESTART: poll() returns EINTR */
+	sa.sa_handler = on_term; /* no SA_RESTART: ppoll() returns EINTR */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Delivered only in the loop's ppoll(), which they interrupt. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &term, &wait_mask) == -1)
+		fatal("sigprocmask");
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGHUP);
 	/* Larger pipes: fewer reads and writes per event, and a fetcher
 	 * (storage: the next blobs) goes on while we work through a burst. */
 	pipe_grow(fwd.out);
@@ -1457,7 +1475,7 @@ main(int argc, char **argv)
 				      "and 4 must be open"
 				    : "the statekeeper's descriptors 3 and 4 "
 				      "must be open");
-	status = loop();
+	status = loop(&wait_mask);
 	close(fwd.out); /* the forwarder sees the end and exits */
 	commit_at_exit();
 	for (c = 0; c < nchans; c++)
