@@ -538,6 +538,40 @@ class Channels(PipelineTest):
         self.assertEqual(sorted(self.output()), self.want(self.signins))
         self.assertNotIn("CRITICAL", self.sk_text())
 
+    def test_one_channel_fetcher_that_does_not_read(self):
+        """On fds 0/1 the same: a fetcher that floods BLOBQs and reads
+        its replies only later is waited for, not a fatal error; every
+        BLOBQ is answered and its window completes."""
+        n = 200000
+        self.start(None)
+        th, r, errors = self.flooder(1, n, "done")
+        self.wait_flooded(th)
+        self.assertIn("the fetcher does not read its replies",
+                      self.sk_text())
+        got, data = 0, b""
+        while True:  # n BLOBSTATEs, then the RESULT
+            chunk = os.read(r, 1 << 20)
+            self.assertTrue(chunk, "EOF after %d replies: %s"
+                            % (got, self.sk_text()))
+            data += chunk
+            pos = 0
+            while len(data) - pos >= 4:
+                size = struct.unpack(">I", data[pos:pos + 4])[0]
+                if len(data) - pos - 4 < size:
+                    break
+                got += 1
+                last = unpack(data[pos + 4:pos + 4 + size])
+                pos += 4 + size
+            data = data[pos:]
+            if got == n + 1:
+                break
+        os.close(r)
+        th.join(WAIT)
+        self.assertEqual(errors, [])
+        self.assertEqual(last, [1, RESULT, True, 0, 0, 0])
+        self.assertEqual(self.finish([]), ([], 0, 0), self.sk_text())
+        self.assertNotIn("CRITICAL", self.sk_text())
+
     def test_fetcher_gone_without_reading_its_replies(self):
         """The flooder closes its ends without ever reading: its channel
         ends as broken (status 1), the real fetcher beside it completes
