@@ -9,7 +9,9 @@
  * M channels instead of fds 0/1, channel i on the FIFOs DIR/f2s.i (frames
  * from its fetcher) and DIR/s2f.i (replies). One poll loop; POLLOUT is
  * asked only when a queue holds data, the fetchers are read in turn and
- * not at all while the forwarder's queue is full.
+ * not at all while the forwarder's queue is full; a fetcher is not read
+ * while its replies pile up unread (a fetcher whose queue still
+ * overflows ends as broken, the others go on).
  *
  * Channels share the database (one connection, one open transaction), the
  * forwarder and its sequence numbers; each has its window and its part of
@@ -52,6 +54,10 @@
 #define DEAD_LETTER	"azure-dead-letter.jsonl"
 #define REQUESTS_MAX	500 /* channels: two descriptors each */
 #define TURN_FRAMES	64  /* frames of a channel before the next one's */
+/* Replies waiting for a fetcher before its frames are read no further (it
+ * reads them in order: a storage fetcher asks 64 blobs ahead, a few KiB);
+ * its queue (1 MiB) stays below what frame_pack() refuses. */
+#define CHAN_QUEUE_MAX (256u * 1024)
 
 struct peer {
 	const char *name;
@@ -93,6 +99,9 @@ struct chan {
 	struct seen *seen; /* from its first HELLO to its end */
 	int64_t last_seq;  /* the last event it numbered */
 	int waiting;	   /* its HELLO waits for the key lock */
+	int holds;	   /* it holds the key lock of run's row */
+	int throttled;	   /* its replies pile up unread: not read */
+	int slow;	   /* that was said */
 	int broken;	   /* read no more (a protocol error) */
 	int ended;	   /* over: descriptors closed, memory freed */
 	int failed;	   /* a window of it was not complete */
@@ -209,7 +218,7 @@ key_holder(const struct chan *ch)
 	for (i = 0; i < nchans; i++) {
 		struct chan *c = &chans[i];
 
-		if (c != ch && !c->ended && c->run.hello && !c->waiting &&
+		if (c != ch && !c->ended && c->holds &&
 		    strcmp(c->run.table, r->table) == 0 &&
 		    strcmp(c->run.key, r->key) == 0)
 			return c;
@@ -227,6 +236,7 @@ open_window(struct chan *ch)
 	int found, dirty = 0;
 
 	ch->waiting = 0;
+	ch->holds = 1; /* until close_window() */
 	if (ch->seen == NULL) {
 		ch->seen = xcalloc(1, sizeof(*ch->seen));
 		seen_init(ch->seen, &store);
@@ -277,7 +287,10 @@ open_window(struct chan *ch)
 	log_debug("Checkpoint of %s %s: min %s, max %s", r->table, r->key,
 		  r->ck.min, r->ck.max);
 	if (frame_pack(&ch->p.q, FRAME_CHECKPOINT, r->ck.min, r->ck.max))
-		fatalx("cannot queue CHECKPOINT for the %s", ch->name);
+		chan_fail(ch,
+			  "cannot queue CHECKPOINT for the %s: it does "
+			  "not read its replies",
+			  ch->name);
 }
 
 static void
@@ -340,7 +353,10 @@ blob_query(struct chan *ch, struct frame *f)
 		fatalx("%s", err);
 	if (frame_pack(&ch->p.q, FRAME_BLOBSTATE, found ? ctime : "",
 		       found ? bytes : (int64_t)-1) == -1)
-		fatalx("cannot queue BLOBSTATE for the %s", ch->name);
+		chan_fail(ch,
+			  "cannot queue BLOBSTATE for the %s: it does "
+			  "not read its replies",
+			  ch->name);
 	free(container);
 	free(blob);
 }
@@ -530,8 +546,9 @@ done(struct chan *ch, struct frame *f)
 
 /*
  * Handle up to max frames the channel's fetcher sent, while the forwarder
- * has room and its window is neither waiting to be finished nor waiting
- * for its checkpoint row. Returns 1 when it may have more.
+ * has room, the fetcher reads its replies (CHAN_QUEUE_MAX) and its window
+ * is neither waiting to be finished nor waiting for its checkpoint row.
+ * Returns 1 when it may have more.
  */
 static int
 chan_frames(struct chan *ch, int max)
@@ -541,7 +558,8 @@ chan_frames(struct chan *ch, int max)
 	int rc;
 
 	while (!ch->ended && !ch->broken && !ch->run.done && !ch->waiting &&
-	       peer_pending(&fwd) < FWD_QUEUE_MAX) {
+	       peer_pending(&fwd) < FWD_QUEUE_MAX &&
+	       peer_pending(&ch->p) < CHAN_QUEUE_MAX) {
 		if (max-- == 0)
 			return 1;
 		if ((rc = frame_next(&ch->p.fr, &f, &errstr)) == 0)
@@ -769,11 +787,11 @@ close_window(struct chan *ch)
 {
 	struct run *r = &ch->run;
 	char *table = r->table, *key = r->key;
-	int held = r->hello && !ch->waiting, i;
+	int held = ch->holds, i;
 
 	r->table = r->key = NULL;
 	reset_window(r);
-	ch->waiting = 0;
+	ch->waiting = ch->holds = 0;
 	for (i = 0; held && i < nchans; i++) {
 		struct chan *c = &chans[i];
 
@@ -805,7 +823,10 @@ end_window(struct chan *ch)
 	    frame_pack(&ch->p.q, FRAME_RESULT, ok,
 		       (int64_t)(r->events - r->duplicates - r->dead),
 		       r->duplicates, r->dead) == -1)
-		fatalx("cannot queue RESULT for the %s", ch->name);
+		chan_fail(ch,
+			  "cannot queue RESULT for the %s: it does not "
+			  "read its replies",
+			  ch->name);
 	close_window(ch);
 }
 
@@ -976,16 +997,36 @@ stop_forwarder(void)
 }
 
 /*
+ * A fetcher reads its replies in order: while CHAN_QUEUE_MAX bytes of them
+ * wait, its frames are not read (its pipe fills, it waits), so that its
+ * queue never overflows. Only a fetcher that does not read them gets
+ * there; its end (a hangup) still ends the channel.
+ */
+static void
+throttle(struct chan *ch)
+{
+	size_t n = peer_pending(&ch->p);
+
+	ch->throttled = n >= CHAN_QUEUE_MAX;
+	if (ch->throttled && !ch->slow) /* once: it may go on slowly */
+		log_warnx("the %s does not read its replies (%zu bytes "
+			  "wait): it is read no further until it does",
+			  ch->name, n);
+	ch->slow |= ch->throttled;
+}
+
+/*
  * The loop. Returns the exit status: 0 when every window the fetchers
  * opened (perhaps none: an account without containers) was complete and
  * delivered, its checkpoint committed; 1 otherwise.
  */
 static int
-loop(void)
+loop(const sigset_t *wait_mask)
 {
 	struct pollfd *pfd = xcalloc(2 + 2 * (size_t)nchans, sizeof(*pfd));
+	struct timespec ts;
 	char err[512];
-	int failed = 0, over, moved, i;
+	int failed = 0, over, moved, i, ms;
 	struct chan *ch;
 
 	for (;;) {
@@ -1030,27 +1071,39 @@ loop(void)
 			pfd[3 + 2 * i] = (struct pollfd){.fd = -1};
 			if (ch->ended)
 				continue;
+			throttle(ch);
 			/* A window waiting for its checkpoint row is read
 			 * on: its fetcher's end is seen at once. */
 			if (!ch->broken && !ch->p.fr.eof && !ch->run.done &&
 			    peer_pending(&fwd) < FWD_QUEUE_MAX)
 				pfd[2 + 2 * i] = (struct pollfd){
-				    .fd = ch->p.in, .events = POLLIN};
+				    .fd = ch->p.in,
+				    .events = ch->throttled ? 0 : POLLIN};
 			if (peer_pending(&ch->p))
 				pfd[3 + 2 * i] = (struct pollfd){
 				    .fd = ch->p.out, .events = POLLOUT};
 		}
-		if (poll(pfd, 2 + 2 * (nfds_t)nchans,
-			 seen_commit_wait(&store, date_now(),
-					  acked == next_seq)) == -1) {
+		/* The signals are blocked but in ppoll(): one that came
+		 * after the check of terminated above ends it at once. */
+		ms = seen_commit_wait(&store, date_now(), acked == next_seq);
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000;
+		if (ppoll(pfd, 2 + 2 * (nfds_t)nchans, ms < 0 ? NULL : &ts,
+			  wait_mask) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
 		for (i = 0; i < nchans; i++) {
 			ch = &chans[i];
-			if (pfd[2 + 2 * i].revents &
-			    (POLLIN | POLLHUP | POLLERR))
+			if (ch->throttled &&
+			    pfd[2 + 2 * i].revents & (POLLHUP | POLLERR))
+				chan_fail(ch,
+					  "the %s stopped with %zu bytes of "
+					  "replies unread",
+					  ch->name, peer_pending(&ch->p));
+			else if (pfd[2 + 2 * i].revents &
+				 (POLLIN | POLLHUP | POLLERR))
 				read_chan(ch);
 			if (pfd[3 + 2 * i].revents &
 				(POLLOUT | POLLERR | POLLHUP) &&
@@ -1272,6 +1325,7 @@ int
 main(int argc, char **argv)
 {
 	struct sigaction sa;
+	sigset_t term, wait_mask;
 	static const struct option lopts[] = {
 	    {"db", required_argument, NULL, 'b'},
 	    {"last-dates", required_argument, NULL, 'l'},
@@ -1369,11 +1423,21 @@ main(int argc, char **argv)
 	log_init("azure-statekeeper", debug);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term; /* no SA_RESTART: poll() returns EINTR */
+	sa.sa_handler = on_term; /* no SA_RESTART: ppoll() returns EINTR */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Delivered only in the loop's ppoll(), which they interrupt. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &term, &wait_mask) == -1)
+		fatal("sigprocmask");
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGHUP);
 	/* Larger pipes: fewer reads and writes per event, and a fetcher
 	 * (storage: the next blobs) goes on while we work through a burst. */
 	pipe_grow(fwd.out);
@@ -1411,7 +1475,7 @@ main(int argc, char **argv)
 				      "and 4 must be open"
 				    : "the statekeeper's descriptors 3 and 4 "
 				      "must be open");
-	status = loop();
+	status = loop(&wait_mask);
 	close(fwd.out); /* the forwarder sees the end and exits */
 	commit_at_exit();
 	for (c = 0; c < nchans; c++)

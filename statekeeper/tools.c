@@ -17,9 +17,14 @@
  * Storage: a checkpoint of ours is md5("account=A|container=C"), its query
  * the container C, and its blob offsets are kept under Wazuh's key of the
  * account, md5(A), shared by the account's containers. A's name is not in
- * the database: the offsets of C are found under the one account key that
- * has offsets in a container of that name, or under md5(A) for the
- * --account A given (checked against the key).
+ * the database: the offsets of C are under md5(A) for the --account A
+ * given (checked against the key), or, without it, under the one account
+ * key that has offsets in a container of that name, when no other
+ * checkpoint is of a container of that name and that key has no row of
+ * Wazuh's (whose offsets may be of another account's container C).
+ * Otherwise the account is uncertain: --list marks the count (every
+ * account's), --reset needs --account and never deletes offsets under a
+ * key it did not verify.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,13 +72,15 @@ struct row {
 	char min[64], max[64];
 };
 
-/* Where the blob offsets of a storage row are. */
+/* Where the blob offsets of a storage row are. BLOBS_AMBIGUOUS: under
+ * an account key not certain to be the row's (see the top). */
 enum scope { BLOBS_NONE, BLOBS_KEY, BLOBS_CONTAINER, BLOBS_AMBIGUOUS };
 struct blobs {
 	enum scope scope;
 	char account[MD5_HEXLEN]; /* BLOBS_CONTAINER: the account's key */
 	int64_t n;		  /* rows */
-	int64_t accounts;	  /* BLOBS_AMBIGUOUS: how many keys */
+	int64_t accounts;	  /* keys with offsets in the container */
+	int64_t rows;		  /* checkpoints of containers of its name */
 };
 
 static sqlite3 *h;
@@ -106,8 +113,8 @@ static void __attribute__((noreturn)) tools_usage(int status)
 		"the key is in several\n"
 		"tables. --account NAME: the storage account of a container's "
 		"checkpoint, when\n"
-		"containers of that name in several accounts keep blob "
-		"offsets. Changes are\n"
+		"the database cannot tell it (--list marks its blob count "
+		"with *). Changes are\n"
 		"refused while another process (azure-logs) has the database "
 		"open. Started as\n"
 		"root, --user NAME runs as NAME.\n"
@@ -397,9 +404,17 @@ find_blobs(const struct row *r, const char *account, struct blobs *b)
 	if (rc != SQLITE_DONE)
 		db_fail(rc, "reading storage_blob_offset");
 	sqlite3_finalize(st);
-	b->scope = b->accounts == 0   ? BLOBS_NONE
-		   : b->accounts == 1 ? BLOBS_CONTAINER
-				      : BLOBS_AMBIGUOUS;
+	if (b->accounts == 0) {
+		b->scope = BLOBS_NONE;
+		return;
+	}
+	b->rows = count("SELECT count(*) FROM storage WHERE query = ?1",
+			r->query, NULL);
+	b->scope = b->accounts == 1 && b->rows == 1 &&
+			   count("SELECT count(*) FROM storage WHERE md5 = ?1",
+				 b->account, NULL) == 0
+		       ? BLOBS_CONTAINER
+		       : BLOBS_AMBIGUOUS;
 }
 
 static void
@@ -533,6 +548,9 @@ list(const struct topts *o)
 			json_object_set_new(obj, "max", jstr(v[i].r.max));
 			json_object_set_new(obj, "blobs",
 					    json_integer(v[i].b.n));
+			json_object_set_new(
+			    obj, "blobs_uncertain",
+			    json_boolean(v[i].b.scope == BLOBS_AMBIGUOUS));
 			json_object_set_new(obj, "seen_ids",
 					    json_integer(v[i].seen));
 			json_array_append_new(arr, obj);
@@ -570,10 +588,12 @@ list(const struct topts *o)
 		}
 		for (i = 0; i < n; i++)
 			if (v[i].b.scope == BLOBS_AMBIGUOUS) {
-				printf("* the blob offsets of containers of "
-				       "that name in several storage "
-				       "accounts: --account NAME counts "
-				       "one account's\n");
+				printf("* the storage account of the "
+				       "container is not certain: the blob "
+				       "offsets of containers of that name "
+				       "in every account that has some;\n"
+				       "  --account NAME counts that "
+				       "account's\n");
 				break;
 			}
 	}
@@ -685,10 +705,13 @@ reset(const struct topts *o)
 			     r.md5, r.query, o->account);
 	}
 	if (b.scope == BLOBS_AMBIGUOUS)
-		bail("the blob offsets of container \"%s\" are kept for %lld "
-		     "storage accounts: name the account of %s with "
-		     "--account NAME; nothing was changed",
-		     r.query, (long long)b.accounts, r.md5);
+		bail("the storage account of %s is not certain (blob offsets "
+		     "of containers \"%s\" under %lld account key%s, %lld "
+		     "checkpoint%s of containers of that name): name the "
+		     "account with --account NAME; nothing was changed",
+		     r.md5, r.query, (long long)b.accounts,
+		     b.accounts == 1 ? "" : "s", (long long)b.rows,
+		     b.rows == 1 ? "" : "s");
 	seen = seen_ids(&r);
 	k = kid_of(&r);
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE md5 = ?1", r.table);

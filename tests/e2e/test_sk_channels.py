@@ -33,7 +33,7 @@ PROVISIONING = "auditLogs/provisioning"
 WAIT = 120  # seconds a run may take at most (a guard, not a measure)
 
 # Frame types (docs/internals.md).
-HELLO, CHECKPOINT, EVENT, DONE, RESULT = 1, 2, 3, 4, 11
+HELLO, CHECKPOINT, EVENT, DONE, BLOBQ, BLOBSTATE, RESULT = 1, 2, 3, 4, 7, 8, 11
 
 
 def mp(v):
@@ -406,6 +406,191 @@ class Channels(PipelineTest):
         # behind the checkpoint; none is sent twice.
         self.assertEqual(sorted(self.output()), self.want(newest, self.audits))
         self.assertEqual(self.rows()[("graph", md5(SIGNINS))][1], top)
+
+    def test_bad_hello_does_not_release_the_key_lock(self):
+        """Channel 1 holds the window of SIGNINS (scripted, DONE not yet),
+        channel 3's azure-graph for SIGNINS waits for it, and channel 2
+        sends a HELLO of SIGNINS that fails the checks (a negative
+        overlap). Channel 2 ends as broken without ever holding the row:
+        channel 3 still gets its CHECKPOINT only once channel 1's window
+        is finished, from the moved checkpoint, and nothing is sent
+        twice."""
+        newest = sorted(self.signins, key=lambda i: i["createdDateTime"])[-5:]
+        events = [(i["createdDateTime"], i["id"], wazuh_payload(i))
+                  for i in newest]
+        self.start(3)
+        gate, result = threading.Event(), []
+        th = self.scripted(1, SIGNINS, events, gate=gate, result=result)
+        self.wait_log(r"Checkpoint of graph %s" % md5(SIGNINS))
+        waiting = self.fetcher(3, SIGNINS)
+        self.wait_log(r"the fetcher 3 waits for the fetcher 1 to finish "
+                      r"its window of graph %s" % md5(SIGNINS))
+        w, r = self.channel(2)
+        os.write(w, frame(HELLO, "graph", md5(SIGNINS), SIGNINS, 86400,
+                          False, "", -1))
+        self.wait_log(r"protocol error from the fetcher 2: bad HELLO")
+        os.close(w)
+        os.close(r)
+        self.wait_log(r"the fetcher 2 ended")
+        gate.set()
+        th.join(WAIT)
+        self.assertEqual(self.finish([waiting]), ([0], 1, 0), self.sk_text())
+        self.assertEqual(result, [1, RESULT, True, 5, 0, 0])
+        log = self.sk_text()
+        # The lock passed from channel 1's finished window, not from the
+        # broken channel 2 (whose end came first).
+        start3 = log.index("the fetcher 3 may start its window")
+        self.assertLess(log.index("the fetcher 2 ended"), start3)
+        self.assertLess(log.index("graph %s: 5 events fetched"
+                                  % md5(SIGNINS)), start3, log)
+        cps = re.findall(r"Checkpoint of graph %s: min (\S+), max (\S+)"
+                         % md5(SIGNINS), log)
+        self.assertEqual(len(cps), 2, log)
+        top = newest[-1]["createdDateTime"]
+        self.assertEqual(cps[1][1], top)
+        self.assertEqual(sorted(self.output()), self.want(newest))
+        self.assertEqual(self.rows()[("graph", md5(SIGNINS))][1], top)
+
+    def flooder(self, i, n, then):
+        """A storage fetcher written in Python on channel i that does not
+        read its replies: HELLO, its CHECKPOINT, then n BLOBQs at once
+        (far more than the statekeeper queues for it), then "done" (DONE
+        ok) or "close" (what its pipe takes, then, once self.stop is set,
+        its ends closed). Returns (thread, the read end of its replies,
+        the errors it met)."""
+        w, r = self.channel(i)
+        errors = []
+        os.write(w, frame(HELLO, "storage", md5("flood"), "flood", 86400,
+                          False, md5("account"), 900))
+        self.assertEqual(read_frame(r)[1], CHECKPOINT)
+        flood = b"".join(frame(BLOBQ, "logs", "b%06d" % k) for k in range(n))
+
+        self.stop = threading.Event()
+
+        def run():
+            nonlocal flood
+            try:
+                if then == "close":
+                    os.set_blocking(w, False)
+                    while flood and not self.stop.is_set():
+                        try:
+                            flood = flood[os.write(w, flood):]
+                        except BlockingIOError:
+                            self.stop.wait(0.01)
+                    return
+                os.write(w, flood)  # blocks while the statekeeper waits
+                if then == "done":
+                    os.write(w, frame(DONE, True, 0))
+            except OSError as e:
+                errors.append(e)
+            finally:
+                os.close(w)
+                if then == "close":
+                    os.close(r)
+
+        th = threading.Thread(target=run, daemon=True)
+        th.start()
+        return th, r, errors
+
+    def wait_flooded(self, th):
+        """Until the statekeeper stopped reading the flooder (or, without
+        back-pressure, the flood went through or broke it)."""
+        deadline = time.time() + WAIT
+        while (th.is_alive() and "does not read its replies"
+               not in self.sk_text()):
+            self.assertLess(time.time(), deadline, self.sk_text())
+            time.sleep(0.02)
+
+    def test_fetcher_that_does_not_read_its_replies(self):
+        """A storage fetcher floods BLOBQs without reading the BLOBSTATEs:
+        the statekeeper reads it no further until it reads them (never
+        failing the whole run), a real fetcher beside it completes, and
+        once the flooder reads, every BLOBQ is answered in order and its
+        window completes."""
+        n = 200000
+        self.start(2)
+        th, r, errors = self.flooder(1, n, "done")
+        self.wait_flooded(th)
+        self.assertIn("the fetcher 1 does not read its replies",
+                      self.sk_text())
+        self.assertEqual(self.status(self.fetcher(2, SIGNINS)), 0,
+                         self.sk_text())
+        # Now it reads: n BLOBSTATEs (none known), then its RESULT.
+        data, pos, frames = b"", 0, []
+        while len(frames) < n + 1:
+            chunk = os.read(r, 1 << 20)
+            self.assertTrue(chunk, "EOF after %d replies: %s"
+                            % (len(frames), self.sk_text()))
+            data = data[pos:] + chunk
+            pos = 0
+            while len(data) - pos >= 4:
+                size = struct.unpack(">I", data[pos:pos + 4])[0]
+                if len(data) - pos - 4 < size:
+                    break
+                frames.append(unpack(data[pos + 4:pos + 4 + size]))
+                pos += 4 + size
+        os.close(r)
+        th.join(WAIT)
+        self.assertEqual(errors, [])
+        self.assertEqual(frames[:n], [[1, BLOBSTATE, "", -1]] * n)
+        self.assertEqual(frames[n], [1, RESULT, True, 0, 0, 0])
+        self.assertEqual(self.finish([]), ([], 0, 0), self.sk_text())
+        self.assertEqual(sorted(self.output()), self.want(self.signins))
+        self.assertNotIn("CRITICAL", self.sk_text())
+
+    def test_one_channel_fetcher_that_does_not_read(self):
+        """On fds 0/1 the same: a fetcher that floods BLOBQs and reads
+        its replies only later is waited for, not a fatal error; every
+        BLOBQ is answered and its window completes."""
+        n = 200000
+        self.start(None)
+        th, r, errors = self.flooder(1, n, "done")
+        self.wait_flooded(th)
+        self.assertIn("the fetcher does not read its replies",
+                      self.sk_text())
+        got, data = 0, b""
+        while True:  # n BLOBSTATEs, then the RESULT
+            chunk = os.read(r, 1 << 20)
+            self.assertTrue(chunk, "EOF after %d replies: %s"
+                            % (got, self.sk_text()))
+            data += chunk
+            pos = 0
+            while len(data) - pos >= 4:
+                size = struct.unpack(">I", data[pos:pos + 4])[0]
+                if len(data) - pos - 4 < size:
+                    break
+                got += 1
+                last = unpack(data[pos + 4:pos + 4 + size])
+                pos += 4 + size
+            data = data[pos:]
+            if got == n + 1:
+                break
+        os.close(r)
+        th.join(WAIT)
+        self.assertEqual(errors, [])
+        self.assertEqual(last, [1, RESULT, True, 0, 0, 0])
+        self.assertEqual(self.finish([]), ([], 0, 0), self.sk_text())
+        self.assertNotIn("CRITICAL", self.sk_text())
+
+    def test_fetcher_gone_without_reading_its_replies(self):
+        """The flooder closes its ends without ever reading: its channel
+        ends as broken (status 1), the real fetcher beside it completes
+        and its checkpoint moves."""
+        self.start(2)
+        th, _, errors = self.flooder(1, 200000, "close")
+        self.wait_flooded(th)
+        self.stop.set()
+        self.assertEqual(self.status(self.fetcher(2, SIGNINS)), 0,
+                         self.sk_text())
+        self.assertEqual(self.finish([]), ([], 1, 0), self.sk_text())
+        th.join(WAIT)
+        log = self.sk_text()
+        self.assertRegex(log, r"the fetcher 1 stopped with \d+ bytes of "
+                         r"replies unread")
+        self.assertNotIn("CRITICAL", log)
+        self.assertEqual(sorted(self.output()), self.want(self.signins))
+        self.assertEqual(self.rows()[("graph", md5(SIGNINS))][1],
+                         max(i["createdDateTime"] for i in self.signins))
 
     def test_one_fetcher_dies_the_others_complete(self):
         """Channel 2 sends three events and dies in the middle of a frame,

@@ -108,7 +108,8 @@ class GraphTools(PipelineTest):
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out), {"checkpoints": [{
             "service": "graph", "key": self.key, "query": SIGNINS,
-            "min": row[2], "max": row[3], "blobs": 0, "seen_ids": seen}]})
+            "min": row[2], "max": row[3], "blobs": 0, "blobs_uncertain": False,
+            "seen_ids": seen}]})
         self.assertEqual(self.ids(), seen)
         self.assertEqual(sha256(self.db), before)  # read-only
         self.assertEqual(self.row("graph", self.key), row)
@@ -434,6 +435,58 @@ class StorageAndBrokenDatabases(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("every container of the account", out)
         self.assertEqual(self.offsets(), [])
+
+    def test_reset_never_deletes_another_accounts_offsets(self):
+        """Accounts A and B both have a container "logs", only B keeps
+        offsets of it: resetting A's checkpoint without --account must
+        not take B's offsets for A's (the account is not certain: refused,
+        and --list marks the count); with --account A it deletes none of
+        B's. The same with only A's checkpoint of "logs" but a row of
+        Wazuh's for B (whose offsets may be of B's "logs")."""
+        ca = md5("account=A|container=logs")
+        cb = md5("account=B|container=logs")
+        d = "2026-01-02T03:04:05.000000Z"
+        con = sqlite3.connect(self.db)
+        con.execute("DELETE FROM storage")
+        con.execute("DELETE FROM storage_blob_offset")
+        for key in (ca, cb):
+            con.execute("INSERT INTO storage VALUES (?, ?, ?, ?)",
+                        (key, "logs", d, d))
+        con.execute("INSERT INTO storage_blob_offset VALUES (?, ?, ?, ?, ?)",
+                    (md5("B"), "logs", "x/1.json", d, 100))
+        con.commit()
+        con.close()
+        before = self.offsets()
+        rc, out, err = sk("--db", self.db, "--reset", ca)
+        self.assertEqual(self.offsets(), before)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("name the account", err)
+        got = self.listed()
+        self.assertEqual((got[ca]["blobs"], got[ca]["blobs_uncertain"]),
+                         (1, True))
+        self.assertEqual(self.listed("--account", "A")[ca]["blobs"], 0)
+        self.assertFalse(self.listed("--account", "A")[ca]["blobs_uncertain"])
+        rc, out, err = sk("--db", self.db, "--list")
+        self.assertRegex(out, ca + r".* 1\* ")
+        self.assertIn("--account NAME counts", out)
+        rc, out, err = sk("--db", self.db, "--reset", ca, "--account", "A")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("blobs     0 %s 0" % ARROW, out)
+        self.assertEqual(self.offsets(), before)
+
+        # Only A's checkpoint of "logs" now, but B has a row of Wazuh's.
+        con = sqlite3.connect(self.db)
+        con.execute("DELETE FROM storage")
+        for key, q in ((ca, "logs"), (md5("B"), "")):
+            con.execute("INSERT INTO storage VALUES (?, ?, ?, ?)",
+                        (key, q, d, d))
+        con.commit()
+        con.close()
+        self.assertTrue(self.listed()[ca]["blobs_uncertain"])
+        rc, out, err = sk("--db", self.db, "--reset", ca)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("name the account", err)
+        self.assertEqual(self.offsets(), before)
 
     def test_ambiguous_prefix_and_several_tables(self):
         con = sqlite3.connect(self.db)
