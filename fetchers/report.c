@@ -429,6 +429,7 @@ report_end(struct fetcher *f, int normal)
 {
 	struct report *r = &f->rep;
 	char why[512], label[LABEL_MAX + 512], tag[512], newest[128];
+	char iso[DATE_STRLEN];
 	char error[1024], counts[256], line_err[1024];
 	const char *err = NULL;
 	int64_t now, lag = 0;
@@ -495,9 +496,9 @@ report_end(struct fetcher *f, int normal)
 				sizeof(counts));
 		if (r->newest != INT64_MIN) {
 			lag = (now - r->newest) / DATE_TICKS_PER_SEC;
-			date_format_iso(r->newest, why);
+			date_format_iso(r->newest, iso);
 			snprintf(newest, sizeof(newest),
-				 "newest event %s (lag %" PRId64 " s)", why,
+				 "newest event %s (lag %" PRId64 " s)", iso,
 				 lag);
 		} else
 			strlcpy(newest, "no event", sizeof(newest));
