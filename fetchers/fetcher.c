@@ -79,6 +79,18 @@ enum {
 #define OVERLAP_MAX_DAYS 3660
 
 static int proxy_from_env; /* o->proxy came from PROXY_ENV */
+static char *env_proxy;	   /* its copy, for the whole run */
+
+/* At exit: the proxy's password leaves no copy of ours behind. */
+static void
+wipe_env_proxy(void)
+{
+	if (env_proxy != NULL) {
+		explicit_bzero(env_proxy, strlen(env_proxy));
+		free(env_proxy);
+		env_proxy = NULL;
+	}
+}
 
 /* The process holds a client secret and tokens: no core file, no ptrace by
  * other processes of the same user. */
@@ -348,7 +360,9 @@ parse_opts(int argc, char **argv, const struct fetcher_ops *ops,
 	 * Not passed on to anything the fetcher may start. */
 	if ((env = getenv(PROXY_ENV)) != NULL) {
 		if (o->proxy == NULL && *env != '\0') {
-			o->proxy = xstrdup(env);
+			env_proxy = xstrdup(env);
+			o->proxy = env_proxy;
+			atexit(wipe_env_proxy);
 			proxy_from_env = 1;
 		}
 		if (unsetenv(PROXY_ENV) == -1)
