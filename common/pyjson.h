@@ -21,6 +21,9 @@ int pyjson_fix_surrogates(const char *, size_t, struct buf *);
 json_t *pyjson_load(const char *, size_t, json_error_t *);
 int pyjson_real(double, struct buf *);
 int pyjson_put_u16(struct buf *, unsigned);
+/* The length of the UTF-8 sequence of 2 to 4 bytes at p (n bytes left)
+ * as jansson accepts it, its code point in *cp; 0 if invalid. */
+size_t pyjson_utf8_seq(const unsigned char *p, size_t n, unsigned *cp);
 int pyjson_repr_digits(int neg, const char *digs, int nd, int exp10,
 		       struct buf *);
 int pyjson_string(const char *, size_t, struct buf *);

@@ -144,8 +144,8 @@ hex4(const unsigned char *p, unsigned *v)
  * overlong form, no surrogate, nothing past U+10FFFF). Returns its length
  * with the code point in *cp, or 0 if invalid.
  */
-static size_t
-utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
+size_t
+pyjson_utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
 {
 	unsigned c = p[0], v, i, size;
 
@@ -304,7 +304,7 @@ pyjson_in_string(struct pyjson_in *in, const char **raw, size_t *rawlen)
 		} else if (p[i] == 0x7f) {
 			v = 0x7f, i++;
 		} else {
-			if ((n = utf8_seq(p + i, len - i, &v)) == 0)
+			if ((n = pyjson_utf8_seq(p + i, len - i, &v)) == 0)
 				return -1;
 			i += n;
 		}

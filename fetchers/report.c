@@ -24,6 +24,7 @@
 #include "date.h"
 #include "fetch.h"
 #include "log.h"
+#include "pyjson.h"
 #include "util.h"
 
 #define FD_FROM_SK	 0
@@ -290,39 +291,6 @@ collect_results(struct fetcher *f, char *why, size_t whylen)
 	return 0;
 }
 
-/* The length of the valid UTF-8 character at p (RFC 3629), or 0. */
-static size_t
-utf8_char(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		if (p[0] == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (p[0] == 0xed)
-			hi = 0x9f; /* surrogates */
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		if (p[0] == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (p[0] == 0xf4)
-			hi = 0x8f; /* past U+10FFFF */
-	} else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /*
  * A JSON string of s whatever its bytes: json_string() refuses text that
  * is not UTF-8 and json_object_set_new() would then leave the key out.
@@ -332,14 +300,20 @@ static json_t *
 lossy_string(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n, o = 0;
+	size_t n, o = 0, len = strlen(s);
+	unsigned cp;
 	json_t *j;
 	char *t;
 
-	if ((t = malloc(strlen(s) * 3 + 1)) == NULL)
+	if ((t = malloc(len * 3 + 1)) == NULL)
 		return NULL;
 	while (*p != '\0') {
-		if ((n = utf8_char(p)) == 0) {
+		n = *p < 0x80
+			? 1
+			: pyjson_utf8_seq(
+			      p, len - (size_t)(p - (const unsigned char *)s),
+			      &cp);
+		if (n == 0) {
 			memcpy(t + o, "\xef\xbf\xbd", 3);
 			o += 3;
 			p++;
